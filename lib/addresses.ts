@@ -1,0 +1,205 @@
+/**
+ * Address records: one per address per address space (the unique key decides), mapped to the most
+ * specific containing block and to the range that contains it with the same service and instance.
+ */
+import { randomUUID } from 'node:crypto';
+import { parseAddress } from './address';
+import { checkCustomFields } from './custom-fields';
+import { ADDRESS_STATES, ASSIGNMENT_TYPES, DEVICE_TYPES, SERVICES, canonicalOf, canonicalOrCustom } from './enums';
+import { IpamError, invalid, isIpamError, show } from './errors';
+import { addressKey, checkAddressSpace, requestKey } from './keys';
+import { mostSpecificBlockId, mostSpecificRangeId } from './mapping';
+import { checkInput, nowIso, toRecord, type AddressRecord, type Keyed } from './records';
+import { containing, type Context } from './space';
+import type { Filter } from './store/port';
+
+export type AddressDoc = AddressRecord & Keyed & { requestKey?: string };
+
+const DEFAULTS = {
+  managedByService: 'IPAM',
+  serviceInstance: 'Localhost',
+  deviceType: 'Host',
+  ipAddressState: 'In-Use',
+  assignmentType: 'Static',
+};
+
+/** Validates input into a complete, mapped address document (not yet stored). */
+export async function buildAddress(ctx: Context, input: unknown, base?: AddressDoc): Promise<AddressDoc> {
+  const fields = { ...(base ? editableOf(base) : {}), ...checkInput('addresses', input) };
+  if (fields.address === undefined) throw invalid('address', fields.address, 'is required');
+  const parsed = parseAddress(fields.address, 'address');
+  const addressSpace = checkAddressSpace(fields.addressSpace);
+  const key = addressKey(addressSpace, parsed.family, parsed.value);
+  const service = {
+    managedByService: canonicalOrCustom('managedByService', fields.managedByService ?? DEFAULTS.managedByService, SERVICES),
+    serviceInstance: canonicalOrCustom('serviceInstance', fields.serviceInstance ?? DEFAULTS.serviceInstance, []),
+  };
+  const where = { addressSpace, family: parsed.family, startKey: key, endKey: key };
+  const now = nowIso();
+  const doc: AddressDoc = {
+    id: base?.id ?? randomUUID(),
+    addressSpace,
+    family: parsed.family,
+    address: parsed.text,
+    ...service,
+    deviceType: canonicalOrCustom('deviceType', fields.deviceType ?? DEFAULTS.deviceType, DEVICE_TYPES),
+    ipAddressState: canonicalOf('ipAddressState', fields.ipAddressState ?? DEFAULTS.ipAddressState, ADDRESS_STATES),
+    assignmentType: canonicalOf('assignmentType', fields.assignmentType ?? DEFAULTS.assignmentType, ASSIGNMENT_TYPES),
+    rangeId: await mostSpecificRangeId(ctx, where, service),
+    blockId: await mostSpecificBlockId(ctx, where),
+    key,
+    createdAt: base?.createdAt ?? now,
+    updatedAt: now,
+  };
+  copyText(fields, doc, ['deviceName', 'description', 'duid']);
+  if (fields.macAddress !== undefined) doc.macAddress = canonicalMac(fields.macAddress);
+  if (fields.expiryDate !== undefined) doc.expiryDate = canonicalDate('expiryDate', fields.expiryDate);
+  if (fields.iaid !== undefined) doc.iaid = fields.iaid as number;
+  if (fields.dhcpReservation !== undefined) doc.dhcpReservation = fields.dhcpReservation as Record<string, unknown>;
+  if (fields.dns !== undefined) doc.dns = fields.dns as Record<string, unknown>;
+  const customFields = await checkCustomFields(ctx, 'addresses', fields.customFields);
+  if (customFields) doc.customFields = customFields;
+  if (fields.requestId !== undefined) {
+    doc.requestId = fields.requestId as string;
+    doc.requestKey = requestKey(addressSpace, doc.requestId);
+  }
+  return doc;
+}
+
+export async function addAddress(ctx: Context, input: unknown): Promise<AddressRecord> {
+  const doc = await buildAddress(ctx, input);
+  await insertAddress(ctx, doc);
+  return toRecord(doc);
+}
+
+/** Inserts a built address; a key collision becomes a DUPLICATE that names the address. */
+export async function insertAddress(ctx: Context, doc: AddressDoc): Promise<void> {
+  try {
+    await ctx.store.collection<AddressDoc>('addresses').insertOne(doc);
+  } catch (err) {
+    if (isIpamError(err, 'DUPLICATE') && err.field === 'key') throw duplicateAddress(doc);
+    throw err;
+  }
+}
+
+export function duplicateAddress(doc: { address: string; addressSpace: string }): IpamError {
+  return new IpamError(
+    'DUPLICATE',
+    `address ${show(doc.address)}: already exists in address space ${show(doc.addressSpace)}`,
+    { field: 'address', value: doc.address },
+  );
+}
+
+export async function updateAddress(ctx: Context, selector: unknown, input: unknown): Promise<AddressRecord> {
+  const current = await getAddressDoc(ctx, selector);
+  const doc = await buildAddress(ctx, withoutSelector(input), current);
+  const addresses = ctx.store.collection<AddressDoc>('addresses');
+  const { id, ...changes } = doc;
+  const unset = Object.fromEntries(
+    ['requestKey', 'requestId'].filter((f) => current[f] !== undefined && doc[f] === undefined).map((f) => [f, true as const]),
+  );
+  try {
+    await addresses.updateOne({ id }, { $set: changes, ...(Object.keys(unset).length ? { $unset: unset } : {}) });
+  } catch (err) {
+    if (isIpamError(err, 'DUPLICATE') && err.field === 'key') throw duplicateAddress(doc);
+    throw err;
+  }
+  if (current.key !== doc.key) await addressesFreed(ctx, [current]);
+  return toRecord(doc);
+}
+
+export async function getAddress(ctx: Context, selector: unknown): Promise<AddressRecord> {
+  return toRecord(await getAddressDoc(ctx, selector));
+}
+
+/** An address by `id`, or by `address` (+ `addressSpace`). */
+export async function getAddressDoc(ctx: Context, selector: unknown): Promise<AddressDoc> {
+  const input = (typeof selector === 'string' ? { id: selector } : selector) as Record<string, unknown> | null;
+  const addresses = ctx.store.collection<AddressDoc>('addresses');
+  if (input && typeof input.id === 'string' && input.id !== '') {
+    const doc = await addresses.findOne({ id: input.id });
+    if (!doc) throw new IpamError('NOT_FOUND', `address id ${show(input.id)} not found`, { field: 'id', value: input.id });
+    return doc;
+  }
+  if (input && input.address !== undefined) {
+    const parsed = parseAddress(input.address, 'address');
+    const space = checkAddressSpace(input.addressSpace);
+    const doc = await addresses.findOne({ key: addressKey(space, parsed.family, parsed.value) });
+    if (!doc) {
+      throw new IpamError('NOT_FOUND', `address ${show(parsed.text)} not found in address space ${show(space)}`, {
+        field: 'address',
+        value: parsed.text,
+      });
+    }
+    return doc;
+  }
+  throw invalid('id', input?.id, 'give the id, or the address (and addressSpace)');
+}
+
+export async function listAddresses(ctx: Context, filter: Filter): Promise<AddressRecord[]> {
+  const docs = await ctx.store.collection<AddressDoc>('addresses').find(filter, { sort: { key: 1 } });
+  return docs.map((doc) => toRecord(doc));
+}
+
+/** Deletes address records (never DHCP or DNS data) and tells their ranges the addresses are free again. */
+export async function deleteAddressDocs(ctx: Context, docs: AddressDoc[]): Promise<AddressDoc[]> {
+  const addresses = ctx.store.collection('addresses');
+  const deleted: AddressDoc[] = [];
+  for (const doc of docs) if (await addresses.deleteOne({ id: doc.id })) deleted.push(doc);
+  await addressesFreed(ctx, deleted);
+  return deleted;
+}
+
+/**
+ * Lowers the allocation hint of every range containing a freed address. The version bump makes a
+ * concurrent allocator's compare-and-set of the hint fail, so a freed address is never skipped.
+ */
+export async function addressesFreed(ctx: Context, docs: AddressDoc[]): Promise<void> {
+  const ranges = ctx.store.collection('ranges');
+  for (const doc of docs) {
+    await ranges.updateMany(
+      { addressSpace: doc.addressSpace, ...containing({ ...doc, startKey: doc.key, endKey: doc.key }) },
+      { $min: { freeHint: doc.key }, $inc: { hintVersion: 1 } },
+    );
+  }
+}
+
+/** `aa:bb:cc:dd:ee:ff` from colon, dash, dot (Cisco) or bare hex forms. */
+export function canonicalMac(value: unknown): string {
+  const hex = typeof value === 'string' ? value.trim().toLowerCase().replace(/[:\-.]/g, '') : '';
+  const grouped = typeof value === 'string' && /^([0-9a-f]{2}([:-]?)){5}[0-9a-f]{2}$|^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/i.test(value.trim());
+  if (!/^[0-9a-f]{12}$/.test(hex) || !grouped) {
+    throw invalid('macAddress', value, 'must be six hex bytes, e.g. aa:bb:cc:dd:ee:ff');
+  }
+  return hex.match(/../g)!.join(':');
+}
+
+/** ISO date (`2026-12-31`) or date-time; a date-time is stored in UTC. */
+export function canonicalDate(field: string, value: unknown): string {
+  if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value.trim())) {
+    const date = new Date(`${value.trim()}T00:00:00Z`);
+    if (!Number.isNaN(date.getTime()) && date.toISOString().startsWith(value.trim())) return value.trim();
+  }
+  if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(value.trim())) {
+    const date = new Date(value.trim());
+    if (!Number.isNaN(date.getTime())) return date.toISOString();
+  }
+  throw invalid(field, value, 'must be an ISO date such as 2026-12-31 or 2026-12-31T18:00:00Z');
+}
+
+function copyText(from: Record<string, unknown>, to: AddressDoc, fields: string[]): void {
+  for (const field of fields) if (from[field] !== undefined) to[field] = from[field] as string;
+}
+
+/** The user-editable fields of a stored address, as input for re-validation on update. */
+function editableOf(doc: AddressDoc): Record<string, unknown> {
+  const { id, family, key, requestKey: _rk, rangeId, blockId, createdAt, updatedAt, expiryStatus, ...rest } = doc;
+  return rest;
+}
+
+/** `update` payloads name the address by id or address; the selector is not a change. */
+function withoutSelector(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null) return input;
+  const { id, ...rest } = input as Record<string, unknown>;
+  return rest;
+}

@@ -1,0 +1,184 @@
+/**
+ * IP address blocks: containers of ranges. Blocks nest; partial overlap and duplicates are refused.
+ * Every structural change runs under the address space's lock and re-maps what lies beneath.
+ */
+import { randomUUID } from 'node:crypto';
+import { isPrivate, overlaps } from './address';
+import { canonicalOf, RIRS } from './enums';
+import { IpamError, invalid, show } from './errors';
+import { withLock } from './lock';
+import { checkInput, nowIso, toRecord, type BlockRecord, type Keyed, type RangeRecord } from './records';
+import { inside, intervalOf, overlapping, resolveBounds, findBySelector, smallest, type Bounds, type Context } from './space';
+import type { Filter } from './store/port';
+import { checkCustomFields } from './custom-fields';
+
+export type BlockDoc = BlockRecord & Keyed & { startKey: string; endKey: string };
+
+/** Fields an update may change without moving the block. */
+const EDITABLE = ['rir', 'description', 'customFields'] as const;
+
+export function spaceLock(addressSpace: string): string {
+  return `space:${addressSpace}`;
+}
+
+export async function addBlock(ctx: Context, input: unknown): Promise<BlockRecord> {
+  const fields = checkInput('blocks', input);
+  const bounds = resolveBounds(fields, 'whole');
+  const privateBlock = isPrivate(bounds.family, bounds);
+  const rir = checkRir(bounds, privateBlock, fields.rir);
+  const customFields = await checkCustomFields(ctx, 'blocks', fields.customFields);
+  return withLock(ctx.store, spaceLock(bounds.addressSpace), async () => {
+    const parent = await refuseOverlap(ctx, bounds);
+    const now = nowIso();
+    const doc: BlockDoc = {
+      id: randomUUID(),
+      addressSpace: bounds.addressSpace,
+      family: bounds.family,
+      network: bounds.network.cidr,
+      prefixLength: bounds.network.prefixLength,
+      startAddress: bounds.startAddress,
+      endAddress: bounds.endAddress,
+      isPrivate: privateBlock,
+      ...(rir ? { rir } : {}),
+      ...(fields.description ? { description: fields.description as string } : {}),
+      ...(customFields ? { customFields } : {}),
+      parentId: parent?.id ?? null,
+      key: `${bounds.startKey}|${bounds.endKey}`,
+      startKey: bounds.startKey,
+      endKey: bounds.endKey,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await ctx.store.collection<BlockDoc>('blocks').insertOne(doc);
+    await adoptChildren(ctx, doc, doc.parentId);
+    return toRecord(doc);
+  });
+}
+
+export async function updateBlock(ctx: Context, selector: unknown, input: unknown): Promise<BlockRecord> {
+  const current = await getBlockDoc(ctx, selector);
+  const fields = checkInput('blocks', input);
+  for (const field of ['network', 'startAddress', 'endAddress', 'prefixLength', 'addressSpace'] as const) {
+    if (fields[field] !== undefined && String(fields[field]) !== String(current[field])) {
+      throw invalid(field, fields[field], 'cannot change on an existing block; delete it and add the new one');
+    }
+  }
+  const changes: Record<string, unknown> = {};
+  for (const field of EDITABLE) if (fields[field] !== undefined) changes[field] = fields[field];
+  if ('rir' in changes) changes.rir = checkRir(current, current.isPrivate, changes.rir);
+  if ('customFields' in changes) changes.customFields = await checkCustomFields(ctx, 'blocks', changes.customFields);
+  changes.updatedAt = nowIso();
+  await ctx.store.collection<BlockDoc>('blocks').updateOne({ id: current.id }, { $set: changes });
+  return toRecord({ ...current, ...changes } as BlockDoc);
+}
+
+export async function getBlock(ctx: Context, selector: unknown): Promise<BlockRecord> {
+  return toRecord(await getBlockDoc(ctx, selector));
+}
+
+export async function listBlocks(ctx: Context, filter: Filter): Promise<BlockRecord[]> {
+  const docs = await ctx.store.collection<BlockDoc>('blocks').find(filter, { sort: { startKey: 1 } });
+  return docs.map((doc) => toRecord(doc));
+}
+
+/** Deletes a block; its ranges, child blocks and addresses move to its parent (or become unmapped). */
+export async function deleteBlock(ctx: Context, selector: unknown): Promise<{ deleted: BlockRecord }> {
+  const found = await getBlockDoc(ctx, selector);
+  return withLock(ctx.store, spaceLock(found.addressSpace), async () => {
+    const block = await getBlockDoc(ctx, { id: found.id });
+    await refuseRangeCollisionsInParent(ctx, block);
+    await ctx.store.collection('blocks').deleteOne({ id: block.id });
+    await moveChildren(ctx, block.id, block.parentId);
+    return { deleted: toRecord(block) };
+  });
+}
+
+/** A block by `id`, or by `network` (+ `addressSpace`, and `startAddress` when several share the network). */
+export function getBlockDoc(ctx: Context, selector: unknown): Promise<BlockDoc> {
+  return findBySelector<BlockDoc>(ctx, 'blocks', selector);
+}
+
+function checkRir(bounds: { family: 4 | 6; network: string | { cidr: string } }, privateBlock: boolean, value: unknown): string | undefined {
+  const network = typeof bounds.network === 'string' ? bounds.network : bounds.network.cidr;
+  if (value === undefined || value === '') {
+    if (bounds.family === 4 && !privateBlock) {
+      throw invalid('rir', value ?? '', `is required for public IPv4 block ${network} (one of ${RIRS.join(', ')})`);
+    }
+    return undefined;
+  }
+  if (privateBlock) throw invalid('rir', value, `is not allowed on private block ${network}`);
+  return canonicalOf('rir', value, RIRS);
+}
+
+/** Refuses partial overlap and duplicates; returns the most specific block containing the new one. */
+async function refuseOverlap(ctx: Context, bounds: Bounds): Promise<BlockDoc | undefined> {
+  const blocks = ctx.store.collection<BlockDoc>('blocks');
+  const near = await blocks.find({ addressSpace: bounds.addressSpace, ...overlapping(bounds) });
+  for (const other of near) {
+    const interval = intervalOf(other);
+    if (interval.first === bounds.first && interval.last === bounds.last) {
+      throw new IpamError('DUPLICATE', `block ${other.network} (${other.startAddress}-${other.endAddress}) already exists`, {
+        field: 'network',
+        value: other.network,
+      });
+    }
+    const nests = (interval.first <= bounds.first && bounds.last <= interval.last) ||
+      (bounds.first <= interval.first && interval.last <= bounds.last);
+    if (!nests) {
+      throw new IpamError(
+        'OVERLAP',
+        `network ${show(bounds.network.cidr)}: partially overlaps block ${other.network} (${other.startAddress}-${other.endAddress})`,
+        { field: 'network', value: bounds.network.cidr },
+      );
+    }
+  }
+  return smallest(near.filter((other) => {
+    const interval = intervalOf(other);
+    return interval.first <= bounds.first && bounds.last <= interval.last;
+  }));
+}
+
+/** A new block takes, from its parent, the child blocks, ranges and addresses that lie inside it. */
+async function adoptChildren(ctx: Context, block: BlockDoc, parentId: string | null): Promise<void> {
+  const within = inside(block);
+  await ctx.store.collection('blocks').updateMany(
+    { ...within, addressSpace: block.addressSpace, parentId, id: { $ne: block.id } },
+    { $set: { parentId: block.id } },
+  );
+  await ctx.store.collection('ranges').updateMany(
+    { ...within, addressSpace: block.addressSpace, blockId: parentId },
+    { $set: { blockId: block.id } },
+  );
+  await ctx.store.collection('addresses').updateMany(
+    { key: { $gte: block.startKey, $lte: block.endKey }, blockId: parentId },
+    { $set: { blockId: block.id } },
+  );
+}
+
+async function moveChildren(ctx: Context, from: string, to: string | null): Promise<void> {
+  await ctx.store.collection('blocks').updateMany({ parentId: from }, { $set: { parentId: to } });
+  await ctx.store.collection('ranges').updateMany({ blockId: from }, { $set: { blockId: to } });
+  await ctx.store.collection('addresses').updateMany({ blockId: from }, { $set: { blockId: to } });
+}
+
+/** Ranges of a deleted block join its parent's; refuse when that would make two of them overlap. */
+async function refuseRangeCollisionsInParent(ctx: Context, block: BlockDoc): Promise<void> {
+  const ranges = ctx.store.collection<RangeRecord & Keyed>('ranges');
+  const moving = await ranges.find({ blockId: block.id }, { sort: { startKey: 1 } });
+  if (moving.length === 0) return;
+  const staying = await ranges.find({
+    blockId: block.parentId,
+    addressSpace: block.addressSpace,
+    ...overlapping(block),
+  });
+  for (const other of staying) {
+    const clash = moving.find((range) => overlaps(intervalOf(range), intervalOf(other)));
+    if (clash) {
+      throw new IpamError(
+        'OVERLAP',
+        `block ${block.network}: deleting it would make range ${clash.network} (${clash.startAddress}-${clash.endAddress}) overlap range ${other.network} in the parent`,
+        { field: 'network', value: block.network },
+      );
+    }
+  }
+}

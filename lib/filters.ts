@@ -1,0 +1,57 @@
+/**
+ * User filters (`list`, export): record fields with plain values only. Nothing a user sends becomes a
+ * query operator; each value is a scalar, compared for equality, with enumerations canonicalised.
+ */
+import { parseAddress, parseNetwork } from './address';
+import { ADDRESS_STATES, ASSIGNMENT_TYPES, DEVICE_TYPES, RIRS, SERVICES, canonicalOf, canonicalOrCustom } from './enums';
+import { invalid } from './errors';
+import { checkAddressSpace } from './keys';
+import type { Entity } from './records';
+import type { Filter, Scalar } from './store/port';
+
+const COMMON = ['id', 'addressSpace', 'family', 'description', 'createdAt', 'updatedAt'];
+const FIELDS: Record<Entity, string[]> = {
+  blocks: [...COMMON, 'network', 'startAddress', 'endAddress', 'prefixLength', 'isPrivate', 'rir', 'parentId'],
+  ranges: [
+    ...COMMON, 'network', 'startAddress', 'endAddress', 'prefixLength', 'managedByService', 'serviceInstance',
+    'assignmentType', 'blockId',
+  ],
+  addresses: [
+    ...COMMON, 'address', 'managedByService', 'serviceInstance', 'deviceType', 'ipAddressState', 'assignmentType',
+    'macAddress', 'deviceName', 'expiryDate', 'expiryStatus', 'duid', 'iaid', 'requestId', 'rangeId', 'blockId',
+    'dhcpReservation.serverName', 'dhcpReservation.scopeName', 'dhcpReservation.name', 'dhcpReservation.syncStatus',
+    'dns.forwardZone', 'dns.reverseZone', 'dns.hostSyncStatus', 'dns.ptrSyncStatus',
+  ],
+};
+
+const CANONICAL: Record<string, (value: unknown) => string> = {
+  rir: (v) => canonicalOf('rir', v, RIRS),
+  managedByService: (v) => canonicalOrCustom('managedByService', v, SERVICES),
+  assignmentType: (v) => canonicalOf('assignmentType', v, ASSIGNMENT_TYPES),
+  deviceType: (v) => canonicalOrCustom('deviceType', v, DEVICE_TYPES),
+  ipAddressState: (v) => canonicalOf('ipAddressState', v, ADDRESS_STATES),
+  addressSpace: (v) => checkAddressSpace(v),
+  address: (v) => parseAddress(v, 'filter.address').text,
+  startAddress: (v) => parseAddress(v, 'filter.startAddress').text,
+  endAddress: (v) => parseAddress(v, 'filter.endAddress').text,
+  network: (v) => parseNetwork(v, 'filter.network').cidr,
+};
+
+export function isFilterField(entity: Entity, field: string): boolean {
+  return FIELDS[entity].includes(field) || /^customFields\.[^.$]+$/.test(field);
+}
+
+export function toStoreFilter(entity: Entity, input: unknown): Filter {
+  if (input === undefined || input === null || input === '') return {};
+  if (typeof input !== 'object' || Array.isArray(input)) throw invalid('filter', input, 'must be an object of field values');
+  const filter: Filter = {};
+  for (const [field, value] of Object.entries(input as Record<string, unknown>)) {
+    if (!isFilterField(entity, field)) throw invalid(`filter.${field}`, value, `is not a ${entity} field`);
+    if (value !== null && typeof value === 'object') {
+      throw invalid(`filter.${field}`, value, 'must be a plain value (query operators are not accepted)');
+    }
+    filter[field] = (CANONICAL[field] ? CANONICAL[field](value) : value) as Scalar;
+  }
+  if (typeof filter.family === 'string') filter.family = Number(filter.family);
+  return filter;
+}

@@ -1,0 +1,198 @@
+/**
+ * IP address ranges: usually a DHCP scope. A range maps to the most specific block containing it;
+ * ranges mapped to the same block (or both unmapped) never overlap.
+ */
+import { randomUUID } from 'node:crypto';
+import { contains, parseAddress, type Interval } from './address';
+import { checkCustomFields } from './custom-fields';
+import {
+  ASSIGNMENT_TYPES,
+  SERVICES,
+  canonicalOf,
+  canonicalOrCustom,
+  isReservedRangeService,
+} from './enums';
+import { IpamError, show } from './errors';
+import { withLock } from './lock';
+import { attachAddresses, detachAddresses, mostSpecificBlockId } from './mapping';
+import { checkInput, nowIso, toRecord, type Exclusion, type Keyed, type RangeRecord } from './records';
+import { findBySelector, overlapping, resolveBounds, type Bounds, type Context } from './space';
+import type { Filter } from './store/port';
+import { spaceLock } from './blocks';
+
+export type RangeDoc = RangeRecord &
+  Keyed & { startKey: string; endKey: string; freeHint: string; hintVersion: number };
+
+export interface RangeWriteOptions {
+  /** Discovery (ipam-sync) may write the reserved service values; users and imports may not. */
+  allowReservedService?: boolean;
+}
+
+const DEFAULTS = { managedByService: 'IPAM', serviceInstance: 'Localhost', assignmentType: 'Static' };
+
+export async function addRange(ctx: Context, input: unknown, options: RangeWriteOptions = {}): Promise<RangeRecord> {
+  const fields = checkInput('ranges', input);
+  const draft = await buildRange(ctx, fields, options);
+  return withLock(ctx.store, spaceLock(draft.bounds.addressSpace), async () => {
+    const doc = await placeRange(ctx, draft, randomUUID(), nowIso());
+    await ctx.store.collection<RangeDoc>('ranges').insertOne(doc);
+    await attachAddresses(ctx, doc);
+    return toRecord(doc);
+  });
+}
+
+/** Updates a range; a change of bounds, service or instance re-maps its addresses. */
+export async function updateRange(
+  ctx: Context,
+  selector: unknown,
+  input: unknown,
+  options: RangeWriteOptions = {},
+): Promise<RangeRecord> {
+  const current = await getRangeDoc(ctx, selector);
+  const fields = { ...storedInput(current), ...checkInput('ranges', input) };
+  if (fields.network !== current.network && (input as Record<string, unknown>).startAddress === undefined) {
+    delete fields.startAddress;
+    delete fields.endAddress;
+  }
+  const keepsReserved = fields.managedByService === current.managedByService;
+  const draft = await buildRange(ctx, fields, {
+    allowReservedService: options.allowReservedService || keepsReserved,
+  });
+  return withLock(ctx.store, spaceLock(draft.bounds.addressSpace), async () => {
+    const doc = await placeRange(ctx, draft, current.id, current.createdAt);
+    const ranges = ctx.store.collection<RangeDoc>('ranges');
+    await detachAddresses(ctx, current);
+    await ranges.updateOne({ id: current.id }, { $set: { ...doc, freeHint: doc.startKey, hintVersion: current.hintVersion + 1 } });
+    await attachAddresses(ctx, doc);
+    return toRecord(doc);
+  });
+}
+
+export async function getRange(ctx: Context, selector: unknown): Promise<RangeRecord> {
+  return toRecord(await getRangeDoc(ctx, selector));
+}
+
+export async function listRanges(ctx: Context, filter: Filter): Promise<RangeRecord[]> {
+  const docs = await ctx.store.collection<RangeDoc>('ranges').find(filter, { sort: { startKey: 1 } });
+  return docs.map((doc) => toRecord(doc));
+}
+
+/** Deletes a range; its addresses stay and move to the next matching range, or become unmapped. */
+export async function deleteRange(ctx: Context, selector: unknown): Promise<{ deleted: RangeRecord }> {
+  const found = await getRangeDoc(ctx, selector);
+  return withLock(ctx.store, spaceLock(found.addressSpace), async () => {
+    const range = await getRangeDoc(ctx, { id: found.id });
+    await ctx.store.collection('ranges').deleteOne({ id: range.id });
+    await detachAddresses(ctx, range);
+    return { deleted: toRecord(range) };
+  });
+}
+
+export function getRangeDoc(ctx: Context, selector: unknown): Promise<RangeDoc> {
+  return findBySelector<RangeDoc>(ctx, 'ranges', selector);
+}
+
+interface RangeDraft {
+  bounds: Bounds;
+  /** The record's own fields, before mapping gives it a block and an id. */
+  values: Record<string, unknown>;
+}
+
+async function buildRange(ctx: Context, fields: Record<string, unknown>, options: RangeWriteOptions): Promise<RangeDraft> {
+  const bounds = resolveBounds(fields, 'usable');
+  const managedByService = canonicalOrCustom('managedByService', fields.managedByService ?? DEFAULTS.managedByService, SERVICES);
+  if (isReservedRangeService(managedByService) && !options.allowReservedService) {
+    throw new IpamError(
+      'RESERVED_VALUE',
+      `managedByService ${show(managedByService)}: is reserved for ranges discovered from DHCP servers; use IPAM or a custom value`,
+      { field: 'managedByService', value: managedByService },
+    );
+  }
+  const serviceInstance = canonicalOrCustom('serviceInstance', fields.serviceInstance ?? DEFAULTS.serviceInstance, []);
+  const assignmentType = canonicalOf('assignmentType', fields.assignmentType ?? DEFAULTS.assignmentType, ASSIGNMENT_TYPES);
+  const exclusions = checkExclusions(bounds, fields.exclusions as Exclusion[] | undefined);
+  const customFields = await checkCustomFields(ctx, 'ranges', fields.customFields);
+  return {
+    bounds,
+    values: {
+      addressSpace: bounds.addressSpace,
+      family: bounds.family,
+      network: bounds.network.cidr,
+      prefixLength: bounds.network.prefixLength,
+      startAddress: bounds.startAddress,
+      endAddress: bounds.endAddress,
+      managedByService,
+      serviceInstance,
+      assignmentType,
+      ...(fields.description ? { description: fields.description as string } : {}),
+      ...(exclusions ? { exclusions } : {}),
+      ...(customFields ? { customFields } : {}),
+    },
+  };
+}
+
+/** Maps the draft to its block and refuses overlap with the block's other ranges. Call under the lock. */
+async function placeRange(ctx: Context, draft: RangeDraft, id: string, createdAt: string): Promise<RangeDoc> {
+  const { bounds } = draft;
+  const blockId = await mostSpecificBlockId(ctx, bounds);
+  const clash = await ctx.store.collection<RangeDoc>('ranges').findOne({
+    addressSpace: bounds.addressSpace,
+    blockId,
+    id: { $ne: id },
+    ...overlapping(bounds),
+  });
+  if (clash) {
+    throw new IpamError(
+      'OVERLAP',
+      `range ${bounds.startAddress}-${bounds.endAddress}: overlaps range ${clash.network} (${clash.startAddress}-${clash.endAddress}) in the same block`,
+      { field: 'network', value: bounds.network.cidr },
+    );
+  }
+  return {
+    id,
+    ...draft.values,
+    blockId,
+    key: `${bounds.startKey}|${bounds.endKey}`,
+    startKey: bounds.startKey,
+    endKey: bounds.endKey,
+    freeHint: bounds.startKey,
+    hintVersion: 0,
+    createdAt,
+    updatedAt: nowIso(),
+  } as RangeDoc;
+}
+
+/** Exclusions (addresses a DHCP server will not lease) must lie inside the range. */
+function checkExclusions(bounds: Bounds, exclusions: Exclusion[] | undefined): Exclusion[] | undefined {
+  if (!exclusions || exclusions.length === 0) return undefined;
+  return exclusions.map((exclusion, index) => {
+    const field = `exclusions.${index}`;
+    const first = parseAddress(exclusion.startAddress, `${field}.startAddress`);
+    const last = parseAddress(exclusion.endAddress, `${field}.endAddress`);
+    const interval: Interval = { first: first.value, last: last.value };
+    if (first.family !== bounds.family || interval.first > interval.last || !contains(bounds, interval)) {
+      throw new IpamError('OUT_OF_RANGE', `${field} ${show(exclusion)}: must be an interval inside the range ${bounds.startAddress}-${bounds.endAddress}`, {
+        field,
+        value: exclusion,
+      });
+    }
+    return { startAddress: first.text, endAddress: last.text };
+  });
+}
+
+/** The input fields of a stored range, so that an update can re-validate the whole record. */
+function storedInput(range: RangeDoc): Record<string, unknown> {
+  const { network, startAddress, endAddress, managedByService, serviceInstance, assignmentType, addressSpace } = range;
+  return {
+    network,
+    startAddress,
+    endAddress,
+    managedByService,
+    serviceInstance,
+    assignmentType,
+    addressSpace,
+    ...(range.description ? { description: range.description } : {}),
+    ...(range.exclusions ? { exclusions: range.exclusions } : {}),
+    ...(range.customFields ? { customFields: range.customFields } : {}),
+  };
+}

@@ -1,0 +1,220 @@
+/**
+ * Record types of the contract and the input shape check (ajv). Domain rules live in blocks.ts,
+ * ranges.ts and addresses.ts; this file only knows field names and JSON types.
+ */
+import Ajv, { type ErrorObject, type JSONSchemaType } from 'ajv';
+import { invalid, show, IpamError } from './errors';
+import type { Doc } from './store/port';
+
+export type CustomFields = Record<string, string | string[]>;
+
+interface Common extends Doc {
+  addressSpace: string;
+  family: 4 | 6;
+  description?: string;
+  customFields?: CustomFields;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface BlockRecord extends Common {
+  network: string;
+  startAddress: string;
+  endAddress: string;
+  prefixLength: number;
+  isPrivate: boolean;
+  rir?: string;
+  /** The most specific block containing this one, or null. */
+  parentId: string | null;
+}
+
+export interface Exclusion {
+  startAddress: string;
+  endAddress: string;
+}
+
+export interface RangeRecord extends Common {
+  network: string;
+  startAddress: string;
+  endAddress: string;
+  prefixLength: number;
+  managedByService: string;
+  serviceInstance: string;
+  assignmentType: string;
+  blockId: string | null;
+  exclusions?: Exclusion[];
+}
+
+export interface AddressRecord extends Common {
+  address: string;
+  managedByService: string;
+  serviceInstance: string;
+  deviceType: string;
+  ipAddressState: string;
+  assignmentType: string;
+  macAddress?: string;
+  deviceName?: string;
+  expiryDate?: string;
+  expiryStatus?: string;
+  duid?: string;
+  iaid?: number;
+  dhcpReservation?: Record<string, unknown>;
+  dns?: Record<string, unknown>;
+  requestId?: string;
+  rangeId: string | null;
+  blockId: string | null;
+}
+
+/** Fields kept only for indexing and allocation; never shown to users. */
+export interface Keyed {
+  key: string;
+  startKey?: string;
+  endKey?: string;
+}
+
+const INTERNAL_FIELDS = ['key', 'startKey', 'endKey', 'requestKey', 'freeHint', 'hintVersion', 'sizeHex'];
+
+/** The public view of a stored document. */
+export function toRecord<T extends Doc>(doc: T): T {
+  const record: Record<string, unknown> = { ...doc };
+  for (const field of INTERNAL_FIELDS) delete record[field];
+  return record as T;
+}
+
+/** Fields a caller may send back unchanged (from a `get`) without them being treated as input. */
+const READ_ONLY = new Set([
+  'id', 'family', 'isPrivate', 'blockId', 'rangeId', 'parentId', 'createdAt', 'updatedAt', 'expiryStatus',
+  '_msgid',
+]);
+
+export type Entity = 'blocks' | 'ranges' | 'addresses';
+
+const text = { type: 'string', maxLength: 1024 } as const;
+const customFields = {
+  type: 'object',
+  additionalProperties: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+} as const;
+const shared = { addressSpace: text, description: { type: 'string', maxLength: 4096 }, customFields };
+
+const SCHEMAS: Record<Entity, object> = {
+  blocks: {
+    type: 'object',
+    properties: {
+      ...shared,
+      network: text,
+      prefixLength: { type: 'integer' },
+      startAddress: text,
+      endAddress: text,
+      rir: text,
+    },
+    additionalProperties: false,
+  },
+  ranges: {
+    type: 'object',
+    properties: {
+      ...shared,
+      network: text,
+      prefixLength: { type: 'integer' },
+      startAddress: text,
+      endAddress: text,
+      managedByService: text,
+      serviceInstance: text,
+      assignmentType: text,
+      exclusions: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: { startAddress: text, endAddress: text },
+          required: ['startAddress', 'endAddress'],
+          additionalProperties: false,
+        },
+      },
+    },
+    additionalProperties: false,
+  },
+  addresses: {
+    type: 'object',
+    properties: {
+      ...shared,
+      address: text,
+      managedByService: text,
+      serviceInstance: text,
+      deviceType: text,
+      ipAddressState: text,
+      assignmentType: text,
+      macAddress: text,
+      deviceName: text,
+      expiryDate: text,
+      duid: text,
+      iaid: { type: 'integer', minimum: 0, maximum: 4294967295 },
+      requestId: { type: 'string', minLength: 1, maxLength: 200 },
+      dhcpReservation: {
+        type: 'object',
+        properties: Object.fromEntries(
+          ['serverName', 'scopeName', 'name', 'type', 'description', 'syncStatus', 'syncMessage'].map((f) => [f, text]),
+        ),
+        additionalProperties: false,
+      },
+      dns: {
+        type: 'object',
+        properties: Object.fromEntries(
+          [
+            'forwardZone', 'forwardPrimaryServer', 'reverseZone', 'reversePrimaryServer',
+            'hostSyncStatus', 'ptrSyncStatus', 'syncMessage',
+          ].map((f) => [f, text]),
+        ),
+        additionalProperties: false,
+      },
+    },
+    additionalProperties: false,
+  },
+};
+
+const ajv = new Ajv({ allErrors: false, coerceTypes: true, strict: true });
+const validators = Object.fromEntries(
+  Object.entries(SCHEMAS).map(([entity, schema]) => [entity, ajv.compile(schema as JSONSchemaType<unknown>)]),
+) as Record<Entity, ReturnType<typeof ajv.compile>>;
+
+/**
+ * Checks the JSON shape of user input for an entity and returns a copy without read-only fields.
+ * Types are coerced the way CSV needs (`"24"` → 24). Unknown fields are refused by name.
+ */
+export function checkInput(entity: Entity, input: unknown): Record<string, unknown> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new IpamError('VALIDATION', `payload ${show(input)}: must be an object of ${entity} fields`, {
+      field: 'payload',
+      value: input,
+    });
+  }
+  const copy: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(input)) {
+    if (!READ_ONLY.has(field) && value !== undefined && value !== null && value !== '') copy[field] = value;
+  }
+  const validate = validators[entity];
+  if (!validate(copy)) throw fromAjv(validate.errors?.[0], copy);
+  return copy;
+}
+
+function fromAjv(error: ErrorObject | undefined, input: Record<string, unknown>): IpamError {
+  if (!error) return invalid('payload', input, 'is not valid');
+  if (error.keyword === 'additionalProperties') {
+    const field = [pathOf(error), (error.params as { additionalProperty: string }).additionalProperty]
+      .filter(Boolean)
+      .join('.');
+    return invalid(field, valueAt(input, field), 'is not a known field');
+  }
+  const field = pathOf(error) || 'payload';
+  return invalid(field, valueAt(input, field), error.message ?? 'is not valid');
+}
+
+function pathOf(error: ErrorObject): string {
+  return error.instancePath.replace(/^\//, '').replace(/\//g, '.');
+}
+
+function valueAt(input: Record<string, unknown>, dotted: string): unknown {
+  return dotted.split('.').reduce<unknown>((value, part) => (value as Record<string, unknown> | undefined)?.[part], input);
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}

@@ -1,0 +1,197 @@
+/**
+ * Embedded store: @seald-io/nedb, one append-only file per collection in a directory, or in memory.
+ * Single process: a lock file refuses a directory that another live process holds.
+ */
+import Datastore from '@seald-io/nedb';
+import fs from 'node:fs';
+import path from 'node:path';
+import { IpamError } from '../errors';
+import type { Collection, CollectionName, Doc, Filter, FindOptions, IndexSpec, Store, Update } from './port';
+import { fromStored, renameId, toStored, type StoredDoc } from './ids';
+import { COLLECTIONS, INDEXES } from './schema';
+
+type NedbDoc = StoredDoc;
+
+
+const LOCK_FILE = 'flowipam.lock';
+
+export interface EmbeddedOptions {
+  /** Directory of the data files; omit for an in-memory store (tests). */
+  directory?: string;
+}
+
+export async function openEmbeddedStore(options: EmbeddedOptions = {}): Promise<Store> {
+  const directory = options.directory;
+  if (directory) {
+    fs.mkdirSync(directory, { recursive: true });
+    takeLock(directory);
+  }
+  try {
+    const collections = new Map<CollectionName, EmbeddedCollection>();
+    for (const name of COLLECTIONS) {
+      const db = new Datastore<NedbDoc>(
+        directory ? { filename: path.join(directory, `${name}.db`) } : { inMemoryOnly: true },
+      );
+      await db.loadDatabaseAsync();
+      collections.set(name, await EmbeddedCollection.create(db, INDEXES[name]));
+    }
+    return new EmbeddedStore(collections, directory);
+  } catch (err) {
+    if (directory) releaseLock(directory);
+    throw new IpamError('STORE_UNAVAILABLE', `embedded store at ${directory}: ${(err as Error).message}`);
+  }
+}
+
+class EmbeddedStore implements Store {
+  readonly kind = 'embedded' as const;
+  private closed = false;
+
+  constructor(
+    private readonly collections: Map<CollectionName, EmbeddedCollection>,
+    private readonly directory: string | undefined,
+  ) {}
+
+  collection<T extends Doc = Doc>(name: CollectionName): Collection<T> {
+    if (this.closed) throw new IpamError('STORE_UNAVAILABLE', 'the embedded store is closed');
+    return this.collections.get(name) as unknown as Collection<T>;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.directory) return;
+    for (const collection of this.collections.values()) await collection.compact();
+    releaseLock(this.directory);
+  }
+}
+
+class EmbeddedCollection implements Collection {
+  private constructor(
+    private readonly db: Datastore<NedbDoc>,
+    private readonly uniqueFields: string[],
+  ) {}
+
+  static async create(db: Datastore<NedbDoc>, indexes: IndexSpec[]): Promise<EmbeddedCollection> {
+    for (const index of indexes) {
+      await db.ensureIndexAsync({ fieldName: index.field, unique: index.unique, sparse: index.sparse });
+    }
+    return new EmbeddedCollection(db, indexes.filter((i) => i.unique).map((i) => i.field));
+  }
+
+  async insertOne(doc: Doc): Promise<void> {
+    try {
+      await this.db.insertAsync(toStored(doc));
+    } catch (err) {
+      throw this.normalise(err, doc);
+    }
+  }
+
+  async insertMany(docs: Doc[]): Promise<{ inserted: number; failures: { index: number; error: Error }[] }> {
+    try {
+      await this.db.insertAsync(docs.map(toStored));
+      return { inserted: docs.length, failures: [] };
+    } catch {
+      // nedb rolls the whole batch back; retry one by one to keep the valid documents.
+      const failures: { index: number; error: Error }[] = [];
+      for (const [index, doc] of docs.entries()) {
+        await this.insertOne(doc).catch((error: Error) => failures.push({ index, error }));
+      }
+      return { inserted: docs.length - failures.length, failures };
+    }
+  }
+
+  async findOne(filter: Filter, options: FindOptions = {}): Promise<Doc | null> {
+    const [doc] = await this.find(filter, { ...options, limit: 1 });
+    return doc ?? null;
+  }
+
+  async find(filter: Filter, options: FindOptions = {}): Promise<Doc[]> {
+    let cursor = this.db.findAsync(renameId(filter));
+    if (options.sort) cursor = cursor.sort(renameId(options.sort));
+    if (options.skip) cursor = cursor.skip(options.skip);
+    if (options.limit) cursor = cursor.limit(options.limit);
+    return (await cursor).map(fromStored);
+  }
+
+  count(filter: Filter): Promise<number> {
+    return this.db.countAsync(renameId(filter)) as unknown as Promise<number>;
+  }
+
+  async updateOne(filter: Filter, update: Update): Promise<boolean> {
+    return (await this.update(filter, update, false)) > 0;
+  }
+
+  updateMany(filter: Filter, update: Update): Promise<number> {
+    return this.update(filter, update, true);
+  }
+
+  async deleteOne(filter: Filter): Promise<boolean> {
+    return (await this.db.removeAsync(renameId(filter), { multi: false })) > 0;
+  }
+
+  deleteMany(filter: Filter): Promise<number> {
+    return this.db.removeAsync(renameId(filter), { multi: true });
+  }
+
+  compact(): Promise<void> {
+    return this.db.compactDatafileAsync();
+  }
+
+  private async update(filter: Filter, update: Update, multi: boolean): Promise<number> {
+    try {
+      const result = await this.db.updateAsync(renameId(filter), update as Record<string, unknown>, { multi });
+      return result.numAffected;
+    } catch (err) {
+      throw this.normalise(err, (update.$set ?? {}) as Doc);
+    }
+  }
+
+  private normalise(err: unknown, doc: Record<string, unknown>): Error {
+    const e = err as { errorType?: string; key?: unknown };
+    if (e.errorType !== 'uniqueViolated') return err as Error;
+    const field = this.uniqueFields.find((f) => doc[f] === e.key) ?? this.uniqueFields[0];
+    return new IpamError('DUPLICATE', `${field} ${JSON.stringify(e.key)} already exists`, {
+      field,
+      value: e.key,
+    });
+  }
+}
+
+function takeLock(directory: string): void {
+  const file = path.join(directory, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(fs.readFileSync(file, 'utf8'));
+      if (isAlive(holder)) {
+        throw new IpamError(
+          'STORE_UNAVAILABLE',
+          `embedded store ${directory} is in use by process ${holder}; use MongoDB to share data between processes`,
+        );
+      }
+      fs.rmSync(file, { force: true });
+    }
+  }
+}
+
+function releaseLock(directory: string): void {
+  const file = path.join(directory, LOCK_FILE);
+  try {
+    if (Number(fs.readFileSync(file, 'utf8')) === process.pid) fs.rmSync(file);
+  } catch {
+    // already gone
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

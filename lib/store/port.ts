@@ -1,0 +1,68 @@
+/**
+ * The one storage port the core is written against. Both adapters (embedded, MongoDB) implement it.
+ * Filters are a deliberately small subset that both backends support; the core builds them, never
+ * the user (see `lib/filters.ts`).
+ */
+export type Scalar = string | number | boolean | null;
+
+export interface Comparison {
+  $gt?: Scalar;
+  $gte?: Scalar;
+  $lt?: Scalar;
+  $lte?: Scalar;
+  $ne?: Scalar;
+  $in?: Scalar[];
+  $exists?: boolean;
+}
+
+export type Condition = Scalar | Comparison;
+export type Filter = Record<string, Condition>;
+
+export interface FindOptions {
+  sort?: Record<string, 1 | -1>;
+  limit?: number;
+  skip?: number;
+}
+
+export interface Update {
+  $set?: Record<string, unknown>;
+  $unset?: Record<string, true>;
+  $inc?: Record<string, number>;
+  $min?: Record<string, Scalar>;
+}
+
+/** Every stored document has a string `id`; adapters map it to their own primary key. */
+export interface Doc {
+  id: string;
+  [field: string]: unknown;
+}
+
+export interface Collection<T extends Doc = Doc> {
+  /** Throws IpamError DUPLICATE (with `field` = the unique index's field) on a unique-index collision. */
+  insertOne(doc: T): Promise<void>;
+  /** Unordered bulk insert: returns per-document failures instead of stopping at the first. */
+  insertMany(docs: T[]): Promise<{ inserted: number; failures: { index: number; error: Error }[] }>;
+  findOne(filter: Filter, options?: FindOptions): Promise<T | null>;
+  find(filter: Filter, options?: FindOptions): Promise<T[]>;
+  count(filter: Filter): Promise<number>;
+  /** Returns whether a document matched (compare-and-set when the filter names the expected state). */
+  updateOne(filter: Filter, update: Update): Promise<boolean>;
+  updateMany(filter: Filter, update: Update): Promise<number>;
+  deleteOne(filter: Filter): Promise<boolean>;
+  deleteMany(filter: Filter): Promise<number>;
+}
+
+export interface IndexSpec {
+  field: string;
+  unique?: boolean;
+  /** Documents without the field are not indexed (so a unique index ignores them). */
+  sparse?: boolean;
+}
+
+export type CollectionName = 'blocks' | 'ranges' | 'addresses' | 'settings' | 'locks' | 'journal';
+
+export interface Store {
+  readonly kind: 'embedded' | 'mongodb';
+  collection<T extends Doc = Doc>(name: CollectionName): Collection<T>;
+  close(): Promise<void>;
+}
