@@ -1,0 +1,85 @@
+/**
+ * Wiring shared by the operation nodes: find the config node's Ipam, run one core call per message,
+ * show status, send or done(err). No business rule lives here.
+ */
+import type { EventEmitter } from 'node:events';
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { Ipam } from '../lib/ipam';
+
+export type StoreState = { state: 'connecting' } | { state: 'connected'; kind: string } | { state: 'failed'; message: string };
+
+/** What an operation node needs from `ipam-config`. */
+export interface IpamConfigNode extends Node {
+  ipam(): Promise<Ipam>;
+  storeState: StoreState;
+  storeEvents: EventEmitter;
+}
+
+export interface OperationNodeDef extends NodeDef {
+  server: string;
+  operation: string;
+}
+
+export type Message = NodeMessageInFlow & Record<string, unknown>;
+
+/** Runs a message through the core; `call` is the node's one call into lib/. */
+export type CoreCall = (ipam: Ipam, operation: string, msg: Message, node: Node) => Promise<unknown>;
+
+/** Short text for the status line after an operation. */
+export function describeResult(operation: string, result: unknown): string {
+  if (Array.isArray(result)) return `${operation}: ${result.length}`;
+  if (result && typeof result === 'object') {
+    const record = result as Record<string, unknown>;
+    const label = record.network ?? record.address ?? record.utilizedPercent;
+    if (label !== undefined) return `${operation}: ${String(label)}${record.utilizedPercent !== undefined ? '%' : ''}`;
+  }
+  return `${operation}: done`;
+}
+
+/**
+ * Sets up an operation node: `msg.operation` overrides the configured operation; the result replaces
+ * `msg.payload`; failures go to `done(err)` with `err.code` so a Catch node sees `msg.error.code`.
+ */
+export function setUpOperationNode(RED: NodeAPI, node: Node, config: OperationNodeDef, call: CoreCall): void {
+  const server = RED.nodes.getNode(config.server) as IpamConfigNode | null;
+  if (!server) {
+    node.status({ fill: 'red', shape: 'ring', text: 'no ipam-config selected' });
+    node.on('input', (_msg, _send, done) => done(codedError('VALIDATION', 'select an ipam-config node')));
+    return;
+  }
+  followStore(node, server);
+  node.on('input', (msg, send, done) => {
+    const message = msg as Message;
+    const operation = typeof message.operation === 'string' && message.operation ? message.operation : config.operation;
+    node.status({ fill: 'blue', shape: 'dot', text: `${operation}...` });
+    server
+      .ipam()
+      .then((ipam) => call(ipam, operation, message, node))
+      .then((result) => {
+        message.payload = result;
+        node.status({ fill: 'green', shape: 'dot', text: describeResult(operation, result) });
+        send(message);
+        done();
+      })
+      .catch((err: Error & { code?: string }) => {
+        node.status({ fill: 'red', shape: 'ring', text: `${err.code ?? 'error'}: ${operation}` });
+        done(err);
+      });
+  });
+}
+
+/** Mirrors the config node's store state in this node's status until the first message. */
+function followStore(node: Node, server: IpamConfigNode): void {
+  const show = (state: StoreState): void => {
+    if (state.state === 'connecting') node.status({ fill: 'yellow', shape: 'ring', text: 'connecting' });
+    else if (state.state === 'connected') node.status({ fill: 'green', shape: 'ring', text: `${state.kind} store ready` });
+    else node.status({ fill: 'red', shape: 'ring', text: `store unavailable: ${state.message}`.slice(0, 80) });
+  };
+  show(server.storeState);
+  server.storeEvents.on('state', show);
+  node.on('close', () => server.storeEvents.off('state', show));
+}
+
+export function codedError(code: string, message: string): Error & { code: string } {
+  return Object.assign(new Error(message), { code });
+}
