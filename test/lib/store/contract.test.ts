@@ -1,0 +1,167 @@
+/**
+ * One contract, every adapter: what the core relies on from a store.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { IpamError } from '../../../lib/errors';
+import { openStore } from '../../../lib/store';
+import type { Store } from '../../../lib/store/port';
+import { availableStores, tempDir } from '../../support/stores';
+
+interface Row {
+  id: string;
+  key: string;
+  n: number;
+  tag?: string | null;
+  requestKey?: string;
+  [field: string]: unknown;
+}
+
+for (const factory of availableStores()) {
+  describe(`store contract: ${factory.name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await factory.open();
+    });
+    afterEach(() => store.close());
+    after(async () => factory.shutdown?.());
+
+    const rows = () => store.collection<Row>('addresses');
+    const row = (key: string, n: number, extra: Partial<Row> = {}): Row => ({ id: randomUUID(), key, n, ...extra });
+
+    it('inserts and finds by id and by field', async () => {
+      const doc = row('D|4|0a000001', 1);
+      await rows().insertOne(doc);
+      expect(await rows().findOne({ id: doc.id })).to.deep.equal(doc);
+      expect(await rows().findOne({ key: 'D|4|0a000001' })).to.deep.equal(doc);
+      expect(await rows().findOne({ key: 'nope' })).to.equal(null);
+    });
+
+    it('refuses a duplicate unique key with DUPLICATE naming the field', async () => {
+      await rows().insertOne(row('D|4|0a000001', 1));
+      const err = await rows().insertOne(row('D|4|0a000001', 2)).catch((e: IpamError) => e);
+      expect(err).to.be.instanceOf(IpamError);
+      expect((err as IpamError).code).to.equal('DUPLICATE');
+      expect((err as IpamError).field).to.equal('key');
+      expect(await rows().count({})).to.equal(1);
+    });
+
+    it('a sparse unique index ignores documents without the field', async () => {
+      await rows().insertOne(row('D|4|01', 1));
+      await rows().insertOne(row('D|4|02', 2));
+      await rows().insertOne(row('D|4|03', 3, { requestKey: 'D|r1' }));
+      const err = await rows().insertOne(row('D|4|04', 4, { requestKey: 'D|r1' })).catch((e: IpamError) => e);
+      expect((err as IpamError).code).to.equal('DUPLICATE');
+      expect((err as IpamError).field).to.equal('requestKey');
+    });
+
+    it('orders fixed-width hex keys numerically and answers interval queries', async () => {
+      const values = [0x0a000010, 0x0a000002, 0x0a0000ff, 0x0a000100, 0x0b000000];
+      for (const v of values) await rows().insertOne(row(`D|4|${v.toString(16).padStart(8, '0')}`, v));
+      const found = await rows().find({ key: { $gte: 'D|4|0a000000', $lte: 'D|4|0a0000ff' } }, { sort: { key: 1 } });
+      expect(found.map((d) => d.n)).to.deep.equal([0x0a000002, 0x0a000010, 0x0a0000ff]);
+      expect(await rows().count({ key: { $gt: 'D|4|0a000010', $lt: 'D|4|0b000000' } })).to.equal(2);
+      const page = await rows().find({}, { sort: { key: -1 }, skip: 1, limit: 2 });
+      expect(page.map((d) => d.n)).to.deep.equal([0x0a000100, 0x0a0000ff]);
+    });
+
+    it('supports $in (with null), $ne and $exists', async () => {
+      await rows().insertOne(row('a', 1, { tag: null }));
+      await rows().insertOne(row('b', 2, { tag: 'x' }));
+      await rows().insertOne(row('c', 3, { tag: 'y' }));
+      expect((await rows().find({ tag: { $in: [null, 'x'] } }, { sort: { key: 1 } })).map((d) => d.key)).to.deep.equal(['a', 'b']);
+      expect((await rows().find({ tag: { $ne: 'x' } }, { sort: { key: 1 } })).map((d) => d.key)).to.deep.equal(['a', 'c']);
+      expect(await rows().count({ requestKey: { $exists: true } })).to.equal(0);
+      expect(await rows().count({ tag: null })).to.equal(1);
+    });
+
+    it('updates one as compare-and-set, many, with $set/$unset/$inc/$min', async () => {
+      const doc = row('a', 5, { tag: 'x' });
+      await rows().insertOne(doc);
+      await rows().insertOne(row('b', 7, { tag: 'x' }));
+      expect(await rows().updateOne({ id: doc.id, n: 4 }, { $set: { tag: 'no' } })).to.equal(false);
+      expect(await rows().updateOne({ id: doc.id, n: 5 }, { $set: { tag: 'yes' }, $inc: { n: 1 } })).to.equal(true);
+      expect(await rows().findOne({ id: doc.id })).to.include({ tag: 'yes', n: 6 });
+      expect(await rows().updateMany({}, { $min: { n: 6 }, $unset: { tag: true } })).to.equal(2);
+      const all = await rows().find({}, { sort: { key: 1 } });
+      expect(all.map((d) => [d.n, d.tag])).to.deep.equal([[6, undefined], [6, undefined]]);
+    });
+
+    it('update colliding on a unique key fails with DUPLICATE and changes nothing', async () => {
+      await rows().insertOne(row('a', 1));
+      const b = row('b', 2);
+      await rows().insertOne(b);
+      const err = await rows().updateOne({ id: b.id }, { $set: { key: 'a' } }).catch((e: IpamError) => e);
+      expect((err as IpamError).code).to.equal('DUPLICATE');
+      expect((await rows().findOne({ id: b.id }))?.key).to.equal('b');
+    });
+
+    it('insertMany keeps the valid documents and reports each failure by index', async () => {
+      await rows().insertOne(row('taken', 0));
+      const result = await rows().insertMany([row('x1', 1), row('taken', 2), row('x3', 3), row('x1', 4)]);
+      expect(result.inserted).to.equal(2);
+      expect(result.failures.map((f) => f.index).sort()).to.deep.equal([1, 3]);
+      expect(result.failures.every((f) => (f.error as IpamError).code === 'DUPLICATE')).to.equal(true);
+      expect(await rows().count({})).to.equal(3);
+    });
+
+    it('deletes one and many', async () => {
+      for (const k of ['a', 'b', 'c']) await rows().insertOne(row(k, 1));
+      expect(await rows().deleteOne({ key: 'a' })).to.equal(true);
+      expect(await rows().deleteOne({ key: 'a' })).to.equal(false);
+      expect(await rows().deleteMany({ n: 1 })).to.equal(2);
+      expect(await rows().count({})).to.equal(0);
+    });
+
+    it('exactly one of many concurrent inserts of one key wins', async () => {
+      const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => rows().insertOne(row('same', i))));
+      expect(results.filter((r) => r.status === 'fulfilled')).to.have.length(1);
+      expect(await rows().count({ key: 'same' })).to.equal(1);
+    });
+  });
+}
+
+describe('embedded store files', () => {
+  it('persists across close and reopen', async () => {
+    const directory = tempDir();
+    const first = await openStore({ kind: 'embedded', directory });
+    await first.collection('blocks').insertOne({ id: 'b1', key: 'k1' });
+    await first.close();
+    const second = await openStore({ kind: 'embedded', directory });
+    expect(await second.collection('blocks').findOne({ id: 'b1' })).to.deep.equal({ id: 'b1', key: 'k1' });
+    await second.close();
+  });
+
+  it('refuses a directory another live process holds', async () => {
+    const directory = tempDir();
+    // The parent of this test process is alive and is not this process.
+    fs.writeFileSync(path.join(directory, 'flowipam.lock'), String(process.ppid));
+    const err = await openStore({ kind: 'embedded', directory }).catch((e: IpamError) => e);
+    expect((err as IpamError).code).to.equal('STORE_UNAVAILABLE');
+    expect((err as IpamError).message).to.match(/in use by process \d+/);
+  });
+
+  it('takes over the lock of a process that has died', async () => {
+    const directory = tempDir();
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+    fs.writeFileSync(path.join(directory, 'flowipam.lock'), dead.stdout.toString());
+    const store = await openStore({ kind: 'embedded', directory });
+    expect(fs.readFileSync(path.join(directory, 'flowipam.lock'), 'utf8')).to.equal(String(process.pid));
+    await store.close();
+  });
+
+  it('shares one open store per directory inside a process and closes it with its last user', async () => {
+    const directory = tempDir();
+    const a = await openStore({ kind: 'embedded', directory });
+    const b = await openStore({ kind: 'embedded', directory });
+    await a.collection('blocks').insertOne({ id: 'x', key: 'x' });
+    expect(await b.collection('blocks').count({})).to.equal(1);
+    await a.close();
+    expect(await b.collection('blocks').count({})).to.equal(1);
+    await b.close();
+    expect(fs.existsSync(path.join(directory, 'flowipam.lock'))).to.equal(false);
+  });
+});

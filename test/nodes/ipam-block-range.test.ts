@@ -1,0 +1,111 @@
+import { expect } from 'chai';
+import fs from 'node:fs';
+import path from 'node:path';
+import configModule = require('../../nodes/ipam-config');
+import blockModule = require('../../nodes/ipam-block');
+import rangeModule = require('../../nodes/ipam-range');
+import { catchNode, configNode, helper, nextMessage, onTab } from '../support/node-red';
+
+const NODES = [configModule, blockModule, rangeModule, catchNode];
+
+function flow(operation: string, type = 'ipam-block', config = configNode()): Record<string, unknown>[] {
+  return onTab([
+    config,
+    { id: 'n1', type, server: config.id, operation, wires: [['out']] },
+    { id: 'out', type: 'helper' },
+    { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper' },
+  ]);
+}
+
+async function send(payload: unknown, extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const received = nextMessage('out');
+  helper.getNode('n1').receive({ payload, ...extra });
+  return received;
+}
+
+describe('ipam-block and ipam-range nodes', () => {
+  beforeEach((done) => {
+    helper.startServer(done);
+  });
+  afterEach(async () => {
+    await helper.unload();
+    await new Promise((resolve) => helper.stopServer(resolve));
+  });
+
+  it('ipam-block runs every operation, the configured one or msg.operation', async () => {
+    await helper.load(NODES, flow('add'));
+    const added = (await send({ network: '10.0.0.0/8' })).payload as Record<string, unknown>;
+    expect(added).to.include({ network: '10.0.0.0/8', isPrivate: true });
+    const got = await send({ network: '10.0.0.0/8' }, { operation: 'get' });
+    expect(got.payload).to.deep.equal(added);
+    const updated = await send({ id: added.id, description: 'all private' }, { operation: 'update' });
+    expect(updated.payload).to.include({ description: 'all private' });
+    const listed = await send({}, { operation: 'list' });
+    expect(listed.payload).to.have.length(1);
+    const used = await send({ id: added.id }, { operation: 'utilization' });
+    expect(used.payload).to.include({ size: 16777216, assigned: 0 });
+    const deleted = await send({ id: added.id }, { operation: 'delete', topic: 'kept' });
+    expect(deleted).to.nested.include({ 'payload.deleted.id': added.id, topic: 'kept' });
+  });
+
+  it('ipam-range runs every foundation operation', async () => {
+    await helper.load(NODES, flow('add', 'ipam-range'));
+    const added = (await send({ network: '10.1.0.0/24' })).payload as Record<string, unknown>;
+    expect(added).to.include({ startAddress: '10.1.0.1', endAddress: '10.1.0.254' });
+    expect((await send({ id: added.id }, { operation: 'get' })).payload).to.deep.equal(added);
+    expect((await send({ id: added.id, assignmentType: 'dynamic' }, { operation: 'update' })).payload).to.include({ assignmentType: 'Dynamic' });
+    expect((await send({ managedByService: 'ipam' }, { operation: 'list' })).payload).to.have.length(1);
+    expect((await send({ id: added.id }, { operation: 'utilization' })).payload).to.include({ size: 254, free: 254 });
+    expect((await send({ id: added.id }, { operation: 'delete' })).payload).to.nested.include({ 'deleted.id': added.id });
+  });
+
+  it('a failure reaches a Catch node with msg.error.code, and no message goes out', async () => {
+    await helper.load(NODES, flow('add'));
+    let sent = false;
+    helper.getNode('out').on('input', () => (sent = true));
+    const caught = nextMessage('caught');
+    helper.getNode('n1').receive({ payload: { network: '65.52.0.0/14' } });
+    const msg = await caught;
+    expect(msg).to.nested.include({ 'error.code': 'VALIDATION' });
+    expect((msg.error as { message: string }).message).to.contain('rir');
+    expect(sent).to.equal(false);
+  });
+
+  it('an unknown msg.operation is a VALIDATION error naming it', async () => {
+    await helper.load(NODES, flow('add'));
+    const caught = nextMessage('caught');
+    helper.getNode('n1').receive({ payload: {}, operation: 'explode' });
+    const msg = await caught;
+    expect(msg).to.nested.include({ 'error.code': 'VALIDATION' });
+    expect((msg.error as { message: string }).message).to.contain('explode');
+  });
+
+  it('nodes sharing one config share one store; redeploy closes it and frees the directory', async () => {
+    const config = configNode();
+    await helper.load(NODES, [
+      ...flow('add', 'ipam-block', config),
+      { id: 'n2', z: 'flow', x: 1, y: 1, type: 'ipam-block', server: config.id, operation: 'list', wires: [['out2']] },
+      { id: 'out2', z: 'flow', x: 1, y: 1, type: 'helper' },
+    ]);
+    await send({ network: '192.168.0.0/16' });
+    const listed = new Promise<Record<string, unknown>>((resolve) => helper.getNode('out2').once('input', resolve));
+    helper.getNode('n2').receive({ payload: {} });
+    expect((await listed).payload).to.have.length(1);
+    const lock = path.join(config.directory as string, 'flowipam.lock');
+    expect(fs.existsSync(lock)).to.equal(true);
+    await helper.unload();
+    expect(fs.existsSync(lock)).to.equal(false);
+  });
+
+  it('MongoDB user and password are credentials; a password inside the URI is refused', async () => {
+    const config = { id: 'cfg', type: 'ipam-config', store: 'mongodb', uri: 'mongodb://admin:secret@127.0.0.1:1/', database: 'x' };
+    await helper.load(NODES, flow('list', 'ipam-block', config), { cfg: { username: 'u', password: 'p' } });
+    const server = helper.getNode('cfg') as unknown as { credentials: Record<string, string> };
+    expect(server.credentials).to.deep.equal({ username: 'u', password: 'p' });
+    const caught = nextMessage('caught');
+    helper.getNode('n1').receive({ payload: {} });
+    const msg = await caught;
+    expect((msg.error as { message: string }).message).to.contain('credentials');
+  });
+});
