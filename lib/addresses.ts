@@ -9,11 +9,17 @@ import { ADDRESS_STATES, ASSIGNMENT_TYPES, DEVICE_TYPES, SERVICES, canonicalOf, 
 import { IpamError, invalid, isIpamError, show } from './errors';
 import { addressKey, checkAddressSpace, requestKey } from './keys';
 import { mostSpecificBlockId, mostSpecificRangeId } from './mapping';
-import { checkInput, nowIso, toRecord, type AddressRecord, type Keyed } from './records';
-import { containing, type Context } from './space';
+import { checkInput, clearedFields, nowIso, unsetMissing, toRecord, type AddressRecord, type Keyed } from './records';
+import { containing, startFloor, type Context } from './space';
 import type { Filter } from './store/port';
 
 export type AddressDoc = AddressRecord & Keyed & { requestKey?: string };
+
+/** Fields an address may lack, so an update can clear them. */
+const OPTIONAL_FIELDS = [
+  'macAddress', 'deviceName', 'description', 'expiryDate', 'expiryStatus', 'duid', 'iaid', 'dhcpReservation', 'dns',
+  'customFields', 'requestId', 'requestKey',
+];
 
 const DEFAULTS = {
   managedByService: 'IPAM',
@@ -25,7 +31,8 @@ const DEFAULTS = {
 
 /** Validates input into a complete, mapped address document (not yet stored). */
 export async function buildAddress(ctx: Context, input: unknown, base?: AddressDoc): Promise<AddressDoc> {
-  const fields = { ...(base ? editableOf(base) : {}), ...checkInput('addresses', input) };
+  const fields: Record<string, unknown> = { ...(base ? editableOf(base) : {}), ...checkInput('addresses', input) };
+  for (const field of clearedFields(input)) delete fields[field];
   if (fields.address === undefined) throw invalid('address', fields.address, 'is required');
   const parsed = parseAddress(fields.address, 'address');
   const addressSpace = checkAddressSpace(fields.addressSpace);
@@ -96,7 +103,7 @@ export async function updateAddress(ctx: Context, selector: unknown, input: unkn
   const addresses = ctx.store.collection<AddressDoc>('addresses');
   const { id, ...changes } = doc;
   const unset = Object.fromEntries(
-    ['requestKey', 'requestId'].filter((f) => current[f] !== undefined && doc[f] === undefined).map((f) => [f, true as const]),
+    ['requestKey', 'requestId', 'customFields'].filter((f) => current[f] !== undefined && doc[f] === undefined).map((f) => [f, true as const]),
   );
   try {
     await addresses.updateOne({ id }, { $set: changes, ...(Object.keys(unset).length ? { $unset: unset } : {}) });
@@ -157,8 +164,9 @@ export async function deleteAddressDocs(ctx: Context, docs: AddressDoc[]): Promi
 export async function addressesFreed(ctx: Context, docs: AddressDoc[]): Promise<void> {
   const ranges = ctx.store.collection('ranges');
   for (const doc of docs) {
+    const where = { ...doc, startKey: doc.key, endKey: doc.key };
     await ranges.updateMany(
-      { addressSpace: doc.addressSpace, ...containing({ ...doc, startKey: doc.key, endKey: doc.key }) },
+      { addressSpace: doc.addressSpace, ...containing(where, await startFloor(ctx, 'ranges', where)) },
       { $min: { freeHint: doc.key }, $inc: { hintVersion: 1 } },
     );
   }

@@ -8,11 +8,11 @@ import { canonicalOf, RIRS } from './enums';
 import { IpamError, invalid, show } from './errors';
 import { withLock } from './lock';
 import { checkInput, nowIso, toRecord, type BlockRecord, type Keyed, type RangeRecord } from './records';
-import { inside, intervalOf, overlapping, resolveBounds, findBySelector, smallest, type Bounds, type Context } from './space';
+import { inside, intervalOf, intervalOfKeys, overlapping, resolveBounds, findBySelector, smallest, spanKey, startFloor, type Bounds, type Context } from './space';
 import type { Filter } from './store/port';
 import { checkCustomFields } from './custom-fields';
 
-export type BlockDoc = BlockRecord & Keyed & { startKey: string; endKey: string };
+export type BlockDoc = BlockRecord & Keyed & { startKey: string; endKey: string; spanKey: string };
 
 /** Fields an update may change without moving the block. */
 const EDITABLE = ['rir', 'description', 'customFields'] as const;
@@ -44,6 +44,7 @@ export async function addBlock(ctx: Context, input: unknown): Promise<BlockRecor
       ...(customFields ? { customFields } : {}),
       parentId: parent?.id ?? null,
       key: `${bounds.startKey}|${bounds.endKey}`,
+      spanKey: spanKey(bounds),
       startKey: bounds.startKey,
       endKey: bounds.endKey,
       createdAt: now,
@@ -113,9 +114,10 @@ function checkRir(bounds: { family: 4 | 6; network: string | { cidr: string } },
 /** Refuses partial overlap and duplicates; returns the most specific block containing the new one. */
 async function refuseOverlap(ctx: Context, bounds: Bounds): Promise<BlockDoc | undefined> {
   const blocks = ctx.store.collection<BlockDoc>('blocks');
-  const near = await blocks.find({ addressSpace: bounds.addressSpace, ...overlapping(bounds) });
+  const floor = await startFloor(ctx, 'blocks', bounds);
+  const near = await blocks.find({ addressSpace: bounds.addressSpace, ...overlapping(bounds, floor) });
   for (const other of near) {
-    const interval = intervalOf(other);
+    const interval = intervalOfKeys(other);
     if (interval.first === bounds.first && interval.last === bounds.last) {
       throw new IpamError('DUPLICATE', `block ${other.network} (${other.startAddress}-${other.endAddress}) already exists`, {
         field: 'network',
@@ -133,7 +135,7 @@ async function refuseOverlap(ctx: Context, bounds: Bounds): Promise<BlockDoc | u
     }
   }
   return smallest(near.filter((other) => {
-    const interval = intervalOf(other);
+    const interval = intervalOfKeys(other);
     return interval.first <= bounds.first && bounds.last <= interval.last;
   }));
 }
@@ -169,7 +171,7 @@ async function refuseRangeCollisionsInParent(ctx: Context, block: BlockDoc): Pro
   const staying = await ranges.find({
     blockId: block.parentId,
     addressSpace: block.addressSpace,
-    ...overlapping(block),
+    ...overlapping(block, await startFloor(ctx, 'ranges', block)),
   });
   for (const other of staying) {
     const clash = moving.find((range) => overlaps(intervalOf(range), intervalOf(other)));

@@ -4,7 +4,7 @@
  */
 import { sizeOf, type Family } from './address';
 import type { Keyed, RangeRecord } from './records';
-import { containing, intervalOf, overlapping, smallest, type Context } from './space';
+import { containing, intervalOfKeys, overlapping, smallest, startFloor, type Context } from './space';
 
 type RangeDoc = RangeRecord & Keyed & { startKey: string; endKey: string };
 
@@ -17,8 +17,8 @@ interface Located {
 
 export async function mostSpecificBlockId(ctx: Context, where: Located, excludeId?: string): Promise<string | null> {
   const blocks = await ctx.store
-    .collection<{ id: string; startAddress: string; endAddress: string }>('blocks')
-    .find({ addressSpace: where.addressSpace, ...containing(where) });
+    .collection<{ id: string; startKey: string; endKey: string }>('blocks')
+    .find({ addressSpace: where.addressSpace, ...containing(where, await startFloor(ctx, 'blocks', where)) });
   return smallest(blocks.filter((b) => b.id !== excludeId))?.id ?? null;
 }
 
@@ -31,7 +31,7 @@ export async function mostSpecificRangeId(
     addressSpace: where.addressSpace,
     managedByService: service.managedByService,
     serviceInstance: service.serviceInstance,
-    ...containing(where),
+    ...containing(where, await startFloor(ctx, 'ranges', where)),
   });
   return smallest(ranges)?.id ?? null;
 }
@@ -43,18 +43,18 @@ async function peers(ctx: Context, range: RangeDoc): Promise<RangeDoc[]> {
     managedByService: range.managedByService,
     serviceInstance: range.serviceInstance,
     id: { $ne: range.id },
-    ...overlapping(range),
+    ...overlapping(range, await startFloor(ctx, 'ranges', range)),
   });
   return found
-    .map((doc) => ({ doc, size: sizeOf(intervalOf(doc)) }))
+    .map((doc) => ({ doc, size: sizeOf(intervalOfKeys(doc)) }))
     .sort((a, b) => (a.size < b.size ? -1 : a.size > b.size ? 1 : 0))
     .map((entry) => entry.doc);
 }
 
 /** A range arriving takes the addresses inside it that are unmapped or mapped to a larger range. */
 export async function attachAddresses(ctx: Context, range: RangeDoc): Promise<number> {
-  const size = sizeOf(intervalOf(range));
-  const larger = (await peers(ctx, range)).filter((peer) => sizeOf(intervalOf(peer)) > size).map((p) => p.id);
+  const size = sizeOf(intervalOfKeys(range));
+  const larger = (await peers(ctx, range)).filter((peer) => sizeOf(intervalOfKeys(peer)) > size).map((p) => p.id);
   return ctx.store.collection('addresses').updateMany(
     {
       key: { $gte: range.startKey, $lte: range.endKey },

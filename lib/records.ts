@@ -72,7 +72,7 @@ export interface Keyed {
   endKey?: string;
 }
 
-const INTERNAL_FIELDS = ['key', 'startKey', 'endKey', 'requestKey', 'freeHint', 'hintVersion', 'sizeHex'];
+const INTERNAL_FIELDS = ['key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion'];
 
 /** The public view of a stored document. */
 export function toRecord<T extends Doc>(doc: T): T {
@@ -213,6 +213,19 @@ function pathOf(error: ErrorObject): string {
 
 function valueAt(input: Record<string, unknown>, dotted: string): unknown {
   return dotted.split('.').reduce<unknown>((value, part) => (value as Record<string, unknown> | undefined)?.[part], input);
+}
+
+/** Fields an update names with `null`, `''` or `[]`: the caller wants them cleared. */
+export function clearedFields(input: unknown): string[] {
+  if (typeof input !== 'object' || input === null) return [];
+  return Object.entries(input)
+    .filter(([, value]) => value === null || value === '' || (Array.isArray(value) && value.length === 0))
+    .map(([field]) => field);
+}
+
+/** `$unset` for the optional fields a stored document has and its replacement lacks. */
+export function unsetMissing(current: Record<string, unknown>, next: Record<string, unknown>, optional: readonly string[]): Record<string, true> {
+  return Object.fromEntries(optional.filter((f) => current[f] !== undefined && next[f] === undefined).map((f) => [f, true as const]));
 }
 
 export function nowIso(): string {

@@ -4,6 +4,7 @@
 import {
   contains,
   formatAddress,
+  fromHex,
   parseAddress,
   parseNetwork,
   sizeOf,
@@ -13,11 +14,14 @@ import {
   type Network,
 } from './address';
 import { IpamError, invalid, show } from './errors';
-import { checkAddressSpace, familyKeyBounds, intervalKeys } from './keys';
+import { addressKey, checkAddressSpace, familyKeyBounds, intervalKeys } from './keys';
+import type { AvailabilityChecks } from './probes';
 import type { Doc, Filter, Store } from './store/port';
 
 export interface Context {
   store: Store;
+  /** Ping and PTR availability checks for allocation; absent = both off. */
+  checks?: AvailabilityChecks;
 }
 
 export interface Bounds extends Interval {
@@ -79,12 +83,37 @@ function boundInside(network: Network, field: string, value: unknown): bigint {
   return address.value;
 }
 
-/** Filter for documents whose [startKey, endKey] overlaps the interval, within one space and family. */
-export function overlapping(bounds: Pick<Bounds, 'addressSpace' | 'family' | 'startKey' | 'endKey'>) {
+type Located = Pick<Bounds, 'addressSpace' | 'family' | 'startKey' | 'endKey'>;
+
+/**
+ * Filter for documents whose [startKey, endKey] overlaps the interval, within one space and family.
+ * `floor` (from `startFloor`) bounds how far back a start can lie; without it the scan starts at the family's first key.
+ */
+export function overlapping(bounds: Located, floor?: string) {
   return {
-    startKey: { $gte: familyKeyBounds(bounds.addressSpace, bounds.family).$gte, $lte: bounds.endKey },
+    startKey: { $gte: floor ?? familyKeyBounds(bounds.addressSpace, bounds.family).$gte, $lte: bounds.endKey },
     endKey: { $gte: bounds.startKey },
   };
+}
+
+/** `span` key of a block or range: its size minus one, fixed-width, per space and family. */
+export function spanKey(bounds: Pick<Bounds, 'addressSpace' | 'family' | 'first' | 'last'>): string {
+  return addressKey(bounds.addressSpace, bounds.family, bounds.last - bounds.first);
+}
+
+/**
+ * The lowest start key a block or range overlapping `bounds` can have: nothing starts further back than the
+ * largest one's span. This keeps interval queries to a window instead of every earlier document.
+ */
+export async function startFloor(ctx: Context, collection: 'blocks' | 'ranges', bounds: Located): Promise<string> {
+  const family = familyKeyBounds(bounds.addressSpace, bounds.family);
+  const widest = await ctx.store
+    .collection<{ id: string; spanKey: string }>(collection)
+    .findOne({ spanKey: family }, { sort: { spanKey: -1 } });
+  if (!widest) return bounds.startKey;
+  const span = hexOfKey(widest.spanKey);
+  const start = hexOfKey(bounds.startKey);
+  return addressKey(bounds.addressSpace, bounds.family, start > span ? start - span : 0n);
 }
 
 /** Filter for documents whose [startKey, endKey] lies inside the interval. */
@@ -92,10 +121,10 @@ export function inside(bounds: Pick<Bounds, 'startKey' | 'endKey'>) {
   return { startKey: { $gte: bounds.startKey, $lte: bounds.endKey }, endKey: { $lte: bounds.endKey } };
 }
 
-/** Filter for documents whose [startKey, endKey] contains the interval. */
-export function containing(bounds: Pick<Bounds, 'addressSpace' | 'family' | 'startKey' | 'endKey'>) {
+/** Filter for documents whose [startKey, endKey] contains the interval (`floor` as for `overlapping`). */
+export function containing(bounds: Located, floor?: string) {
   return {
-    startKey: { $gte: familyKeyBounds(bounds.addressSpace, bounds.family).$gte, $lte: bounds.startKey },
+    startKey: { $gte: floor ?? familyKeyBounds(bounds.addressSpace, bounds.family).$gte, $lte: bounds.startKey },
     endKey: { $gte: bounds.endKey },
   };
 }
@@ -105,12 +134,21 @@ export function intervalOf(doc: { startAddress: string; endAddress: string }): I
   return { first: parseAddress(doc.startAddress).value, last: parseAddress(doc.endAddress).value };
 }
 
-/** The smallest of several intervals (the most specific container). */
-export function smallest<T extends { startAddress: string; endAddress: string }>(docs: T[]): T | undefined {
+/** Interval of a stored block or range from its keys: cheaper than parsing its address text. */
+export function intervalOfKeys(doc: { startKey: string; endKey: string }): Interval {
+  return { first: hexOfKey(doc.startKey), last: hexOfKey(doc.endKey) };
+}
+
+function hexOfKey(key: string): bigint {
+  return fromHex(key.slice(key.lastIndexOf('|') + 1));
+}
+
+/** The smallest of several blocks or ranges (the most specific container). */
+export function smallest<T extends { startKey: string; endKey: string }>(docs: T[]): T | undefined {
   let best: T | undefined;
   let bestSize = 0n;
   for (const doc of docs) {
-    const size = sizeOf(intervalOf(doc));
+    const size = sizeOf(intervalOfKeys(doc));
     if (!best || size < bestSize) [best, bestSize] = [doc, size];
   }
   return best;

@@ -4,7 +4,7 @@
 import { jsonCount, sizeOf, unionSize } from './address';
 import { getBlockDoc } from './blocks';
 import { getRangeDoc } from './ranges';
-import { inside, intervalOf, type Context } from './space';
+import { inside, intervalOf, intervalOfKeys, type Context } from './space';
 
 export interface Utilization {
   size: number | string;
@@ -26,12 +26,12 @@ export async function rangeUtilization(ctx: Context, selector: unknown): Promise
 export async function blockUtilization(ctx: Context, selector: unknown): Promise<Utilization> {
   const block = await getBlockDoc(ctx, selector);
   const ranges = await ctx.store
-    .collection<{ id: string; startAddress: string; endAddress: string }>('ranges')
-    .find({ addressSpace: block.addressSpace, ...inside(block) });
+    .collection<{ id: string; startKey: string; endKey: string }>('ranges')
+    .find({ addressSpace: block.addressSpace, ...inside(block) }, { sort: { startKey: 1 }, fields: ['startKey', 'endKey'] });
   const assigned = await ctx.store
     .collection('addresses')
     .count({ key: { $gte: block.startKey, $lte: block.endKey } });
-  return summarise(sizeOf(intervalOf(block)), unionSize(ranges.map(intervalOf)), assigned);
+  return summarise(sizeOf(intervalOfKeys(block)), unionSize(ranges.map(intervalOfKeys)), assigned);
 }
 
 export function summarise(size: bigint, rangeSize: bigint, assigned: number): Utilization {

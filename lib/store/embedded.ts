@@ -3,11 +3,14 @@
  * Single process: a lock file refuses a directory that another live process holds.
  */
 import Datastore from '@seald-io/nedb';
+// nedb's own matcher and copier, so the ordered scan answers exactly as nedb's find would.
+import model = require('@seald-io/nedb/lib/model.js');
 import fs from 'node:fs';
 import path from 'node:path';
 import { IpamError } from '../errors';
 import type { Collection, CollectionName, Doc, Filter, FindOptions, IndexSpec, Store, Update } from './port';
 import { fromStored, renameId, toStored, type StoredDoc } from './ids';
+import { boundsOf, walk, type NedbIndex } from './nedb-walk';
 import { COLLECTIONS, INDEXES } from './schema';
 
 type NedbDoc = StoredDoc;
@@ -35,6 +38,9 @@ export async function openEmbeddedStore(options: EmbeddedOptions = {}): Promise<
       await db.loadDatabaseAsync();
       collections.set(name, await EmbeddedCollection.create(db, INDEXES[name]));
     }
+    // The lock file makes this process the only user of the directory: locks left by a process that died
+    // (lib/lock.ts) can go now rather than block writers until they expire.
+    await collections.get('locks')!.deleteMany({});
     return new EmbeddedStore(collections, directory);
   } catch (err) {
     if (directory) releaseLock(directory);
@@ -106,7 +112,9 @@ class EmbeddedCollection implements Collection {
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<Doc[]> {
-    let cursor = this.db.findAsync(renameId(filter));
+    const ordered = this.orderedScan(filter, options);
+    if (ordered) return ordered;
+    let cursor = this.db.findAsync(renameId(filter), options.fields ? projectionOf(options.fields) : undefined);
     if (options.sort) cursor = cursor.sort(renameId(options.sort));
     if (options.skip) cursor = cursor.skip(options.skip);
     if (options.limit) cursor = cursor.limit(options.limit);
@@ -114,7 +122,45 @@ class EmbeddedCollection implements Collection {
   }
 
   count(filter: Filter): Promise<number> {
+    const [field, ...others] = Object.keys(filter);
+    const index = field && others.length === 0 ? this.indexFor(field, filter) : undefined;
+    const bounds = index && boundsOf(filter[field]);
+    if (index && bounds) {
+      let count = 0;
+      walk(index.tree.tree, bounds, false, model.compareThings, () => ++count > 0);
+      return Promise.resolve(count);
+    }
     return this.db.countAsync(renameId(filter)) as unknown as Promise<number>;
+  }
+
+  /**
+   * Sorted, limited reads on one indexed field walk the index and stop at the limit (see nedb-walk.ts);
+   * undefined when the query does not have that shape.
+   */
+  private orderedScan(filter: Filter, options: FindOptions): Doc[] | undefined {
+    const sortFields = Object.keys(options.sort ?? {});
+    if (sortFields.length !== 1) return undefined;
+    const [field] = sortFields;
+    const index = this.indexFor(field, filter);
+    const bounds = index && boundsOf(filter[field]);
+    if (!index || !bounds) return undefined;
+    const query = renameId(filter);
+    const wanted = options.limit ? options.limit + (options.skip ?? 0) : Infinity;
+    const found: Doc[] = [];
+    walk(index.tree.tree, bounds, options.sort![field] === -1, model.compareThings, (doc) => {
+      if (model.match(doc, query)) {
+        found.push(fromStored((options.fields ? pick(doc, options.fields) : model.deepCopy(doc)) as StoredDoc));
+      }
+      return found.length < wanted;
+    });
+    return found.slice(options.skip ?? 0);
+  }
+
+  /** The index on a field, when it can answer for this filter (a sparse one only when the filter names the field). */
+  private indexFor(field: string, filter: Filter): NedbIndex | undefined {
+    const index = (this.db as unknown as { indexes: Record<string, NedbIndex> }).indexes[field];
+    if (!index || (index.sparse && filter[field] === undefined)) return undefined;
+    return index;
   }
 
   async updateOne(filter: Filter, update: Update): Promise<boolean> {
@@ -155,6 +201,17 @@ class EmbeddedCollection implements Collection {
       value: e.key,
     });
   }
+}
+
+function projectionOf(fields: string[]): Record<string, 1> {
+  return Object.fromEntries(fields.map((field) => [field, 1 as const]));
+}
+
+/** The named top-level fields of a stored document (and its `_id`), copied. */
+function pick(doc: Record<string, unknown>, fields: string[]): Record<string, unknown> {
+  const picked: Record<string, unknown> = { _id: doc._id };
+  for (const field of fields) if (doc[field] !== undefined) picked[field] = model.deepCopy(doc[field]);
+  return picked;
 }
 
 function takeLock(directory: string): void {

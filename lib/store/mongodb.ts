@@ -95,6 +95,7 @@ class MongoAdapterCollection implements Collection {
   async find(filter: Filter, options: FindOptions = {}): Promise<Doc[]> {
     return guard(async () => {
       let cursor = this.collection.find(toMongoFilter(filter));
+      if (options.fields) cursor = cursor.project(Object.fromEntries(options.fields.map((f) => [f, 1])));
       if (options.sort) cursor = cursor.sort(renameId(options.sort) as Sort);
       if (options.skip) cursor = cursor.skip(options.skip);
       if (options.limit) cursor = cursor.limit(options.limit);

@@ -22,6 +22,8 @@ export interface FindOptions {
   sort?: Record<string, 1 | -1>;
   limit?: number;
   skip?: number;
+  /** Only these top-level fields (and `id`) are returned: cheaper for wide scans. */
+  fields?: string[];
 }
 
 export interface Update {

@@ -6,13 +6,14 @@ import type { CollectionName, IndexSpec } from './port';
  * serves equality, uniqueness and ordered interval queries on every backend.
  */
 export const INDEXES: Record<CollectionName, IndexSpec[]> = {
-  blocks: [{ field: 'key', unique: true }, { field: 'startKey' }, { field: 'parentId' }],
-  ranges: [{ field: 'key', unique: true }, { field: 'startKey' }, { field: 'blockId' }],
+  blocks: [{ field: 'key', unique: true }, { field: 'startKey' }, { field: 'spanKey' }, { field: 'parentId' }],
+  ranges: [{ field: 'key', unique: true }, { field: 'startKey' }, { field: 'spanKey' }, { field: 'blockId' }],
   addresses: [
     { field: 'key', unique: true },
     { field: 'requestKey', unique: true, sparse: true },
     { field: 'rangeId' },
     { field: 'blockId' },
+    { field: 'expiryDate', sparse: true },
   ],
   settings: [{ field: 'name', unique: true }],
   locks: [{ field: 'name', unique: true }],

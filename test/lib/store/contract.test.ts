@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { IpamError } from '../../../lib/errors';
 import { openStore } from '../../../lib/store';
-import type { Store } from '../../../lib/store/port';
+import type { Filter, Store } from '../../../lib/store/port';
 import { availableStores, tempDir } from '../../support/stores';
 
 interface Row {
@@ -114,6 +114,38 @@ for (const factory of availableStores()) {
       expect(await rows().deleteOne({ key: 'a' })).to.equal(false);
       expect(await rows().deleteMany({ n: 1 })).to.equal(2);
       expect(await rows().count({})).to.equal(0);
+    });
+
+    it('sorted, limited interval reads match a brute-force answer in both directions', async () => {
+      const keys = Array.from({ length: 400 }, (_, i) => `S|4|${((i * 7919) % 4000).toString(16).padStart(8, '0')}`);
+      await rows().insertMany(keys.map((key, i) => row(key, i % 3)));
+      const sorted = [...keys].sort();
+      const cases = [
+        { lo: 'S|4|00000100', hi: 'S|4|00000800', dir: 1 as const, limit: 7, skip: 0, n: undefined },
+        { lo: 'S|4|00000100', hi: 'S|4|00000800', dir: -1 as const, limit: 5, skip: 2, n: 1 },
+        { lo: undefined, hi: 'S|4|00000500', dir: -1 as const, limit: 3, skip: 0, n: 2 },
+        { lo: 'S|4|00000f00', hi: undefined, dir: 1 as const, limit: 1000, skip: 0, n: undefined },
+      ];
+      for (const c of cases) {
+        const range: Record<string, string> = {};
+        if (c.lo) range.$gt = c.lo;
+        if (c.hi) range.$lte = c.hi;
+        const filter: Filter = c.n === undefined ? { key: range } : { key: range, n: c.n };
+        const got = await rows().find(filter, { sort: { key: c.dir }, limit: c.limit, skip: c.skip });
+        const expected = (c.dir === 1 ? sorted : [...sorted].reverse())
+          .filter((k) => (!c.lo || k > c.lo) && (!c.hi || k <= c.hi))
+          .filter((k) => c.n === undefined || keys.indexOf(k) % 3 === c.n)
+          .slice(c.skip, c.skip + c.limit);
+        expect(got.map((d) => d.key), JSON.stringify(c)).to.deep.equal(expected);
+        expect(await rows().count({ key: range })).to.equal(sorted.filter((k) => (!c.lo || k > c.lo) && (!c.hi || k <= c.hi)).length);
+      }
+    });
+
+    it('returns only the requested fields (and id), sorted or not', async () => {
+      const doc = row('k1', 1, { tag: 'x' });
+      await rows().insertOne(doc);
+      expect(await rows().find({ key: 'k1' }, { fields: ['n'] })).to.deep.equal([{ id: doc.id, n: 1 }]);
+      expect(await rows().find({ key: { $gte: 'k' } }, { sort: { key: 1 }, fields: ['tag'] })).to.deep.equal([{ id: doc.id, tag: 'x' }]);
     });
 
     it('exactly one of many concurrent inserts of one key wins', async () => {
