@@ -15,13 +15,13 @@ import {
 import { IpamError, show } from './errors';
 import { withLock } from './lock';
 import { attachAddresses, detachAddresses, mostSpecificBlockId } from './mapping';
-import { checkInput, nowIso, toRecord, type Exclusion, type Keyed, type RangeRecord } from './records';
-import { findBySelector, overlapping, resolveBounds, type Bounds, type Context } from './space';
+import { checkInput, clearedFields, nowIso, unsetMissing, toRecord, type Exclusion, type Keyed, type RangeRecord } from './records';
+import { findBySelector, overlapping, resolveBounds, spanKey, startFloor, type Bounds, type Context } from './space';
 import type { Filter } from './store/port';
 import { spaceLock } from './blocks';
 
 export type RangeDoc = RangeRecord &
-  Keyed & { startKey: string; endKey: string; freeHint: string; hintVersion: number };
+  Keyed & { startKey: string; endKey: string; spanKey: string; freeHint: string; hintVersion: number };
 
 export interface RangeWriteOptions {
   /** Discovery (ipam-sync) may write the reserved service values; users and imports may not. */
@@ -29,16 +29,25 @@ export interface RangeWriteOptions {
 }
 
 const DEFAULTS = { managedByService: 'IPAM', serviceInstance: 'Localhost', assignmentType: 'Static' };
+/** Fields a range may lack, so an update can clear them. */
+const OPTIONAL_FIELDS = ['description', 'exclusions', 'customFields'] as const;
 
 export async function addRange(ctx: Context, input: unknown, options: RangeWriteOptions = {}): Promise<RangeRecord> {
-  const fields = checkInput('ranges', input);
-  const draft = await buildRange(ctx, fields, options);
-  return withLock(ctx.store, spaceLock(draft.bounds.addressSpace), async () => {
-    const doc = await placeRange(ctx, draft, randomUUID(), nowIso());
-    await ctx.store.collection<RangeDoc>('ranges').insertOne(doc);
-    await attachAddresses(ctx, doc);
-    return toRecord(doc);
-  });
+  const draft = await prepareRange(ctx, input, options);
+  return withLock(ctx.store, spaceLock(draft.bounds.addressSpace), () => insertRange(ctx, draft));
+}
+
+/** Validates a new range without storing it (no lock needed). */
+export async function prepareRange(ctx: Context, input: unknown, options: RangeWriteOptions = {}): Promise<RangeDraft> {
+  return buildRange(ctx, checkInput('ranges', input), options);
+}
+
+/** Maps and stores a prepared range. Call under the space lock (`withLock` is not re-entrant). */
+export async function insertRange(ctx: Context, draft: RangeDraft): Promise<RangeRecord> {
+  const doc = await placeRange(ctx, draft, randomUUID(), nowIso());
+  await ctx.store.collection<RangeDoc>('ranges').insertOne(doc);
+  await attachAddresses(ctx, doc);
+  return toRecord(doc);
 }
 
 /** Updates a range; a change of bounds, service or instance re-maps its addresses. */
@@ -49,7 +58,8 @@ export async function updateRange(
   options: RangeWriteOptions = {},
 ): Promise<RangeRecord> {
   const current = await getRangeDoc(ctx, selector);
-  const fields = { ...storedInput(current), ...checkInput('ranges', input) };
+  const fields: Record<string, unknown> = { ...storedInput(current), ...checkInput('ranges', input) };
+  for (const field of clearedFields(input)) delete fields[field];
   if (fields.network !== current.network && (input as Record<string, unknown>).startAddress === undefined) {
     delete fields.startAddress;
     delete fields.endAddress;
@@ -62,7 +72,11 @@ export async function updateRange(
     const doc = await placeRange(ctx, draft, current.id, current.createdAt);
     const ranges = ctx.store.collection<RangeDoc>('ranges');
     await detachAddresses(ctx, current);
-    await ranges.updateOne({ id: current.id }, { $set: { ...doc, freeHint: doc.startKey, hintVersion: current.hintVersion + 1 } });
+    const $unset = unsetMissing(current, doc, OPTIONAL_FIELDS);
+    await ranges.updateOne(
+      { id: current.id },
+      { $set: { ...doc, freeHint: doc.startKey, hintVersion: current.hintVersion + 1 }, ...(Object.keys($unset).length ? { $unset } : {}) },
+    );
     await attachAddresses(ctx, doc);
     return toRecord(doc);
   });
@@ -92,7 +106,7 @@ export function getRangeDoc(ctx: Context, selector: unknown): Promise<RangeDoc> 
   return findBySelector<RangeDoc>(ctx, 'ranges', selector);
 }
 
-interface RangeDraft {
+export interface RangeDraft {
   bounds: Bounds;
   /** The record's own fields, before mapping gives it a block and an id. */
   values: Record<string, unknown>;
@@ -139,7 +153,7 @@ async function placeRange(ctx: Context, draft: RangeDraft, id: string, createdAt
     addressSpace: bounds.addressSpace,
     blockId,
     id: { $ne: id },
-    ...overlapping(bounds),
+    ...overlapping(bounds, await startFloor(ctx, 'ranges', bounds)),
   });
   if (clash) {
     throw new IpamError(
@@ -153,6 +167,7 @@ async function placeRange(ctx: Context, draft: RangeDraft, id: string, createdAt
     ...draft.values,
     blockId,
     key: `${bounds.startKey}|${bounds.endKey}`,
+    spanKey: spanKey(bounds),
     startKey: bounds.startKey,
     endKey: bounds.endKey,
     freeHint: bounds.startKey,

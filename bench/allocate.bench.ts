@@ -1,0 +1,216 @@
+/**
+ * Allocation benchmark (issue 3), embedded store: time per allocation at 0%, 50% and 99% fill of a /16,
+ * against a raw store insert measured in the same run; IPv6 /64 vs IPv4 /24; throughput of 16
+ * concurrent allocators; duplicates found. One JSON object per line with a `metric` name.
+ *
+ * BENCH_STORE=memory uses the in-memory embedded store instead of a file-backed one (the default,
+ * what ipam-config uses).
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { formatAddress, parseNetwork } from '../lib/address';
+import { buildAddress, type AddressDoc } from '../lib/addresses';
+import { Ipam } from '../lib/ipam';
+import { addressKey } from '../lib/keys';
+import type { AddressRecord, RangeRecord } from '../lib/records';
+import { openStore } from '../lib/store';
+
+const STORE = process.env.BENCH_STORE === 'memory' ? 'memory' : 'file';
+/** Interleaved measuring rounds; each allocates a batch per scenario (40 on a /16, 20 on a /24 or /64). */
+const ROUNDS = 9;
+const CONCURRENT_WORKERS = 16;
+const CONCURRENT_TOTAL = 1600;
+
+const directories: string[] = [];
+/** Every address handed out in this run, to count duplicates. */
+const handedOut: { range: string; address: string }[] = [];
+
+function emit(metric: string, value: number, extra: Record<string, unknown> = {}): void {
+  console.log(JSON.stringify({ metric, value: Number(value.toFixed(3)), ...extra, store: `embedded-${STORE}` }));
+}
+
+async function freshIpam(): Promise<Ipam> {
+  if (STORE === 'memory') return Ipam.over(await openStore({ kind: 'embedded' }));
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'flowipam-bench-'));
+  directories.push(directory);
+  return Ipam.over(await openStore({ kind: 'embedded', directory }));
+}
+
+/** Address documents like `buildAddress` makes them, at the given values, without a query per address. */
+async function realDocs(ipam: Ipam, range: RangeRecord, values: bigint[]): Promise<AddressDoc[]> {
+  const template = await buildAddress(ipam, { address: range.startAddress, deviceName: 'bulk', description: 'bench fill' });
+  return values.map((value) => ({
+    ...template,
+    id: randomUUID(),
+    address: formatAddress(range.family, value),
+    key: addressKey(range.addressSpace, range.family, value),
+  }));
+}
+
+async function insertBulk(ipam: Ipam, docs: AddressDoc[]): Promise<void> {
+  const addresses = ipam.store.collection<AddressDoc>('addresses');
+  for (let i = 0; i < docs.length; i += 5000) {
+    const result = await addresses.insertMany(docs.slice(i, i + 5000));
+    if (result.failures.length) throw result.failures[0].error;
+  }
+}
+
+/** Deterministic pseudo-random numbers, so every run fills the same addresses. */
+function random(seed: number): () => number {
+  let state = seed;
+  return () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+}
+
+type Scenario = { name: string; labels: Record<string, unknown>; batch: number; run: (n: number) => Promise<void>; close: () => Promise<void> };
+
+/** A /16 range filled to `fill` (random addresses, or a contiguous prefix), ready to allocate from. */
+async function filledRange(fill: number, pattern: 'random' | 'prefix'): Promise<Scenario> {
+  const ipam = await freshIpam();
+  const range = (await ipam.perform('range', 'add', { network: '10.0.0.0/16' })) as RangeRecord;
+  const network = parseNetwork('10.0.0.0/16');
+  const usable = Number(network.last - network.first) - 1;
+  const next = random(fill * 1000 + 1);
+  const values: bigint[] = [];
+  for (let i = 1; i <= usable; i++) {
+    const take = pattern === 'prefix' ? i <= Math.round(usable * fill) : next() < fill;
+    if (take) values.push(network.first + BigInt(i));
+  }
+  await insertBulk(ipam, await realDocs(ipam, range, values));
+  return allocating(ipam, range, `fill${Math.round(fill * 100)}-${pattern}`, { range: '/16', fill: Math.round(fill * 100), pattern, prefilled: values.length }, 40);
+}
+
+async function emptyRange(network: string): Promise<Scenario> {
+  const ipam = await freshIpam();
+  const range = (await ipam.perform('range', 'add', { network })) as RangeRecord;
+  const prefix = network.slice(network.indexOf('/'));
+  return allocating(ipam, range, `empty${prefix}`, { range: prefix, fill: 0, pattern: 'empty' }, 20);
+}
+
+function allocating(ipam: Ipam, range: RangeRecord, name: string, labels: Record<string, unknown>, batch: number): Scenario {
+  let i = 0;
+  return {
+    name,
+    labels,
+    batch,
+    run: async (n) => {
+      for (let k = 0; k < n; k++) {
+        const record = (await ipam.perform('address', 'allocate', { range: range.id, deviceName: `host${i++}` })) as AddressRecord;
+        handedOut.push({ range: range.id, address: record.address });
+      }
+    },
+    close: () => ipam.close(),
+  };
+}
+
+/** Baseline: insertOne of ready-built address documents into the same kind of store. */
+async function rawInsert(): Promise<Scenario> {
+  const ipam = await freshIpam();
+  const range = (await ipam.perform('range', 'add', { network: '10.0.0.0/16' })) as RangeRecord;
+  const network = parseNetwork('10.0.0.0/16');
+  const docs = await realDocs(ipam, range, Array.from({ length: 4000 }, (_, i) => network.first + 1n + BigInt(i)));
+  const addresses = ipam.store.collection<AddressDoc>('addresses');
+  return {
+    name: 'raw',
+    labels: {},
+    batch: 40,
+    run: async (n) => {
+      for (const doc of docs.splice(0, n)) await addresses.insertOne(doc);
+    },
+    close: () => ipam.close(),
+  };
+}
+
+/**
+ * Runs every scenario in interleaved rounds and keeps the median of the per-round means, so that load
+ * from other processes on the machine hits all scenarios alike and the ratios stay meaningful.
+ */
+async function measure(scenarios: Scenario[], rounds: number): Promise<Map<string, number>> {
+  const samples = new Map<string, number[]>(scenarios.map((s) => [s.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const scenario of scenarios) {
+      const start = process.hrtime.bigint();
+      await scenario.run(scenario.batch);
+      (samples.get(scenario.name) as number[]).push(Number(process.hrtime.bigint() - start) / 1000 / scenario.batch);
+    }
+  }
+  const medians = new Map<string, number>();
+  for (const [name, values] of samples) {
+    values.sort((a, b) => a - b);
+    medians.set(name, values[Math.floor(values.length / 2)]);
+  }
+  return medians;
+}
+
+async function concurrent(): Promise<void> {
+  const ipam = await freshIpam();
+  try {
+    const range = (await ipam.perform('range', 'add', { network: '10.0.0.0/16' })) as RangeRecord;
+    let remaining = CONCURRENT_TOTAL;
+    const results: string[] = [];
+    const worker = async (): Promise<void> => {
+      while (remaining-- > 0) {
+        const record = (await ipam.perform('address', 'allocate', { range: range.id })) as AddressRecord;
+        results.push(record.address);
+      }
+    };
+    const start = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: CONCURRENT_WORKERS }, worker));
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    for (const address of results) handedOut.push({ range: range.id, address });
+    const stored = await ipam.store.collection('addresses').count({ rangeId: range.id });
+    emit('throughput_allocations_per_s', results.length / seconds, {
+      workers: CONCURRENT_WORKERS,
+      n: results.length,
+      distinct: new Set(results).size,
+      stored,
+    });
+  } finally {
+    await ipam.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const scenarios = [
+    await rawInsert(),
+    await filledRange(0, 'random'),
+    await filledRange(0.5, 'random'),
+    await filledRange(0.99, 'random'),
+    await filledRange(0.99, 'prefix'),
+    await emptyRange('10.9.9.0/24'),
+    await emptyRange('2001:db8:9::/64'),
+  ];
+  await measure(scenarios, 1); // warm-up round, not reported
+  const us = await measure(scenarios, ROUNDS);
+  for (const scenario of scenarios) {
+    const metric = scenario.name === 'raw' ? 'raw_insert_us_per_address' : 'allocate_us_per_address';
+    emit(metric, us.get(scenario.name) as number, { ...scenario.labels, rounds: ROUNDS, perRound: scenario.batch });
+  }
+  for (const scenario of scenarios) await scenario.close();
+  await concurrent();
+  const empty = us.get('fill0-random') as number;
+  emit('ratio_allocate_vs_raw_insert', empty / (us.get('raw') as number), { aim: '<= 3' });
+  emit('ratio_fill99_vs_empty', (us.get('fill99-random') as number) / empty, { pattern: 'random', aim: '<= 1.5' });
+  emit('ratio_fill99_vs_empty', (us.get('fill99-prefix') as number) / empty, { pattern: 'prefix', aim: '<= 1.5' });
+  emit('ratio_ipv6_64_vs_ipv4_24', (us.get('empty/64') as number) / (us.get('empty/24') as number), { aim: '~1' });
+  const seen = new Set<string>();
+  let duplicates = 0;
+  for (const { range, address } of handedOut) {
+    const key = `${range}|${address}`;
+    if (seen.has(key)) duplicates++;
+    seen.add(key);
+  }
+  emit('duplicates', duplicates, { checked: handedOut.length, aim: 0 });
+  emit('bench_seconds', (Date.now() - started) / 1000, { file: 'allocate.bench.ts' });
+}
+
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    for (const directory of directories) fs.rmSync(directory, { recursive: true, force: true });
+  });

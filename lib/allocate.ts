@@ -1,0 +1,574 @@
+/**
+ * Find and allocate available addresses of a range (the guide's "Find and Allocate Available IP
+ * Address", "Find Next") and reclaim them (`release`).
+ *
+ * The search starts at the range's `freeHint` and reads stored keys in small windows, jumping over
+ * fully used stretches by counting; it never walks the range. Claims are decided by the unique address
+ * key (a collision moves on to the next free address); within one process, candidates being probed or
+ * claimed are skipped by other allocators so they do not collide in the first place.
+ */
+import { fromHex, parseAddress, formatAddress, type Address, type Family, type Interval } from './address';
+import { buildAddress, deleteAddressDocs, duplicateAddress, getAddressDoc, type AddressDoc } from './addresses';
+import { SERVICES, canonicalOrCustom, fold } from './enums';
+import { IpamError, invalid, isIpamError, show } from './errors';
+import { addressKey, checkAddressSpace, requestKey } from './keys';
+import { activeProbes, probe, type CheckName } from './probes';
+import { checkInput, toRecord, type AddressRecord } from './records';
+import { getRangeDoc, type RangeDoc } from './ranges';
+import type { Context } from './space';
+
+/** An allocated address as returned by `allocate`: the record, plus the checks that made it available. */
+export type AllocatedRecord = AddressRecord & { checks: CheckName[] };
+
+export const MAX_COUNT = 1024;
+/** How far the stored hint may lag behind this process's own before it is written. */
+const HINT_LAG = 64n;
+/** With ping/PTR on, candidates probed in parallel per round: at least this many... */
+const PROBE_BATCH = 4;
+/** ...and at most this many (each ping is a process). */
+const MAX_PARALLEL_PROBES = 16;
+
+/** Keys of candidates being probed or claimed in this process, each with a promise settled when it ends. */
+const claiming = new Map<string, Promise<void>>();
+
+/* ------------------------------------------------------------------ ranges */
+
+interface RangeView {
+  doc: RangeDoc;
+  family: Family;
+  first: bigint;
+  last: bigint;
+  /** Sorted and merged. */
+  exclusions: Interval[];
+}
+
+/** The range named by `rangeId` or `range`: an id, a CIDR (+ `addressSpace`) or a selector object. */
+export async function resolveRange(ctx: Context, input: Record<string, unknown>): Promise<RangeDoc> {
+  const selector = input.rangeId ?? input.range;
+  if (typeof selector === 'string' && selector.includes('/')) {
+    return getRangeDoc(ctx, { network: selector, addressSpace: input.addressSpace });
+  }
+  if (typeof selector === 'string' && selector.trim() !== '') return getRangeDoc(ctx, { id: selector.trim() });
+  if (selector && typeof selector === 'object' && !Array.isArray(selector)) {
+    return getRangeDoc(ctx, { addressSpace: input.addressSpace, ...(selector as Record<string, unknown>) });
+  }
+  throw invalid('range', selector, 'is required: the range id, its network (CIDR, with addressSpace) or {id}');
+}
+
+function viewOf(doc: RangeDoc): RangeView {
+  const first = valueOfKey(doc.startKey);
+  const last = valueOfKey(doc.endKey);
+  const intervals = (doc.exclusions ?? [])
+    .map((e) => ({ first: parseAddress(e.startAddress).value, last: parseAddress(e.endAddress).value }))
+    .sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  const exclusions: Interval[] = [];
+  for (const next of intervals) {
+    const current = exclusions[exclusions.length - 1];
+    if (current && next.first <= current.last + 1n) current.last = next.last > current.last ? next.last : current.last;
+    else exclusions.push({ ...next });
+  }
+  return { doc, family: doc.family, first, last, exclusions };
+}
+
+function keyAt(view: RangeView, value: bigint): string {
+  return addressKey(view.doc.addressSpace, view.family, value);
+}
+
+function valueOfKey(key: string): bigint {
+  return fromHex(key.slice(key.lastIndexOf('|') + 1));
+}
+
+function describeRange(doc: RangeDoc): string {
+  return `range ${doc.network} (${doc.startAddress}-${doc.endAddress})`;
+}
+
+/* ------------------------------------------------------------------ the gap search */
+
+/**
+ * The largest window whose address documents are read. Wider spans are measured by counting, which
+ * copies no documents: on the embedded store reading is the expensive part (every found document is
+ * deep-copied), on MongoDB the round trip is, so it reads wider windows and counts only to skip.
+ */
+function readWindow(ctx: Context): bigint {
+  return ctx.store.kind === 'embedded' ? 8n : 64n;
+}
+
+/**
+ * Addresses of the range from `from` on that are neither stored nor excluded, in order. A fully used
+ * stretch is skipped by counting spans of doubling size, then narrowed by halving to a small window
+ * that is read, so a dense stretch of n addresses costs O(log n) counts, never a walk.
+ */
+async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerator<bigint> {
+  const addresses = ctx.store.collection<AddressDoc>('addresses');
+  const between = (lo: bigint, hi: bigint) => ({ key: { $gte: keyAt(view, lo), $lte: keyAt(view, hi) } });
+  const stored = async (lo: bigint, hi: bigint) => BigInt(await addresses.count(between(lo, hi)));
+  const read = readWindow(ctx);
+  const countFirst = ctx.store.kind === 'embedded';
+  let pos = from < view.first ? view.first : from;
+  let span = read;
+  while (pos <= view.last) {
+    const excluded = view.exclusions.find((e) => e.first <= pos && pos <= e.last);
+    if (excluded) {
+      pos = excluded.last + 1n;
+      continue;
+    }
+    const nextExclusion = view.exclusions.find((e) => e.first > pos);
+    const limit = nextExclusion && nextExclusion.first - 1n < view.last ? nextExclusion.first - 1n : view.last;
+    let lo = pos;
+    let hi = pos + span - 1n < limit ? pos + span - 1n : limit;
+    if (countFirst || hi - lo + 1n > read) {
+      const used = await stored(lo, hi);
+      if (used === hi - lo + 1n) {
+        pos = hi + 1n;
+        span *= 2n;
+        continue;
+      }
+      if (used === 0n) {
+        for (let p = lo; p <= hi; p++) yield p;
+        pos = hi + 1n;
+        span = read;
+        continue;
+      }
+      while (hi - lo + 1n > read) {
+        const mid = lo + (hi - lo + 1n) / 2n - 1n;
+        if ((await stored(lo, mid)) === mid - lo + 1n) lo = mid + 1n;
+        else hi = mid;
+      }
+    }
+    const docs = await addresses.find(between(lo, hi), { sort: { key: 1 }, fields: ['key'] });
+    if (BigInt(docs.length) === hi - lo + 1n) {
+      pos = hi + 1n;
+      span *= 2n;
+      continue;
+    }
+    span = read;
+    let p = lo;
+    for (const doc of docs) {
+      const value = valueOfKey(doc.key);
+      while (p < value) yield p++;
+      p = value + 1n;
+    }
+    while (p <= hi) yield p++;
+    pos = hi + 1n;
+  }
+}
+
+interface Picked {
+  /** Reserved for this caller in `claiming`; release them with `releaseClaims`. */
+  candidates: bigint[];
+  /** Free in the store but being claimed by another allocator of this process. */
+  blocked: { value: bigint; settled: Promise<void> }[];
+  /** The first address not stored and not excluded, whether claimable or not. */
+  firstGap?: bigint;
+}
+
+/** Up to `want` free addresses from `from` on, reserved against the other allocators of this process. */
+async function pickCandidates(
+  ctx: Context,
+  view: RangeView,
+  from: bigint,
+  want: number,
+  skip: Set<bigint>,
+): Promise<Picked> {
+  const picked: Picked = { candidates: [], blocked: [] };
+  try {
+    for await (const value of gaps(ctx, view, from)) {
+      picked.firstGap ??= value;
+      if (skip.has(value)) continue;
+      const key = keyAt(view, value);
+      const settled = claiming.get(key);
+      if (settled) {
+        picked.blocked.push({ value, settled });
+        continue;
+      }
+      // Checked and set with no await in between: the claim is atomic within this process.
+      let release!: () => void;
+      claiming.set(key, new Promise<void>((resolve) => (release = resolve)));
+      releasers.set(key, release);
+      picked.candidates.push(value);
+      if (picked.candidates.length >= want) break;
+    }
+  } catch (err) {
+    releaseClaims(view, picked.candidates);
+    throw err;
+  }
+  return picked;
+}
+
+const releasers = new Map<string, () => void>();
+
+function releaseClaims(view: RangeView, values: bigint[]): void {
+  for (const value of values) {
+    const key = keyAt(view, value);
+    releasers.get(key)?.();
+    releasers.delete(key);
+    claiming.delete(key);
+  }
+}
+
+/** Probes candidates in parallel (ping, PTR as configured); all available when no probe is on. */
+async function availableOf(ctx: Context, view: RangeView, candidates: bigint[]): Promise<boolean[]> {
+  if (activeProbes(ctx.checks).length === 0) return candidates.map(() => true);
+  const verdicts = await Promise.all(candidates.map((value) => probe(addressOf(view, value), ctx.checks)));
+  return verdicts.map((verdict) => verdict.available);
+}
+
+function addressOf(view: RangeView, value: bigint): Address {
+  return { family: view.family, value, text: formatAddress(view.family, value) };
+}
+
+function batchSize(open: number, probing: boolean): number {
+  return probing ? Math.min(Math.max(open, PROBE_BATCH), MAX_PARALLEL_PROBES) : open;
+}
+
+/** The checks that decide availability, in the order they run. */
+export function checksRun(ctx: Context): CheckName[] {
+  return ['store', 'reservations', 'exclusions', ...activeProbes(ctx.checks)];
+}
+
+function rangeFull(doc: RangeDoc, ctx: Context, wanted: number, found: number): IpamError {
+  const what = wanted === 1 ? 'no available address' : `only ${found} of ${wanted} addresses available`;
+  return new IpamError('RANGE_FULL', `${describeRange(doc)}: ${what} (checks: ${checksRun(ctx).join(', ')})`, {
+    field: 'range',
+    value: doc.network,
+  });
+}
+
+/* ------------------------------------------------------------------ find */
+
+/** Candidate addresses (text), in order, after every configured check. Writes nothing. */
+export async function findAvailable(ctx: Context, payload: unknown): Promise<string[]> {
+  const input = asObject(payload);
+  const count = checkCount(input.count);
+  const range = await resolveRange(ctx, input);
+  const view = viewOf(range);
+  const probing = activeProbes(ctx.checks).length > 0;
+  const found: bigint[] = [];
+  const skip = new Set<bigint>();
+  let cursor = startOf(view);
+  while (found.length < count) {
+    const want = batchSize(count - found.length, probing);
+    const picked = await pickCandidates(ctx, view, cursor, want, skip);
+    if (picked.candidates.length === 0) break;
+    try {
+      const available = await availableOf(ctx, view, picked.candidates);
+      picked.candidates.forEach((value, i) => {
+        if (available[i] && found.length < count) found.push(value);
+      });
+    } finally {
+      releaseClaims(view, picked.candidates);
+    }
+    cursor = picked.candidates[picked.candidates.length - 1] + 1n;
+  }
+  if (found.length === 0) throw rangeFull(range, ctx, 1, 0);
+  return found.map((value) => formatAddress(view.family, value));
+}
+
+/* ------------------------------------------------------------------ allocate */
+
+interface Slot {
+  index: number;
+  requestKey?: string;
+  doc?: AddressDoc;
+}
+
+/**
+ * Allocates `count` addresses of a range (or exactly `address`), with the other fields as the new
+ * records' fields. With `requestId`, a repeat returns what the first call allocated.
+ * `count` > 1 is all or nothing: a failure deletes what this call had written.
+ */
+export async function allocate(ctx: Context, payload: unknown): Promise<AllocatedRecord | AllocatedRecord[]> {
+  const input = asObject(payload);
+  const { range: _range, rangeId: _rangeId, count: rawCount, address, ...rest } = input;
+  const count = checkCount(rawCount);
+  const range = await resolveRange(ctx, input);
+  const fields = addressFieldsFor(range, rest);
+  if (address !== undefined && address !== '' && address !== null) {
+    if (count !== 1) throw invalid('count', rawCount, 'must be 1 when an address is given');
+    return allocateGiven(ctx, range, fields, address);
+  }
+  const requestId = fields.requestId as string | undefined;
+  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({
+    index,
+    ...(requestId ? { requestKey: requestKey(range.addressSpace, requestId, index) } : {}),
+  }));
+  if (requestId) await fillFromStore(ctx, slots);
+  await claimSlots(ctx, range, fields, slots);
+  const checks = checksRun(ctx);
+  const records = slots.map((slot) => ({ ...toRecord(slot.doc as AddressDoc), checks }));
+  return rawCount === undefined || count === 1 ? records[0] : records;
+}
+
+/** Slots a previous (or concurrent) call with the same requestId already filled. */
+async function fillFromStore(ctx: Context, slots: Slot[]): Promise<void> {
+  const open = slots.filter((slot) => !slot.doc && slot.requestKey);
+  if (open.length === 0) return;
+  const found = await ctx.store
+    .collection<AddressDoc>('addresses')
+    .find({ requestKey: { $in: open.map((slot) => slot.requestKey as string) } });
+  for (const doc of found) {
+    const slot = open.find((s) => s.requestKey === doc.requestKey);
+    if (slot) slot.doc = doc;
+  }
+}
+
+async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<string, unknown>, slots: Slot[]): Promise<void> {
+  const view = viewOf(range);
+  const probing = activeProbes(ctx.checks).length > 0;
+  const from = startOf(view);
+  const mine: AddressDoc[] = [];
+  const skip = new Set<bigint>();
+  let cursor = from;
+  let firstGap: bigint | undefined;
+  let firstPass = true;
+  let blocked: Picked['blocked'] = [];
+  try {
+    for (let open = slots.filter((s) => !s.doc); open.length > 0; open = slots.filter((s) => !s.doc)) {
+      const want = batchSize(open.length, probing);
+      const picked = await pickCandidates(ctx, view, cursor, want, skip);
+      if (firstPass) firstGap = picked.firstGap;
+      firstPass = false;
+      blocked = blocked.concat(picked.blocked);
+      if (picked.candidates.length === 0) {
+        if (blocked.length > 0) {
+          // Only addresses other allocators were claiming are left: wait for them, then look again there.
+          await Promise.all(blocked.map((b) => b.settled));
+          cursor = blocked.reduce((min, b) => (b.value < min ? b.value : min), blocked[0].value);
+          blocked = [];
+          continue;
+        }
+        await fillFromStore(ctx, slots);
+        if (slots.every((s) => s.doc)) break;
+        if (firstGap === undefined) await markFull(ctx, view);
+        throw rangeFull(range, ctx, slots.length, slots.filter((s) => s.doc).length);
+      }
+      try {
+        const available = await availableOf(ctx, view, picked.candidates);
+        for (const [i, value] of picked.candidates.entries()) {
+          const slot = slots.find((s) => !s.doc);
+          if (!slot) break;
+          if (!available[i]) {
+            skip.add(value);
+            continue;
+          }
+          const outcome = await claim(ctx, view, fields, slot, value);
+          if (outcome === 'claimed') mine.push(slot.doc as AddressDoc);
+        }
+      } finally {
+        releaseClaims(view, picked.candidates);
+      }
+      cursor = picked.candidates[picked.candidates.length - 1] + 1n;
+    }
+  } catch (err) {
+    await deleteAddressDocs(ctx, mine);
+    throw err;
+  }
+  if (firstGap !== undefined) await advanceHint(ctx, view, firstGap, mine);
+}
+
+/**
+ * Inserts the slot's record at `value`. A taken address (another writer won the unique key) leaves the
+ * slot open; a taken requestKey (a concurrent call with the same requestId won) fills it with the winner.
+ */
+async function claim(
+  ctx: Context,
+  view: RangeView,
+  fields: Record<string, unknown>,
+  slot: Slot,
+  value: bigint,
+): Promise<'claimed' | 'taken' | 'replayed'> {
+  const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) });
+  if (slot.requestKey) doc.requestKey = slot.requestKey;
+  try {
+    await ctx.store.collection<AddressDoc>('addresses').insertOne(doc);
+    slot.doc = doc;
+    return 'claimed';
+  } catch (err) {
+    if (isIpamError(err, 'DUPLICATE') && err.field === 'requestKey') {
+      await fillFromStore(ctx, [slot]);
+      return slot.doc ? 'replayed' : 'taken';
+    }
+    if (isIpamError(err, 'DUPLICATE')) return 'taken';
+    throw err;
+  }
+}
+
+/**
+ * Moves the range's hint up to the first address this call did not leave taken, by compare-and-set on
+ * `hintVersion`: a release since the range was read bumped it, and its lower hint then stands.
+ */
+async function advanceHint(ctx: Context, view: RangeView, firstGap: bigint, mine: AddressDoc[]): Promise<void> {
+  const taken = new Set(mine.map((doc) => valueOfKey(doc.key)));
+  let hint = firstGap;
+  while (taken.has(hint)) hint++;
+  await moveHint(ctx, view, hint);
+}
+
+/** Nothing free from the hint on: park the hint past the end until a release lowers it. */
+async function markFull(ctx: Context, view: RangeView): Promise<void> {
+  if (view.last + 1n > (view.family === 4 ? 0xffffffffn : (1n << 128n) - 1n)) return;
+  await moveHint(ctx, view, view.last + 1n, true);
+}
+
+/**
+ * This process's own hint per range, valid only while the stored `hintVersion` is the one it was
+ * computed under (any release, from any process, bumps it). It spares the store a write per
+ * allocation: the stored hint moves only once it lags a window behind, so another process starting
+ * from it reads at most one extra window.
+ */
+const localHints = new Map<string, { version: number; value: bigint }>();
+
+/** The stored hint; a range written before hints existed starts at its first address. */
+function storedHint(doc: RangeDoc): string {
+  return doc.freeHint ?? doc.startKey;
+}
+
+function startOf(view: RangeView): bigint {
+  const stored = valueOfKey(storedHint(view.doc));
+  const local = localHints.get(view.doc.id);
+  return local && local.version === view.doc.hintVersion && local.value > stored ? local.value : stored;
+}
+
+async function moveHint(ctx: Context, view: RangeView, value: bigint, always = false): Promise<void> {
+  const { id, hintVersion } = view.doc;
+  const local = localHints.get(id);
+  if (!local || local.version !== hintVersion || local.value < value) localHints.set(id, { version: hintVersion, value });
+  const next = keyAt(view, value);
+  if (next <= storedHint(view.doc)) return;
+  if (!always && value - valueOfKey(storedHint(view.doc)) < HINT_LAG) return;
+  await ctx.store
+    .collection<RangeDoc>('ranges')
+    .updateOne({ id, hintVersion, freeHint: { $lt: next } }, { $set: { freeHint: next } });
+}
+
+/** `address` given: exactly that one, if it is inside the range and not taken. */
+async function allocateGiven(
+  ctx: Context,
+  range: RangeDoc,
+  fields: Record<string, unknown>,
+  address: unknown,
+): Promise<AllocatedRecord> {
+  const parsed = parseAddress(address, 'address');
+  const view = viewOf(range);
+  if (parsed.family !== view.family || parsed.value < view.first || parsed.value > view.last) {
+    throw new IpamError('OUT_OF_RANGE', `address ${show(address)}: is outside ${describeRange(range)}`, {
+      field: 'address',
+      value: address,
+    });
+  }
+  const checks: CheckName[] = ['store', 'reservations'];
+  const requestId = fields.requestId as string | undefined;
+  const slot: Slot = { index: 0, ...(requestId ? { requestKey: requestKey(range.addressSpace, requestId) } : {}) };
+  if (requestId) await fillFromStore(ctx, [slot]);
+  if (!slot.doc) {
+    const outcome = await claim(ctx, view, fields, slot, parsed.value);
+    if (outcome === 'taken') throw duplicateAddress({ address: parsed.text, addressSpace: range.addressSpace });
+  }
+  return { ...toRecord(slot.doc as AddressDoc), checks };
+}
+
+/**
+ * The new records' fields: validated up front (so nothing is written for bad input), with the range's
+ * address space, service and instance, which an address needs to map to the range.
+ */
+function addressFieldsFor(range: RangeDoc, rest: Record<string, unknown>): Record<string, unknown> {
+  const fields = checkInput('addresses', rest);
+  if (fields.addressSpace !== undefined && checkAddressSpace(fields.addressSpace) !== range.addressSpace) {
+    throw invalid('addressSpace', fields.addressSpace, `must be the range's address space ${show(range.addressSpace)}`);
+  }
+  const matches: [string, string, readonly string[]][] = [
+    ['managedByService', range.managedByService, SERVICES],
+    ['serviceInstance', range.serviceInstance, []],
+  ];
+  for (const [field, expected, known] of matches) {
+    if (fields[field] !== undefined && fold(canonicalOrCustom(field, fields[field], known)) !== fold(expected)) {
+      throw invalid(field, fields[field], `must be the range's ${show(expected)} (an address maps to a range with the same ${field})`);
+    }
+  }
+  return {
+    ...fields,
+    addressSpace: range.addressSpace,
+    managedByService: range.managedByService,
+    serviceInstance: range.serviceInstance,
+  };
+}
+
+/* ------------------------------------------------------------------ release */
+
+/**
+ * The guide's reclaim: deletes address records (never DHCP reservations or DNS records) given as
+ * `{addresses: [...]}` or `{range, addresses?}` (all of the range's addresses without `addresses`).
+ * Refuses, before deleting anything, an address that is not mapped to a range (or, with `range`, not to
+ * that range).
+ */
+export async function release(ctx: Context, payload: unknown): Promise<{ released: AddressRecord[] }> {
+  const input = asObject(payload);
+  const hasRange = input.range !== undefined || input.rangeId !== undefined;
+  if (!hasRange && !Array.isArray(input.addresses)) {
+    throw invalid('addresses', input.addresses, 'give a list of addresses or ids, or a range');
+  }
+  if (input.addresses !== undefined && !Array.isArray(input.addresses)) {
+    throw invalid('addresses', input.addresses, 'must be a list of addresses or ids');
+  }
+  const range = hasRange ? await resolveRange(ctx, input) : undefined;
+  const space = range?.addressSpace ?? checkAddressSpace(input.addressSpace);
+  let docs: AddressDoc[];
+  if (Array.isArray(input.addresses)) {
+    docs = [];
+    for (const [index, entry] of input.addresses.entries()) {
+      const doc = await getAddressDoc(ctx, addressSelector(entry, space, `addresses.${index}`));
+      refuseUnmapped(doc, range, `addresses.${index}`);
+      if (!docs.some((d) => d.id === doc.id)) docs.push(doc);
+    }
+  } else {
+    docs = await ctx.store.collection<AddressDoc>('addresses').find({ rangeId: (range as RangeDoc).id }, { sort: { key: 1 } });
+  }
+  const deleted = await deleteAddressDocs(ctx, docs);
+  return { released: deleted.map((doc) => toRecord(doc)) };
+}
+
+function addressSelector(entry: unknown, space: string, field: string): unknown {
+  if (typeof entry === 'string') {
+    const looksLikeAddress = /^[\d.]+$/.test(entry.trim()) || entry.includes(':');
+    return looksLikeAddress ? { address: entry, addressSpace: space } : { id: entry };
+  }
+  if (entry && typeof entry === 'object' && !Array.isArray(entry)) {
+    const selector = entry as Record<string, unknown>;
+    return selector.id !== undefined ? { id: selector.id } : { address: selector.address, addressSpace: selector.addressSpace ?? space };
+  }
+  throw invalid(field, entry, 'must be an address, an id, or {id} / {address, addressSpace}');
+}
+
+function refuseUnmapped(doc: AddressDoc, range: RangeDoc | undefined, field: string): void {
+  if (doc.rangeId === null || doc.rangeId === undefined) {
+    throw new IpamError(
+      'OUT_OF_RANGE',
+      `${field} ${show(doc.address)}: is not mapped to a range and cannot be released (its service and instance must match a range's)`,
+      { field, value: doc.address },
+    );
+  }
+  if (range && doc.rangeId !== range.id) {
+    throw new IpamError('OUT_OF_RANGE', `${field} ${show(doc.address)}: is not mapped to ${describeRange(range)}`, {
+      field,
+      value: doc.address,
+    });
+  }
+}
+
+/* ------------------------------------------------------------------ input */
+
+function asObject(payload: unknown): Record<string, unknown> {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+    throw invalid('payload', payload, 'must be an object');
+  }
+  return payload as Record<string, unknown>;
+}
+
+function checkCount(value: unknown): number {
+  if (value === undefined || value === null || value === '') return 1;
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT) {
+    throw invalid('count', value, `must be a whole number from 1 to ${MAX_COUNT}`);
+  }
+  return count;
+}
