@@ -1,0 +1,184 @@
+/**
+ * CSV benchmark (issue 4), embedded in-memory store: import of 100,000 address rows from a file (rows/s,
+ * peak heap and RSS) against a baseline measured in the same run (raw csv-parse + raw batched insertMany
+ * of equivalent documents into a fresh store); export of the same set against a raw read + stringify;
+ * and the import's memory at 50,000 vs 100,000 rows (into a store that discards the addresses, so only the
+ * import pipeline's own memory is measured): heap still in use after a full GC every 10,000 rows, and peaks. One JSON object per line with a `metric` name.
+ */
+import { parse } from 'csv-parse';
+import { stringify } from 'csv-stringify/sync';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { parseAddress } from '../lib/address';
+import type { CsvOutcome } from '../lib/csv';
+import { Ipam } from '../lib/ipam';
+import { addressKey } from '../lib/keys';
+import { openStore } from '../lib/store';
+import type { Collection, Doc, Store } from '../lib/store/port';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
+const BATCH = 1000;
+const HEADER = 'IP address,Managed by service,Service instance,Device type,IP address state,Assignment type,Device name';
+const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'flowipam-import-bench-'));
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+function emit(metric: string, value: number, extra: Record<string, unknown> = {}): void {
+  console.log(JSON.stringify({ metric, value: Number(value.toFixed(3)), ...extra, store: 'embedded-memory' }));
+}
+
+/** 10.<a>.<b>.<c> for c in 1..250, so every /24 holds 250 rows. */
+function addressAt(i: number): string {
+  const subnet = Math.floor(i / 250);
+  return `10.${Math.floor(subnet / 256)}.${subnet % 256}.${(i % 250) + 1}`;
+}
+
+function writeCsv(rows: number): string {
+  const file = path.join(directory, `addresses-${rows}.csv`);
+  const out = fs.openSync(file, 'w');
+  fs.writeSync(out, `${HEADER}\n`);
+  let chunk = '';
+  for (let i = 0; i < rows; i++) {
+    chunk += `${addressAt(i)},IPAM,Localhost,Host,In-Use,Static,host-${i}\n`;
+    if (chunk.length > 1 << 16) {
+      fs.writeSync(out, chunk);
+      chunk = '';
+    }
+  }
+  fs.writeSync(out, chunk);
+  fs.closeSync(out);
+  return file;
+}
+
+/** Samples heap and RSS while work runs (the import yields between batches, so the timer fires). */
+async function measured<T>(work: () => Promise<T>): Promise<{ value: T; ms: number; peakHeapMb: number; peakRssMb: number; baseHeapMb: number }> {
+  gc();
+  const base = process.memoryUsage();
+  let peakHeap = base.heapUsed;
+  let peakRss = base.rss;
+  const sample = (): void => {
+    const now = process.memoryUsage();
+    peakHeap = Math.max(peakHeap, now.heapUsed);
+    peakRss = Math.max(peakRss, now.rss);
+  };
+  const timer = setInterval(sample, 10);
+  const started = process.hrtime.bigint();
+  const value = await work();
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  clearInterval(timer);
+  sample();
+  const mb = (bytes: number) => bytes / 1024 / 1024;
+  return { value, ms, peakHeapMb: mb(peakHeap), peakRssMb: mb(peakRss), baseHeapMb: mb(base.heapUsed) };
+}
+
+/** The ranges and block the addresses map to, so mapping does real work. */
+async function seed(ipam: Ipam, rows: number): Promise<void> {
+  await ipam.perform('block', 'add', { network: '10.0.0.0/8' });
+  for (let subnet = 0; subnet * 250 < rows; subnet++) {
+    await ipam.perform('range', 'add', { network: `10.${Math.floor(subnet / 256)}.${subnet % 256}.0/24` });
+  }
+}
+
+async function baseline(file: string): Promise<number> {
+  const store = await openStore({ kind: 'embedded' });
+  const addresses = store.collection('addresses');
+  let batch: Doc[] = [];
+  let rows = 0;
+  const parser = fs.createReadStream(file).pipe(parse({ columns: true, trim: true }));
+  for await (const record of parser as AsyncIterable<Record<string, string>>) {
+    const parsed = parseAddress(record['IP address']);
+    const now = new Date().toISOString();
+    batch.push({
+      id: randomUUID(), addressSpace: 'Default', family: parsed.family, address: parsed.text,
+      managedByService: record['Managed by service'], serviceInstance: record['Service instance'],
+      deviceType: record['Device type'], ipAddressState: record['IP address state'], assignmentType: record['Assignment type'],
+      deviceName: record['Device name'], rangeId: null, blockId: null,
+      key: addressKey('Default', parsed.family, parsed.value), createdAt: now, updatedAt: now,
+    });
+    if (batch.length === BATCH) {
+      await addresses.insertMany(batch);
+      rows += batch.length;
+      batch = [];
+    }
+  }
+  if (batch.length) await addresses.insertMany(batch);
+  rows += batch.length;
+  await store.close();
+  return rows;
+}
+
+async function importFile(ipam: Ipam, file: string, onProgress?: (rows: number) => void): Promise<Record<string, number>> {
+  const outcome = (await ipam.perform('import', 'import', { entity: 'addresses', filename: file, onProgress })) as CsvOutcome;
+  return outcome.payload as Record<string, number>;
+}
+
+/** Heap still in use after a full collection, sampled every 10,000 rows during an import. */
+async function retainedHeapMb(ipam: Ipam, file: string): Promise<{ maxMb: number; baseMb: number }> {
+  gc();
+  const base = process.memoryUsage().heapUsed;
+  let max = base;
+  await importFile(ipam, file, (rows) => {
+    if (rows % 10_000 !== 0) return;
+    gc();
+    max = Math.max(max, process.memoryUsage().heapUsed);
+  });
+  return { maxMb: max / 1024 / 1024, baseMb: base / 1024 / 1024 };
+}
+
+/** A store whose addresses collection keeps nothing: isolates the import pipeline's own memory. */
+function discardingAddresses(store: Store): Store {
+  const sink: Collection = Object.assign(Object.create(store.collection('addresses')) as Collection, {
+    insertMany: async (docs: Doc[]) => ({ inserted: docs.length, failures: [] }),
+    insertOne: async () => undefined,
+    find: async () => [],
+    findOne: async () => null,
+  });
+  return { kind: store.kind, collection: ((name) => (name === 'addresses' ? sink : store.collection(name))) as Store['collection'], close: () => store.close() };
+}
+
+async function main(): Promise<void> {
+  const file = writeCsv(ROWS);
+
+  const base = await measured(() => baseline(file));
+  emit('import_baseline_rows_per_s', (ROWS / base.ms) * 1000, { rows: ROWS, ms: Math.round(base.ms), peakHeapMb: Math.round(base.peakHeapMb), peakRssMb: Math.round(base.peakRssMb) });
+
+  const ipam = Ipam.over(await openStore({ kind: 'embedded' }));
+  await seed(ipam, ROWS);
+  const ours = await measured(() => importFile(ipam, file));
+  if (ours.value.created !== ROWS) throw new Error(`import created ${ours.value.created} of ${ROWS}`);
+  emit('import_rows_per_s', (ROWS / ours.ms) * 1000, { rows: ROWS, ms: Math.round(ours.ms), peakHeapMb: Math.round(ours.peakHeapMb), peakRssMb: Math.round(ours.peakRssMb) });
+  emit('import_time_vs_baseline', ours.ms / base.ms, { aim: '<= 2' });
+
+  const exportFile = path.join(directory, 'export.csv');
+  const exported = await measured(() => ipam.perform('import', 'export', { entity: 'addresses', filename: exportFile }) as Promise<CsvOutcome>);
+  emit('export_rows_per_s', (ROWS / exported.ms) * 1000, { rows: ROWS, ms: Math.round(exported.ms), peakHeapMb: Math.round(exported.peakHeapMb) });
+  const rawExport = await measured(async () => {
+    const docs = await ipam.store.collection('addresses').find({}, { sort: { key: 1 } });
+    fs.writeFileSync(path.join(directory, 'raw.csv'), stringify(docs.map((d) => [d.address, d.managedByService, d.serviceInstance, d.deviceType, d.ipAddressState, d.assignmentType, d.deviceName])));
+  });
+  emit('export_raw_rows_per_s', (ROWS / rawExport.ms) * 1000, { ms: Math.round(rawExport.ms), peakHeapMb: Math.round(rawExport.peakHeapMb) });
+  emit('export_time_vs_raw', exported.ms / rawExport.ms);
+  await ipam.close();
+
+  const working: Record<number, number> = {};
+  for (const rows of [50_000, ROWS]) {
+    const sinkIpam = Ipam.over(discardingAddresses(await openStore({ kind: 'embedded' })));
+    await seed(sinkIpam, ROWS);
+    const retained = await retainedHeapMb(sinkIpam, rows === ROWS ? file : writeCsv(rows));
+    working[rows] = retained.maxMb - retained.baseMb;
+    emit('import_retained_heap_mb', working[rows], { rows });
+    await sinkIpam.close();
+  }
+  emit('import_retained_heap_100k_vs_50k', working[ROWS] / working[50_000], { expect: 'about 1 (does not grow with file size)' });
+  fs.rmSync(directory, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

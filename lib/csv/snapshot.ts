@@ -1,0 +1,112 @@
+/**
+ * A read snapshot for one batch of address rows. buildAddress maps each address with two "which blocks
+ * and ranges contain this key" queries; a store can only answer those by scanning every block or range
+ * that starts below the key, so on a large import they dominate. Rows of a batch are close together, so
+ * the blocks and ranges that can contain any of them are read once per batch (those overlapping the
+ * batch's key span) and the per-row queries are answered from that small set. Only queries whose key
+ * interval lies within the batch span are answered here (every document matching them is then in the
+ * snapshot); other finds go to the store, and other findOnes are read once per batch. Reads of a batch
+ * therefore see blocks and ranges as they were when the batch started.
+ */
+import type { Collection, CollectionName, Comparison, Condition, Doc, Filter, FindOptions, Scalar, Store } from '../store/port';
+
+const SNAPSHOTTED: CollectionName[] = ['blocks', 'ranges'];
+
+export async function batchSnapshot(store: Store, keys: string[]): Promise<Store> {
+  if (keys.length === 0) return store;
+  let low = keys[0];
+  let high = keys[0];
+  for (const key of keys) {
+    if (key < low) low = key;
+    if (key > high) high = key;
+  }
+  const docs = new Map<CollectionName, Doc[]>();
+  for (const name of SNAPSHOTTED) {
+    docs.set(name, await store.collection(name).find({ startKey: { $lte: high }, endKey: { $gte: low } }));
+  }
+  const wrapped = new Map<CollectionName, Collection>();
+  for (const [name, snapshot] of docs) wrapped.set(name, answering(store.collection(name), snapshot, low, high));
+  return {
+    kind: store.kind,
+    collection: <T extends Doc = Doc>(name: CollectionName) => (wrapped.get(name) ?? store.collection(name)) as Collection<T>,
+    close: () => store.close(),
+  };
+}
+
+function answering(real: Collection, snapshot: Doc[], low: string, high: string): Collection {
+  const answerable = (filter: Filter, options?: FindOptions): boolean => !options?.sort && !options?.skip && within(filter, low, high);
+  // Other reads (such as the widest block or range, which bounds the mapping queries) repeat row after row
+  // with the same filter; within the batch they are read once, like the snapshot itself.
+  const repeated = new Map<string, Promise<Doc | null>>();
+  return {
+    ...bind(real),
+    find: async (filter, options) =>
+      answerable(filter, options) ? limit(snapshot.filter((doc) => matches(doc, filter)), options?.limit).map(copy) : real.find(filter, options),
+    findOne: async (filter, options) => {
+      if (!answerable(filter, options)) {
+        const key = JSON.stringify([filter, options ?? {}]);
+        let found = repeated.get(key);
+        if (!found) repeated.set(key, (found = real.findOne(filter, options)));
+        const doc = await found;
+        return doc ? copy(doc) : null;
+      }
+      const found = snapshot.find((doc) => matches(doc, filter));
+      return found ? copy(found) : null;
+    },
+  };
+}
+
+/** Whether every document the filter can match starts at or below `high` and ends at or above `low`. */
+function within(filter: Filter, low: string, high: string): boolean {
+  const start = filter.startKey as Comparison | undefined;
+  const end = filter.endKey as Comparison | undefined;
+  const startAtMost = start?.$lte ?? start?.$lt;
+  const endAtLeast = end?.$gte ?? end?.$gt;
+  return typeof startAtMost === 'string' && typeof endAtLeast === 'string' && startAtMost <= high && endAtLeast >= low;
+}
+
+function matches(doc: Doc, filter: Filter): boolean {
+  return Object.entries(filter).every(([field, condition]) => satisfies(doc[field] as Scalar | undefined, condition));
+}
+
+function satisfies(value: Scalar | undefined, condition: Condition): boolean {
+  if (condition === null || typeof condition !== 'object') return value === condition;
+  const c = condition as Comparison;
+  if (c.$exists !== undefined && (value !== undefined) !== c.$exists) return false;
+  if (c.$ne !== undefined && value === c.$ne) return false;
+  if (c.$in !== undefined && !c.$in.includes(value ?? null)) return false;
+  return (
+    (c.$gt === undefined || (comparable(value, c.$gt) && value! > c.$gt!)) &&
+    (c.$gte === undefined || (comparable(value, c.$gte) && value! >= c.$gte!)) &&
+    (c.$lt === undefined || (comparable(value, c.$lt) && value! < c.$lt!)) &&
+    (c.$lte === undefined || (comparable(value, c.$lte) && value! <= c.$lte!))
+  );
+}
+
+/** Ordered comparisons only between two strings or two numbers (as the stores do). */
+function comparable(value: Scalar | undefined, bound: Scalar): boolean {
+  return value !== undefined && value !== null && bound !== null && typeof value === typeof bound;
+}
+
+function limit<T>(docs: T[], count: number | undefined): T[] {
+  return count ? docs.slice(0, count) : docs;
+}
+
+/** Callers read the top-level fields of what they get; a shallow copy keeps the snapshot intact. */
+function copy(doc: Doc): Doc {
+  return { ...doc };
+}
+
+function bind<T extends Doc>(collection: Collection<T>): Collection<T> {
+  return {
+    insertOne: (doc) => collection.insertOne(doc),
+    insertMany: (docs) => collection.insertMany(docs),
+    findOne: (filter, options) => collection.findOne(filter, options),
+    find: (filter, options) => collection.find(filter, options),
+    count: (filter) => collection.count(filter),
+    updateOne: (filter, update) => collection.updateOne(filter, update),
+    updateMany: (filter, update) => collection.updateMany(filter, update),
+    deleteOne: (filter) => collection.deleteOne(filter),
+    deleteMany: (filter) => collection.deleteMany(filter),
+  };
+}
