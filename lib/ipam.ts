@@ -2,18 +2,26 @@
  * The core's front door: one Ipam per open store. Nodes call `perform(entity, operation, payload)`;
  * everything else is reachable as plain functions for flows, tests and benchmarks.
  */
-import { addAddress, getAddress, listAddresses, updateAddress } from './addresses';
+import { addAddress, getAddress, updateAddress } from './addresses';
+import { allocate, findAvailable, release } from './allocate';
 import { addBlock, deleteBlock, getBlock, listBlocks, updateBlock } from './blocks';
 import { IpamError, invalid } from './errors';
 import { toStoreFilter } from './filters';
+import { recoverImports, runCsv, type CsvRequest } from './csv';
+import { checkExpiry } from './expiry';
+import { listInventory } from './inventory';
+import { groupUtilization } from './range-groups';
 import { addRange, deleteRange, getRange, listRanges, updateRange } from './ranges';
 import type { Context } from './space';
+import type { AvailabilityChecks } from './probes';
 import { openStore, type StoreConfig } from './store';
 import type { Store } from './store/port';
+import { allocateSubnet } from './subnets';
+import { SYNC_OPERATIONS, type SyncRequest } from './sync/operations';
 import { blockUtilization, rangeUtilization } from './utilization';
 
 export type Operation = (ctx: Context, payload: unknown) => Promise<unknown>;
-export type NodeKind = 'block' | 'range' | 'address';
+export type NodeKind = 'block' | 'range' | 'address' | 'expiry' | 'import' | 'sync';
 
 /** Every operation of every node, by node kind: the single dispatch table nodes go through. */
 const OPERATIONS: Record<NodeKind, Record<string, Operation>> = {
@@ -32,12 +40,30 @@ const OPERATIONS: Record<NodeKind, Record<string, Operation>> = {
     list: (ctx, payload) => listRanges(ctx, toStoreFilter('ranges', payload)),
     delete: deleteRange,
     utilization: rangeUtilization,
+    'allocate-subnet': allocateSubnet,
+    'group-utilization': groupUtilization,
   },
   address: {
+    allocate,
+    find: findAvailable,
     add: addAddress,
     update: (ctx, payload) => updateAddress(ctx, payload, payload),
     get: getAddress,
-    list: (ctx, payload) => listAddresses(ctx, toStoreFilter('addresses', payload)),
+    list: listInventory,
+    release,
+  },
+  expiry: {
+    check: checkExpiry,
+  },
+  /** Payload: a SyncRequest (lib/sync/result.ts); result: a SyncResult. */
+  sync: Object.fromEntries(
+    Object.entries(SYNC_OPERATIONS).map(([name, run]) => [name, (ctx: Context, payload: unknown) => run(ctx, payload as SyncRequest)]),
+  ),
+  /** Payload: a CsvRequest (lib/csv); result: a CsvOutcome `{payload, errorReport?}`. */
+  import: {
+    import: (ctx, payload) => runCsv(ctx, 'import', payload as CsvRequest),
+    'import-and-update': (ctx, payload) => runCsv(ctx, 'import-and-update', payload as CsvRequest),
+    export: (ctx, payload) => runCsv(ctx, 'export', payload as CsvRequest),
   },
 };
 
@@ -46,6 +72,9 @@ export function operationsOf(kind: NodeKind): string[] {
 }
 
 export class Ipam implements Context {
+  /** Ping/PTR availability checks (lib/probes.ts normaliseChecks); unset = both off. */
+  checks?: AvailabilityChecks;
+
   private constructor(readonly store: Store) {}
 
   static async open(config: StoreConfig): Promise<Ipam> {
@@ -57,11 +86,17 @@ export class Ipam implements Context {
   }
 
   async perform(kind: NodeKind, operation: unknown, payload: unknown): Promise<unknown> {
-    const run = typeof operation === 'string' ? OPERATIONS[kind][operation] : undefined;
+    const table = OPERATIONS[kind];
+    const run = typeof operation === 'string' && Object.hasOwn(table, operation) ? table[operation] : undefined;
     if (!run) {
       throw invalid('operation', operation, `must be one of ${operationsOf(kind).join(', ')}`);
     }
     return run(this, payload ?? {});
+  }
+
+  /** Finishes import-and-update runs a dead process left half applied (lib/csv/update.ts). */
+  recoverImports(): ReturnType<typeof recoverImports> {
+    return recoverImports(this);
   }
 
   close(): Promise<void> {

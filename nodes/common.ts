@@ -30,6 +30,9 @@ export function describeResult(operation: string, result: unknown): string {
   if (Array.isArray(result)) return `${operation}: ${result.length}`;
   if (result && typeof result === 'object') {
     const record = result as Record<string, unknown>;
+    if (typeof record.rows === 'number') {
+      return `${operation}: ${record.rows} rows, ${Number(record.created ?? 0) + Number(record.updated ?? 0)} written, ${record.failed ?? 0} failed`;
+    }
     const label = record.network ?? record.address ?? record.utilizedPercent;
     if (label !== undefined) return `${operation}: ${String(label)}${record.utilizedPercent !== undefined ? '%' : ''}`;
   }

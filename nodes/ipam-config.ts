@@ -6,6 +6,8 @@ import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import { Ipam } from '../lib/ipam';
+import { normaliseChecks } from '../lib/probes';
+import { applyDefinitions } from '../lib/range-groups';
 import type { StoreConfig } from '../lib/store';
 import { codedError, type IpamConfigNode, type StoreState } from './common';
 
@@ -14,6 +16,18 @@ interface ConfigDef extends NodeDef {
   directory: string;
   uri: string;
   database: string;
+  /** Availability checks for allocation; absent in flows saved before they existed, which means off. */
+  pingCheck?: boolean;
+  pingTimeoutMs?: number | string;
+  ptrCheck?: boolean;
+  ptrServer?: string;
+  ptrTimeoutMs?: number | string;
+  /** Days before expiryDate at which an address becomes Expiry Due (ipam-expiry reads it). */
+  expiryThresholdDays?: number | string;
+  /** [{name, multiValue, allowedValues}]: the store is made to agree on start (lib/range-groups applyDefinitions). */
+  customFields?: unknown[];
+  /** [{name, criteria: [...]}]: user range groups; the built-in Managed by Service group always exists. */
+  rangeGroups?: unknown[];
 }
 
 interface Credentials {
@@ -32,8 +46,12 @@ export = function register(RED: NodeAPI): void {
       node.storeEvents.emit('state', state);
     };
     setState({ state: 'connecting' });
+    (node as unknown as { expiryThresholdDays?: unknown }).expiryThresholdDays = config.expiryThresholdDays;
     const opening = openFor(config, (node as unknown as { credentials?: Credentials }).credentials ?? {}).then(
-      (ipam) => {
+      async (ipam) => {
+        await applyConfiguredDefinitions(ipam, config).catch((err: Error) =>
+          node.error(`ipam-config: custom fields and range groups not applied: ${err.message}`),
+        );
         setState({ state: 'connected', kind: ipam.store.kind });
         return ipam;
       },
@@ -53,8 +71,20 @@ export = function register(RED: NodeAPI): void {
     });
   }
 
+  /** Definitions absent from an older flow leave the store's ones as they are. */
+  async function applyConfiguredDefinitions(ipam: Ipam, config: ConfigDef): Promise<void> {
+    if (config.customFields === undefined && config.rangeGroups === undefined) return;
+    await applyDefinitions(ipam, { customFields: config.customFields, rangeGroups: config.rangeGroups });
+  }
+
   async function openFor(config: ConfigDef, credentials: Credentials): Promise<Ipam> {
-    return Ipam.open(storeConfig(config, credentials));
+    const checks = normaliseChecks({
+      ping: { enabled: config.pingCheck === true, timeoutMs: config.pingTimeoutMs },
+      ptr: { enabled: config.ptrCheck === true, server: config.ptrServer, timeoutMs: config.ptrTimeoutMs },
+    });
+    const ipam = await Ipam.open(storeConfig(config, credentials));
+    ipam.checks = checks;
+    return ipam;
   }
 
   function storeConfig(config: ConfigDef, credentials: Credentials): StoreConfig {

@@ -4,11 +4,13 @@ import path from 'node:path';
 import configModule = require('../../nodes/ipam-config');
 import blockModule = require('../../nodes/ipam-block');
 import rangeModule = require('../../nodes/ipam-range');
+import type { TestFlows } from 'node-red-node-test-helper';
+import type { IpamConfigNode } from '../../nodes/common';
 import { catchNode, configNode, helper, nextMessage, onTab } from '../support/node-red';
 
 const NODES = [configModule, blockModule, rangeModule, catchNode];
 
-function flow(operation: string, type = 'ipam-block', config = configNode()): Record<string, unknown>[] {
+function flow(operation: string, type = 'ipam-block', config = configNode()): TestFlows {
   return onTab([
     config,
     { id: 'n1', type, server: config.id, operation, wires: [['out']] },
@@ -30,7 +32,7 @@ describe('ipam-block and ipam-range nodes', () => {
   });
   afterEach(async () => {
     await helper.unload();
-    await new Promise((resolve) => helper.stopServer(resolve));
+    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
   });
 
   it('ipam-block runs every operation, the configured one or msg.operation', async () => {
@@ -84,10 +86,10 @@ describe('ipam-block and ipam-range nodes', () => {
   it('nodes sharing one config share one store; redeploy closes it and frees the directory', async () => {
     const config = configNode();
     await helper.load(NODES, [
-      ...flow('add', 'ipam-block', config),
+      ...(flow('add', 'ipam-block', config) as Record<string, unknown>[]),
       { id: 'n2', z: 'flow', x: 1, y: 1, type: 'ipam-block', server: config.id, operation: 'list', wires: [['out2']] },
       { id: 'out2', z: 'flow', x: 1, y: 1, type: 'helper' },
-    ]);
+    ] as TestFlows);
     await send({ network: '192.168.0.0/16' });
     const listed = new Promise<Record<string, unknown>>((resolve) => helper.getNode('out2').once('input', resolve));
     helper.getNode('n2').receive({ payload: {} });
@@ -100,12 +102,31 @@ describe('ipam-block and ipam-range nodes', () => {
 
   it('MongoDB user and password are credentials; a password inside the URI is refused', async () => {
     const config = { id: 'cfg', type: 'ipam-config', store: 'mongodb', uri: 'mongodb://admin:secret@127.0.0.1:1/', database: 'x' };
-    await helper.load(NODES, flow('list', 'ipam-block', config), { cfg: { username: 'u', password: 'p' } });
+    await helper.load(NODES, flow('list', 'ipam-block', config as never), { cfg: { username: 'u', password: 'p' } });
     const server = helper.getNode('cfg') as unknown as { credentials: Record<string, string> };
     expect(server.credentials).to.deep.equal({ username: 'u', password: 'p' });
     const caught = nextMessage('caught');
     helper.getNode('n1').receive({ payload: {} });
     const msg = await caught;
     expect((msg.error as { message: string }).message).to.contain('credentials');
+  });
+
+  it('ipam-config hands its availability checks to the core; absent settings mean off', async () => {
+    const withChecks = { ...configNode('on'), pingCheck: true, pingTimeoutMs: '1500', ptrCheck: true, ptrServer: '127.0.0.1:5353' };
+    await helper.load(NODES, [withChecks, configNode('off')] as TestFlows);
+    const ipamOf = (id: string) => (helper.getNode(id) as unknown as IpamConfigNode).ipam();
+    expect((await ipamOf('on')).checks).to.deep.equal({
+      ping: { enabled: true, timeoutMs: 1500 },
+      ptr: { enabled: true, timeoutMs: 2000, server: '127.0.0.1:5353' },
+    });
+    const off = (await ipamOf('off')).checks;
+    expect(off?.ping?.enabled).to.equal(false);
+    expect(off?.ptr?.enabled).to.equal(false);
+  });
+
+  it('ipam-config refuses a resolver that is not an IP address, naming the field', async () => {
+    await helper.load(NODES, [{ ...configNode('bad'), ptrCheck: true, ptrServer: 'dns.example' }] as unknown as TestFlows);
+    const err = await (helper.getNode('bad') as unknown as IpamConfigNode).ipam().catch((e: Error) => e);
+    expect((err as Error).message).to.contain('checks.ptr.server');
   });
 });

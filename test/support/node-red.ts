@@ -1,5 +1,5 @@
 /** node-red-node-test-helper set-up shared by the node tests. */
-import helper from 'node-red-node-test-helper';
+import helper, { type TestFlows } from 'node-red-node-test-helper';
 import { tempDir } from './stores';
 
 helper.init(require.resolve('node-red'));
@@ -11,7 +11,7 @@ export { helper };
 export const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
 /** An embedded ipam-config in a fresh temporary directory. */
-export function configNode(id = 'cfg'): Record<string, unknown> {
+export function configNode(id = 'cfg'): { id: string; type: string; [field: string]: unknown } {
   return { id, type: 'ipam-config', name: 'test store', store: 'embedded', directory: tempDir() };
 }
 
@@ -24,7 +24,7 @@ export function nextMessage(nodeId: string): Promise<Record<string, unknown>> {
  * Puts nodes on one tab the way the editor saves them (`z`, `x`, `y`): without a position Node-RED
  * takes a node for a config node. Config nodes (`ipam-config`) are left as they are.
  */
-export function onTab(nodes: Record<string, unknown>[]): Record<string, unknown>[] {
+export function onTab(nodes: Record<string, unknown>[]): TestFlows {
   const placed = nodes.map((node) => (node.type === 'ipam-config' ? node : { z: 'flow', x: 100, y: 100, ...node }));
-  return [{ id: 'flow', type: 'tab' }, ...placed];
+  return [{ id: 'flow', type: 'tab' }, ...placed] as TestFlows;
 }
