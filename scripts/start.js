@@ -7,7 +7,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const userDir = path.join(root, '.dev', 'node-red');
+const userDir = process.env.FLOWIPAM_USER_DIR || path.join(root, '.dev', 'node-red');
 const port = Number(process.env.PORT || 1880);
 const host = '127.0.0.1';
 
@@ -38,6 +38,8 @@ function writeSettings() {
   credentialSecret: process.env.NODE_RED_CREDENTIAL_SECRET || 'flowipam-dev-only',
   httpNodeRoot: '/',
   logging: { console: { level: 'info' } },
+  // No update-notification prompt: this is a development instance, and the machine may have no network.
+  telemetry: { enabled: false },
 };
 `,
   );

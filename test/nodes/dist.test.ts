@@ -1,0 +1,116 @@
+/**
+ * Smoke test of the built package as Node-RED loads it: dist/ layout, then a real Node-RED started the way
+ * `npm start` does, serving the palette, the examples and the getting-started flow's HTTP API.
+ */
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { tempDir } from '../support/stores';
+
+const root = path.resolve(__dirname, '..', '..');
+const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const nodeFiles: Record<string, string> = manifest['node-red'].nodes;
+const MODULE = '@flowipam/node-red-ipam';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+describe('built package (dist/)', () => {
+  before(function () {
+    if (!fs.existsSync(path.join(root, 'dist', 'nodes'))) this.skip();
+  });
+
+  for (const [type, file] of Object.entries(nodeFiles)) {
+    it(`${type}: .js, .html, locale and icon sit where Node-RED looks`, () => {
+      const js = path.join(root, file);
+      const html = js.replace(/\.js$/, '.html');
+      expect(fs.existsSync(js), js).to.equal(true);
+      expect(fs.existsSync(html), html).to.equal(true);
+      const source = fs.readFileSync(html, 'utf8');
+      expect(source).to.contain(`data-help-name="${type}"`);
+      const icon = /icon:\s*'([^']+)'/.exec(source)?.[1];
+      if (type !== 'ipam-config') {
+        expect(icon, `${type} names an icon`).to.be.a('string');
+        expect(fs.existsSync(path.join(path.dirname(js), 'icons', icon!)), icon).to.equal(true);
+        const locale = path.join(path.dirname(js), 'locales', 'en-US', `${type}.json`);
+        expect(JSON.parse(fs.readFileSync(locale, 'utf8'))).to.have.property(type);
+      }
+    });
+  }
+
+  describe('in a running Node-RED (as npm start runs it)', function () {
+    this.timeout(60000);
+    let child: ChildProcess;
+    let base: string;
+
+    before(async () => {
+      const port = await freePort();
+      base = `http://127.0.0.1:${port}`;
+      child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], {
+        env: { ...process.env, PORT: String(port), FLOWIPAM_USER_DIR: tempDir('flowipam-red-') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      await new Promise<void>((resolve, reject) => {
+        let output = '';
+        const timer = setTimeout(() => reject(new Error(`Node-RED did not start:\n${output}`)), 45000);
+        child.stdout!.on('data', (chunk) => {
+          output += String(chunk);
+          if (output.includes('Started flows') && output.includes('FlowIPAM editor:')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        child.stderr!.on('data', (chunk) => (output += String(chunk)));
+        child.on('exit', (code) => reject(new Error(`Node-RED exited with ${code}:\n${output}`)));
+      });
+    });
+
+    after(() => {
+      child?.kill('SIGTERM');
+    });
+
+    it('lists every node in the palette', async () => {
+      const nodes = (await (await fetch(`${base}/nodes`, { headers: { accept: 'application/json' } })).json()) as { id: string; enabled: boolean }[];
+      const ours = nodes.filter((n) => n.id.startsWith(`${MODULE}/`));
+      expect(ours.map((n) => n.id.split('/').pop()).sort()).to.deep.equal(Object.keys(nodeFiles).sort());
+      expect(ours.every((n) => n.enabled)).to.equal(true);
+    });
+
+    it('serves the examples at /library/examples/flows/<module>/', async () => {
+      const listing = await (await fetch(`${base}/library/examples/flows/${encodeURIComponent(MODULE)}/`)).json();
+      const names = (listing as { fn?: string }[]).map((entry) => entry.fn).sort();
+      const files = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, ''));
+      expect(names).to.deep.equal(files.sort());
+    });
+
+    it("the getting-started flow answers the README's curl requests", async () => {
+      const post = (url: string, body: unknown) =>
+        fetch(`${base}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const block = await post('/ipam/blocks', { network: '10.0.0.0/8' });
+      expect(block.status).to.equal(200);
+      expect(await block.json()).to.include({ network: '10.0.0.0/8', isPrivate: true });
+      const range = await post('/ipam/ranges', { network: '10.1.0.0/24' });
+      expect(await range.json()).to.include({ startAddress: '10.1.0.1', endAddress: '10.1.0.254' });
+      const clash = await post('/ipam/ranges', { network: '10.1.0.0/25' });
+      expect(clash.status).to.equal(409);
+      expect(await clash.json()).to.include({ code: 'OVERLAP' });
+      const allocate = () => post('/ipam/allocate', { range: '10.1.0.0/24', requestId: 'vm-42', deviceName: 'vm-42' });
+      const first = await (await allocate()).json();
+      expect(first).to.include({ address: '10.1.0.1', deviceName: 'vm-42' });
+      expect(await (await allocate()).json()).to.include({ id: first.id, address: '10.1.0.1' });
+      const used = await fetch(`${base}/ipam/blocks/utilization?network=10.0.0.0/8`);
+      expect(await used.json()).to.include({ size: 16777216, rangeSize: 254, assigned: 1 });
+      const listed = await (await fetch(`${base}/ipam/addresses`)).json();
+      expect(listed.map((a: { address: string }) => a.address)).to.deep.equal(['10.1.0.1']);
+    });
+  });
+});
