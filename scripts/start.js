@@ -40,6 +40,7 @@ function writeSettings() {
   logging: { console: { level: 'info' } },
   // No update-notification prompt: this is a development instance, and the machine may have no network.
   telemetry: { enabled: false },
+  editorTheme: { tours: false },
 };
 `,
   );

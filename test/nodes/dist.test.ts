@@ -3,26 +3,14 @@
  * `npm start` does, serving the palette, the examples and the getting-started flow's HTTP API.
  */
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { tempDir } from '../support/stores';
+import { startNodeRed, type RunningNodeRed } from '../support/node-red-process';
 
 const root = path.resolve(__dirname, '..', '..');
 const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const nodeFiles: Record<string, string> = manifest['node-red'].nodes;
 const MODULE = '@flowipam/node-red-ipam';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 describe('built package (dist/)', () => {
   before(function () {
@@ -49,34 +37,15 @@ describe('built package (dist/)', () => {
 
   describe('in a running Node-RED (as npm start runs it)', function () {
     this.timeout(60000);
-    let child: ChildProcess;
+    let red: RunningNodeRed;
     let base: string;
 
     before(async () => {
-      const port = await freePort();
-      base = `http://127.0.0.1:${port}`;
-      child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], {
-        env: { ...process.env, PORT: String(port), FLOWIPAM_USER_DIR: tempDir('flowipam-red-') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      await new Promise<void>((resolve, reject) => {
-        let output = '';
-        const timer = setTimeout(() => reject(new Error(`Node-RED did not start:\n${output}`)), 45000);
-        child.stdout!.on('data', (chunk) => {
-          output += String(chunk);
-          if (output.includes('Started flows') && output.includes('FlowIPAM editor:')) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-        child.stderr!.on('data', (chunk) => (output += String(chunk)));
-        child.on('exit', (code) => reject(new Error(`Node-RED exited with ${code}:\n${output}`)));
-      });
+      red = await startNodeRed();
+      base = red.base;
     });
 
-    after(() => {
-      child?.kill('SIGTERM');
-    });
+    after(() => red?.stop());
 
     it('lists every node in the palette', async () => {
       const nodes = (await (await fetch(`${base}/nodes`, { headers: { accept: 'application/json' } })).json()) as { id: string; enabled: boolean }[];
