@@ -81,6 +81,8 @@ class EmbeddedCollection implements Collection {
     for (const index of indexes) {
       await db.ensureIndexAsync({ fieldName: index.field, unique: index.unique, sparse: index.sparse });
     }
+    const nedbIndexes = (db as unknown as { indexes: Record<string, UpdatableIndex> }).indexes;
+    for (const index of Object.values(nedbIndexes)) swapUnchangedKeys(index);
     return new EmbeddedCollection(db, indexes.filter((i) => i.unique).map((i) => i.field));
   }
 
@@ -201,6 +203,45 @@ class EmbeddedCollection implements Collection {
       value: e.key,
     });
   }
+}
+
+interface UpdatableIndex extends NedbIndex {
+  update(oldDoc: unknown, newDoc?: unknown): void;
+}
+
+type Pair = { oldDoc: Record<string, unknown>; newDoc: Record<string, unknown> };
+
+/**
+ * nedb updates an index by removing the old document and inserting the new one, and removal filters the whole
+ * list of documents sharing the key: every update of an address in a range of 40,000 cost milliseconds. When the
+ * indexed value did not change (most updates), swapping the document in place gives the same index, cheaply.
+ */
+function swapUnchangedKeys(index: UpdatableIndex): void {
+  const original = index.update.bind(index);
+  index.update = (oldDoc: unknown, newDoc?: unknown): void => {
+    const pairs = Array.isArray(oldDoc) ? (oldDoc as Pair[]) : [{ oldDoc, newDoc } as Pair];
+    const swapped = pairs.filter((pair) => swapInPlace(index, pair));
+    const rest = pairs.filter((pair) => !swapped.includes(pair));
+    if (rest.length === 0) return;
+    try {
+      original(rest);
+    } catch (err) {
+      for (const pair of swapped) swapInPlace(index, { oldDoc: pair.newDoc, newDoc: pair.oldDoc });
+      throw err;
+    }
+  };
+}
+
+/** Replaces oldDoc by newDoc under their shared key; false when the key changed or is not a plain value. */
+function swapInPlace(index: UpdatableIndex, { oldDoc, newDoc }: Pair): boolean {
+  const key = model.getDotValue(oldDoc, index.fieldName);
+  if (key !== model.getDotValue(newDoc, index.fieldName) || (typeof key === 'object' && key !== null)) return false;
+  if (key === undefined && index.sparse) return true;
+  const bucket = (index.tree as unknown as { search(key: unknown): unknown[] }).search(key);
+  const position = bucket.indexOf(oldDoc);
+  if (position < 0) return false;
+  bucket[position] = newDoc;
+  return true;
 }
 
 function projectionOf(fields: string[]): Record<string, 1> {

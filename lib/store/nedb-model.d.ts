@@ -3,4 +3,5 @@ declare module '@seald-io/nedb/lib/model.js' {
   export function match(doc: unknown, query: unknown): boolean;
   export function deepCopy<T>(value: T): T;
   export function compareThings(a: unknown, b: unknown): number;
+  export function getDotValue(doc: unknown, field: string): unknown;
 }

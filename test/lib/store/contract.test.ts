@@ -148,6 +148,23 @@ for (const factory of availableStores()) {
       expect(await rows().find({ key: { $gte: 'k' } }, { sort: { key: 1 }, fields: ['tag'] })).to.deep.equal([{ id: doc.id, tag: 'x' }]);
     });
 
+    it('updates of documents sharing an indexed value keep that index exact', async () => {
+      const docs = Array.from({ length: 30 }, (_, i) => row(`k${String(i).padStart(2, '0')}`, i, { rangeId: 'r1' }));
+      await rows().insertMany(docs);
+      await rows().updateOne({ id: docs[3].id }, { $set: { tag: 'changed' } });
+      await rows().updateMany({ n: { $gte: 20 } }, { $set: { tag: 'many' } });
+      await rows().updateOne({ id: docs[5].id }, { $set: { rangeId: 'r2' } });
+      expect(await rows().count({ rangeId: 'r1' })).to.equal(29);
+      const inR1 = await rows().find({ rangeId: 'r1' }, { sort: { key: 1 } });
+      expect(inR1.find((d) => d.id === docs[3].id)?.tag).to.equal('changed');
+      expect(inR1.filter((d) => d.tag === 'many')).to.have.length(10);
+      expect((await rows().find({ rangeId: 'r2' })).map((d) => d.id)).to.deep.equal([docs[5].id]);
+      const err = await rows().updateOne({ id: docs[6].id }, { $set: { key: 'k00', tag: 'lost' } }).catch((e: IpamError) => e);
+      expect((err as IpamError).code).to.equal('DUPLICATE');
+      expect((await rows().findOne({ rangeId: 'r1', key: 'k06' }))?.tag).to.equal(undefined);
+      expect(await rows().count({ rangeId: 'r1' })).to.equal(29);
+    });
+
     it('exactly one of many concurrent inserts of one key wins', async () => {
       const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => rows().insertOne(row('same', i))));
       expect(results.filter((r) => r.status === 'fulfilled')).to.have.length(1);
