@@ -82,7 +82,10 @@ class EmbeddedCollection implements Collection {
       await db.ensureIndexAsync({ fieldName: index.field, unique: index.unique, sparse: index.sparse });
     }
     const nedbIndexes = (db as unknown as { indexes: Record<string, UpdatableIndex> }).indexes;
-    for (const index of Object.values(nedbIndexes)) swapUnchangedKeys(index);
+    for (const index of Object.values(nedbIndexes)) {
+      swapUnchangedKeys(index);
+      spliceFromLargeBuckets(index);
+    }
     return new EmbeddedCollection(db, indexes.filter((i) => i.unique).map((i) => i.field));
   }
 
@@ -207,6 +210,7 @@ class EmbeddedCollection implements Collection {
 
 interface UpdatableIndex extends NedbIndex {
   update(oldDoc: unknown, newDoc?: unknown): void;
+  remove(doc: unknown): void;
 }
 
 type Pair = { oldDoc: Record<string, unknown>; newDoc: Record<string, unknown> };
@@ -229,6 +233,30 @@ function swapUnchangedKeys(index: UpdatableIndex): void {
       for (const pair of swapped) swapInPlace(index, { oldDoc: pair.newDoc, newDoc: pair.oldDoc });
       throw err;
     }
+  };
+}
+
+/**
+ * Removing one document from a key many documents share: nedb filters the whole list into a new one; a native
+ * indexOf and splice does the same work far faster. A key held by one document goes through nedb (the tree node goes).
+ */
+function spliceFromLargeBuckets(index: UpdatableIndex): void {
+  const original = index.remove.bind(index);
+  index.remove = (doc: unknown): void => {
+    if (Array.isArray(doc)) {
+      for (const one of doc) index.remove(one);
+      return;
+    }
+    const key = model.getDotValue(doc, index.fieldName);
+    if ((typeof key !== 'object' || key === null) && key !== undefined) {
+      const bucket = (index.tree as unknown as { search(key: unknown): unknown[] }).search(key);
+      const position = bucket.length > 1 ? bucket.indexOf(doc) : -1;
+      if (position >= 0) {
+        bucket.splice(position, 1);
+        return;
+      }
+    }
+    original(doc);
   };
 }
 

@@ -163,6 +163,11 @@ for (const factory of availableStores()) {
       expect((err as IpamError).code).to.equal('DUPLICATE');
       expect((await rows().findOne({ rangeId: 'r1', key: 'k06' }))?.tag).to.equal(undefined);
       expect(await rows().count({ rangeId: 'r1' })).to.equal(29);
+      await rows().deleteOne({ id: docs[3].id });
+      await rows().deleteMany({ n: { $gte: 25 } });
+      const left = await rows().find({ rangeId: 'r1' }, { sort: { key: 1 } });
+      expect(left.map((d) => d.n)).to.deep.equal([0, 1, 2, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24]);
+      expect(await rows().count({ rangeId: 'r1' })).to.equal(23);
     });
 
     it('exactly one of many concurrent inserts of one key wins', async () => {
