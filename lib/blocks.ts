@@ -7,7 +7,7 @@ import { isPrivate, overlaps } from './address';
 import { canonicalOf, RIRS } from './enums';
 import { IpamError, invalid, show } from './errors';
 import { withLock } from './lock';
-import { checkInput, nowIso, toRecord, type BlockRecord, type Keyed, type RangeRecord } from './records';
+import { checkInput, clearedFields, nowIso, toRecord, type BlockRecord, type Keyed, type RangeRecord } from './records';
 import { inside, intervalOf, intervalOfKeys, overlapping, resolveBounds, findBySelector, smallest, spanKey, startFloor, type Bounds, type Context } from './space';
 import type { Filter } from './store/port';
 import { checkCustomFields } from './custom-fields';
@@ -66,11 +66,16 @@ export async function updateBlock(ctx: Context, selector: unknown, input: unknow
   }
   const changes: Record<string, unknown> = {};
   for (const field of EDITABLE) if (fields[field] !== undefined) changes[field] = fields[field];
-  if ('rir' in changes) changes.rir = checkRir(current, current.isPrivate, changes.rir);
+  const cleared = clearedFields(input).filter((field) => (EDITABLE as readonly string[]).includes(field));
+  if ('rir' in changes || cleared.includes('rir')) changes.rir = checkRir(current, current.isPrivate, changes.rir);
   if ('customFields' in changes) changes.customFields = await checkCustomFields(ctx, 'blocks', changes.customFields);
+  for (const field of Object.keys(changes)) if (changes[field] === undefined) delete changes[field];
+  const $unset = Object.fromEntries(cleared.filter((f) => !(f in changes)).map((f) => [f, true as const]));
   changes.updatedAt = nowIso();
-  await ctx.store.collection<BlockDoc>('blocks').updateOne({ id: current.id }, { $set: changes });
-  return toRecord({ ...current, ...changes } as BlockDoc);
+  await ctx.store.collection<BlockDoc>('blocks').updateOne({ id: current.id }, { $set: changes, ...(Object.keys($unset).length ? { $unset } : {}) });
+  const updated: Record<string, unknown> = { ...current, ...changes };
+  for (const field of Object.keys($unset)) delete updated[field];
+  return toRecord(updated as BlockDoc);
 }
 
 export async function getBlock(ctx: Context, selector: unknown): Promise<BlockRecord> {

@@ -43,6 +43,11 @@ function safeJson(value: unknown): string {
   }
 }
 
+/** A URL or URI with any `user:password@` part masked, for messages and logs. */
+export function redact(uri: string): string {
+  return uri.replace(/\/\/[^@/]*@/, '//***@');
+}
+
 export function invalid(field: string, value: unknown, reason: string): IpamError {
   return new IpamError('VALIDATION', `${field} ${show(value)}: ${reason}`, { field, value });
 }

@@ -24,7 +24,8 @@ const FIELDS: Record<Entity, string[]> = {
   ],
 };
 
-const CANONICAL: Record<string, (value: unknown) => string> = {
+/** Values arrive as text from HTTP query strings and CSV: each typed field is converted, or refused by name. */
+const CANONICAL: Record<string, (value: unknown) => Scalar> = {
   rir: (v) => canonicalOf('rir', v, RIRS),
   managedByService: (v) => canonicalOrCustom('managedByService', v, SERVICES),
   assignmentType: (v) => canonicalOf('assignmentType', v, ASSIGNMENT_TYPES),
@@ -35,6 +36,10 @@ const CANONICAL: Record<string, (value: unknown) => string> = {
   startAddress: (v) => parseAddress(v, 'filter.startAddress').text,
   endAddress: (v) => parseAddress(v, 'filter.endAddress').text,
   network: (v) => parseNetwork(v, 'filter.network').cidr,
+  prefixLength: (v) => wholeNumber('prefixLength', v),
+  iaid: (v) => wholeNumber('iaid', v),
+  family: (v) => wholeNumber('family', v),
+  isPrivate: (v) => trueOrFalse('isPrivate', v),
 };
 
 export function isFilterField(entity: Entity, field: string): boolean {
@@ -52,6 +57,17 @@ export function toStoreFilter(entity: Entity, input: unknown): Filter {
     }
     filter[field] = (CANONICAL[field] ? CANONICAL[field](value) : value) as Scalar;
   }
-  if (typeof filter.family === 'string') filter.family = Number(filter.family);
   return filter;
+}
+
+function wholeNumber(field: string, value: unknown): number {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number)) throw invalid(`filter.${field}`, value, 'must be a whole number');
+  return number;
+}
+
+function trueOrFalse(field: string, value: unknown): boolean {
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw invalid(`filter.${field}`, value, 'must be true or false');
 }

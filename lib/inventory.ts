@@ -257,9 +257,11 @@ async function groupTotal(ctx: Context, filter: Filter, grouping: Grouping, valu
   if (grouping.kind === 'block') {
     condition = await blockKindCondition(ctx, value as (typeof BLOCK_KINDS)[number], filter.addressSpace);
   } else {
-    condition = value === null ? { $exists: false } : (value as string | number | boolean);
+    condition = value === null ? null : (value as string | number | boolean);
   }
-  return addresses.count({ ...filter, [grouping.field]: condition });
+  const total = await addresses.count({ ...filter, [grouping.field]: condition });
+  // "No value" is a field stored as null (rangeId, blockId) or absent (optional fields): count both.
+  return value === null ? total + (await addresses.count({ ...filter, [grouping.field]: { $exists: false } })) : total;
 }
 
 function byGroupValue(a: InventoryGroup, b: InventoryGroup): number {

@@ -53,9 +53,15 @@ async function withStoreLock<T>(store: Store, name: string, work: () => Promise<
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
+  // Long structural changes keep the lock: it is pushed forward while the work runs, so it only lapses
+  // when its holder has died.
+  const renewal = setInterval(() => {
+    locks.updateOne({ id }, { $set: { expiresAt: Date.now() + ttlMs } }).catch(() => undefined);
+  }, Math.max(ttlMs / 3, 10));
   try {
     return await work();
   } finally {
+    clearInterval(renewal);
     await locks.deleteOne({ id });
   }
 }

@@ -12,7 +12,8 @@ import {
   canonicalOrCustom,
   isReservedRangeService,
 } from './enums';
-import { IpamError, show } from './errors';
+import { IpamError, invalid, show } from './errors';
+import { checkAddressSpace } from './keys';
 import { withLock } from './lock';
 import { attachAddresses, detachAddresses, mostSpecificBlockId } from './mapping';
 import { checkInput, clearedFields, nowIso, unsetMissing, toRecord, type Exclusion, type Keyed, type RangeRecord } from './records';
@@ -50,30 +51,36 @@ export async function insertRange(ctx: Context, draft: RangeDraft): Promise<Rang
   return toRecord(doc);
 }
 
-/** Updates a range; a change of bounds, service or instance re-maps its addresses. */
+/**
+ * Updates a range; a change of bounds, service or instance re-maps its addresses. The range is read and
+ * rewritten under its space's lock, so concurrent updates apply one after the other. It cannot move to
+ * another address space (delete it and add it there).
+ */
 export async function updateRange(
   ctx: Context,
   selector: unknown,
   input: unknown,
   options: RangeWriteOptions = {},
 ): Promise<RangeRecord> {
-  const current = await getRangeDoc(ctx, selector);
-  const fields: Record<string, unknown> = { ...storedInput(current), ...checkInput('ranges', input) };
-  for (const field of clearedFields(input)) delete fields[field];
-  if (fields.network !== current.network && (input as Record<string, unknown>).startAddress === undefined) {
-    delete fields.startAddress;
-    delete fields.endAddress;
+  const found = await getRangeDoc(ctx, selector);
+  const changes = checkInput('ranges', input);
+  if (changes.addressSpace !== undefined && checkAddressSpace(changes.addressSpace) !== found.addressSpace) {
+    throw invalid('addressSpace', changes.addressSpace, 'cannot change on an existing range; delete it and add it there');
   }
-  const keepsReserved = fields.managedByService === current.managedByService;
-  const draft = await buildRange(ctx, fields, {
-    allowReservedService: options.allowReservedService || keepsReserved,
-  });
-  return withLock(ctx.store, spaceLock(draft.bounds.addressSpace), async () => {
+  return withLock(ctx.store, spaceLock(found.addressSpace), async () => {
+    const current = await getRangeDoc(ctx, { id: found.id });
+    const fields: Record<string, unknown> = { ...storedInput(current), ...changes };
+    for (const field of clearedFields(input)) delete fields[field];
+    if (fields.network !== current.network && changes.startAddress === undefined) {
+      delete fields.startAddress;
+      delete fields.endAddress;
+    }
+    const keepsReserved = fields.managedByService === current.managedByService;
+    const draft = await buildRange(ctx, fields, { allowReservedService: options.allowReservedService || keepsReserved });
     const doc = await placeRange(ctx, draft, current.id, current.createdAt);
-    const ranges = ctx.store.collection<RangeDoc>('ranges');
     await detachAddresses(ctx, current);
     const $unset = unsetMissing(current, doc, OPTIONAL_FIELDS);
-    await ranges.updateOne(
+    await ctx.store.collection<RangeDoc>('ranges').updateOne(
       { id: current.id },
       { $set: { ...doc, freeHint: doc.startKey, hintVersion: current.hintVersion + 1 }, ...(Object.keys($unset).length ? { $unset } : {}) },
     );

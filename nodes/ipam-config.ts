@@ -9,7 +9,7 @@ import { Ipam } from '../lib/ipam';
 import { normaliseChecks } from '../lib/probes';
 import { applyDefinitions } from '../lib/range-groups';
 import type { StoreConfig } from '../lib/store';
-import { codedError, type IpamConfigNode, type StoreState } from './common';
+import type { IpamConfigNode, StoreState } from './common';
 
 interface ConfigDef extends NodeDef {
   store: 'embedded' | 'mongodb';
@@ -89,9 +89,6 @@ export = function register(RED: NodeAPI): void {
 
   function storeConfig(config: ConfigDef, credentials: Credentials): StoreConfig {
     if (config.store === 'mongodb') {
-      if (/\/\/[^/@]*:[^/@]*@/.test(config.uri ?? '')) {
-        throw codedError('VALIDATION', 'uri: put the MongoDB password in the credentials fields, not in the URI');
-      }
       return {
         kind: 'mongodb',
         uri: config.uri || 'mongodb://127.0.0.1:27017',

@@ -4,7 +4,7 @@
  */
 import { MongoClient, MongoServerError } from 'mongodb';
 import type { Collection as MongoCollection, Db, Document, Filter as MongoFilter, Sort, UpdateFilter } from 'mongodb';
-import { IpamError } from '../errors';
+import { IpamError, redact } from '../errors';
 import type { Collection, CollectionName, Doc, Filter, FindOptions, Store, Update } from './port';
 import { fromStored, renameId, toStored, type StoredDoc } from './ids';
 import { COLLECTIONS, INDEXES } from './schema';
@@ -23,18 +23,33 @@ export interface MongoOptions {
 const DUPLICATE_KEY = 11000;
 
 export async function openMongoStore(options: MongoOptions): Promise<Store> {
-  const client = new MongoClient(options.uri, {
-    serverSelectionTimeoutMS: options.timeoutMs ?? 5000,
-    ...(options.username ? { auth: { username: options.username, password: options.password } } : {}),
-  });
+  refusePasswordInUri(options.uri);
+  let client: MongoClient | undefined;
   try {
+    client = new MongoClient(options.uri, {
+      serverSelectionTimeoutMS: options.timeoutMs ?? 5000,
+      ...(options.username ? { auth: { username: options.username, password: options.password } } : {}),
+    });
     await client.connect();
     const db = client.db(options.database);
     await createIndexes(db);
     return new MongoStore(client, db);
   } catch (err) {
-    await client.close().catch(() => undefined);
-    throw new IpamError('STORE_UNAVAILABLE', `MongoDB ${redact(options.uri)}: ${(err as Error).message}`);
+    await client?.close().catch(() => undefined);
+    throw new IpamError('STORE_UNAVAILABLE', `MongoDB uri ${JSON.stringify(redact(options.uri))}: ${(err as Error).message}`, {
+      field: 'uri',
+      value: redact(options.uri),
+    });
+  }
+}
+
+/** Passwords are credentials (Node-RED keeps them out of flow JSON); a URI carrying one is refused. */
+export function refusePasswordInUri(uri: string): void {
+  if (/^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(uri)) {
+    throw new IpamError('VALIDATION', `uri ${JSON.stringify(redact(uri))}: put the password in the credentials, not in the URI`, {
+      field: 'uri',
+      value: redact(uri),
+    });
   }
 }
 
@@ -82,7 +97,7 @@ class MongoAdapterCollection implements Collection {
       const writeErrors = (err as { writeErrors?: { index: number; errmsg?: string; code?: number }[] }).writeErrors;
       if (!writeErrors) throw unavailable(err);
       const list = Array.isArray(writeErrors) ? writeErrors : [writeErrors];
-      const failures = list.map((w) => ({ index: w.index, error: normalise(w) }));
+      const failures = list.map((w) => ({ index: w.index, error: w.code === DUPLICATE_KEY ? normalise(w) : unavailable(new Error(w.errmsg)) }));
       return { inserted: docs.length - failures.length, failures };
     }
   }
@@ -162,6 +177,3 @@ function toMongoUpdate(update: Update): UpdateFilter<MongoDoc> {
   return update as UpdateFilter<MongoDoc>;
 }
 
-function redact(uri: string): string {
-  return uri.replace(/\/\/[^@/]*@/, '//***@');
-}

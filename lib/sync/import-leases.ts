@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import { parseAddress } from '../address';
 import { buildAddress, insertAddress, updateAddress, type AddressDoc } from '../addresses';
 import { KEA_SERVICE } from '../enums';
-import { invalid } from '../errors';
+import { invalid, redact } from '../errors';
 import { addressKey, checkAddressSpace } from '../keys';
 import type { Context } from '../space';
 import { KeaClient } from './kea';
@@ -38,6 +38,9 @@ interface LeaseSource {
 export function keaClientOf(settings: KeaSettings | undefined): KeaClient {
   if (!settings || typeof settings.url !== 'string' || settings.url.trim() === '') {
     throw invalid('kea.url', settings?.url, 'the Kea Control Agent URL is required, e.g. http://127.0.0.1:8000/');
+  }
+  if (/^[a-z]+:\/\/[^/@]*@/i.test(settings.url.trim())) {
+    throw invalid('kea.url', redact(settings.url), 'put the user and password in the node credentials, not in the URL');
   }
   return new KeaClient({
     url: settings.url.trim(),

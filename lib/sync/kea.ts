@@ -13,7 +13,7 @@ import {
   type Interval,
   type Network,
 } from '../address';
-import { IpamError } from '../errors';
+import { IpamError, redact } from '../errors';
 import { canonicalMac, parseKeaLeases, type ParsedLeases } from './leases';
 
 export type KeaService = 'dhcp4' | 'dhcp6' | 'd2';
@@ -92,9 +92,9 @@ export class KeaClient {
     try {
       this.url = new URL(options.url);
     } catch {
-      throw new IpamError('SYNC_FAILED', `Kea URL ${JSON.stringify(options.url)} is not a valid URL`, {
+      throw new IpamError('SYNC_FAILED', `Kea URL ${JSON.stringify(redact(options.url))} is not a valid URL`, {
         field: 'url',
-        value: options.url,
+        value: redact(options.url),
       });
     }
   }
