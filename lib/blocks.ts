@@ -104,7 +104,8 @@ export function getBlockDoc(ctx: Context, selector: unknown): Promise<BlockDoc> 
   return findBySelector<BlockDoc>(ctx, 'blocks', selector);
 }
 
-function checkRir(bounds: { family: 4 | 6; network: string | { cidr: string } }, privateBlock: boolean, value: unknown): string | undefined {
+/** RIR rule: required for a public IPv4 block, refused on a private one, canonical otherwise. */
+export function checkRir(bounds: { family: 4 | 6; network: string | { cidr: string } }, privateBlock: boolean, value: unknown): string | undefined {
   const network = typeof bounds.network === 'string' ? bounds.network : bounds.network.cidr;
   if (value === undefined || value === '') {
     if (bounds.family === 4 && !privateBlock) {

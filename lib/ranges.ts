@@ -113,6 +113,14 @@ export function getRangeDoc(ctx: Context, selector: unknown): Promise<RangeDoc> 
   return findBySelector<RangeDoc>(ctx, 'ranges', selector);
 }
 
+export function reservedServiceError(managedByService: string): IpamError {
+  return new IpamError(
+    'RESERVED_VALUE',
+    `managedByService ${show(managedByService)}: is reserved for ranges discovered from DHCP servers; use IPAM or a custom value`,
+    { field: 'managedByService', value: managedByService },
+  );
+}
+
 export interface RangeDraft {
   bounds: Bounds;
   /** The record's own fields, before mapping gives it a block and an id. */
@@ -122,13 +130,7 @@ export interface RangeDraft {
 async function buildRange(ctx: Context, fields: Record<string, unknown>, options: RangeWriteOptions): Promise<RangeDraft> {
   const bounds = resolveBounds(fields, 'usable');
   const managedByService = canonicalOrCustom('managedByService', fields.managedByService ?? DEFAULTS.managedByService, SERVICES);
-  if (isReservedRangeService(managedByService) && !options.allowReservedService) {
-    throw new IpamError(
-      'RESERVED_VALUE',
-      `managedByService ${show(managedByService)}: is reserved for ranges discovered from DHCP servers; use IPAM or a custom value`,
-      { field: 'managedByService', value: managedByService },
-    );
-  }
+  if (isReservedRangeService(managedByService) && !options.allowReservedService) throw reservedServiceError(managedByService);
   const serviceInstance = canonicalOrCustom('serviceInstance', fields.serviceInstance ?? DEFAULTS.serviceInstance, []);
   const assignmentType = canonicalOf('assignmentType', fields.assignmentType ?? DEFAULTS.assignmentType, ASSIGNMENT_TYPES);
   const exclusions = checkExclusions(bounds, fields.exclusions as Exclusion[] | undefined);

@@ -4,10 +4,10 @@
  * rules as addBlock/addRange; the writes themselves still go through those functions, which re-check
  * everything, including overlaps.
  */
-import { isPrivate, parseAddress } from '../address';
+import { isPrivate } from '../address';
+import { checkRir } from '../blocks';
 import { checkCustomFields } from '../custom-fields';
-import { ASSIGNMENT_TYPES, RIRS, SERVICES, canonicalOf, canonicalOrCustom, isReservedRangeService } from '../enums';
-import { IpamError, invalid, show } from '../errors';
+import { prepareRange, reservedServiceError } from '../ranges';
 import { checkInput, type Exclusion } from '../records';
 import { resolveBounds, type Bounds, type Context } from '../space';
 
@@ -33,52 +33,20 @@ export interface RangeValues {
   [field: string]: unknown;
 }
 
-const RANGE_DEFAULTS = { managedByService: 'IPAM', serviceInstance: 'Localhost', assignmentType: 'Static' };
-
+/** A range row checked by the very rules addRange applies (prepareRange), writing nothing. */
 export async function checkRange(ctx: Context, input: unknown): Promise<CheckedRange> {
-  const fields = checkInput('ranges', input);
-  const bounds = resolveBounds(fields, 'usable');
-  const managedByService = canonicalOrCustom('managedByService', fields.managedByService ?? RANGE_DEFAULTS.managedByService, SERVICES);
-  if (isReservedRangeService(managedByService)) throw reservedService(managedByService);
-  const values: RangeValues = {
-    addressSpace: bounds.addressSpace,
-    network: bounds.network.cidr,
-    startAddress: bounds.startAddress,
-    endAddress: bounds.endAddress,
-    managedByService,
-    serviceInstance: canonicalOrCustom('serviceInstance', fields.serviceInstance ?? RANGE_DEFAULTS.serviceInstance, []),
-    assignmentType: canonicalOf('assignmentType', fields.assignmentType ?? RANGE_DEFAULTS.assignmentType, ASSIGNMENT_TYPES),
-  };
-  if (fields.description) values.description = fields.description as string;
-  const exclusions = (fields.exclusions as Exclusion[] | undefined)?.map((e, i) => ({
-    startAddress: parseAddress(e.startAddress, `exclusions.${i}.startAddress`).text,
-    endAddress: parseAddress(e.endAddress, `exclusions.${i}.endAddress`).text,
-  }));
-  if (exclusions && exclusions.length > 0) values.exclusions = exclusions;
-  const customFields = await checkCustomFields(ctx, 'ranges', fields.customFields);
-  if (customFields) values.customFields = customFields;
-  return { bounds, key: `${bounds.startKey}|${bounds.endKey}`, values };
+  const { bounds, values } = await prepareRange(ctx, input);
+  const { family: _family, prefixLength: _prefixLength, ...own } = values;
+  return { bounds, key: `${bounds.startKey}|${bounds.endKey}`, values: own as RangeValues };
 }
 
-export function reservedService(managedByService: string): IpamError {
-  return new IpamError(
-    'RESERVED_VALUE',
-    `managedByService ${show(managedByService)}: is reserved for ranges discovered from DHCP servers; use IPAM or a custom value`,
-    { field: 'managedByService', value: managedByService },
-  );
-}
+export const reservedService = reservedServiceError;
 
+/** A block row checked by addBlock's rules (bounds, RIR, custom fields), writing nothing. */
 export async function checkBlock(ctx: Context, input: unknown): Promise<{ bounds: Bounds; key: string }> {
   const fields = checkInput('blocks', input);
   const bounds = resolveBounds(fields, 'whole');
-  const privateBlock = isPrivate(bounds.family, bounds);
-  if (fields.rir === undefined && bounds.family === 4 && !privateBlock) {
-    throw invalid('rir', '', `is required for public IPv4 block ${bounds.network.cidr} (one of ${RIRS.join(', ')})`);
-  }
-  if (fields.rir !== undefined) {
-    if (privateBlock) throw invalid('rir', fields.rir, `is not allowed on private block ${bounds.network.cidr}`);
-    canonicalOf('rir', fields.rir, RIRS);
-  }
+  checkRir(bounds, isPrivate(bounds.family, bounds), fields.rir);
   await checkCustomFields(ctx, 'blocks', fields.customFields);
   return { bounds, key: `${bounds.startKey}|${bounds.endKey}` };
 }

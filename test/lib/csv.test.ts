@@ -298,6 +298,18 @@ for (const factory of availableStores()) {
       // The guide's example: 5 ranges in the file, 7 in the store for the pair, so at least 2 are deleted.
       const file = [header, line(1), line(2), line(3, 'Static,'), line(4, 'Dynamic,changed'), line(9)].join('\n');
 
+      it('an exclusion outside its range fails that row by line, in the dry run as in the real run', async () => {
+        const bad = ['Network,Start IP address,End IP address,Managed by service,Service instance,Assignment type,Exclusions',
+          '10.2.1.0/24,10.2.1.1,10.2.1.254,Non-MS DHCP,Switch,Dynamic,10.9.0.1-10.9.0.5'].join('\n');
+        for (const dryRun of [true, false]) {
+          const outcome = await result('import-and-update', { csv: bad, ...pair, dryRun });
+          expect(outcome, `dryRun ${dryRun}`).to.deep.include({ failed: 1, created: 0, deleted: 0 });
+          expect(outcome.errors[0]).to.include({ line: 2 });
+          expect(outcome.errors[0].field).to.match(/^exclusions/);
+        }
+        expect(await ranges()).to.have.length(8);
+      });
+
       it('dry run returns the plan and writes nothing', async () => {
         const outcome = await result('import-and-update', { csv: file, ...pair, dryRun: true });
         expect(outcome).to.deep.include({ dryRun: true, rows: 5, created: 1, updated: 2, deleted: 3, unchanged: 2, failed: 0 });
