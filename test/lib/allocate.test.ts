@@ -11,15 +11,7 @@ import { Ipam } from '../../lib/ipam';
 import type { AddressRecord, RangeRecord } from '../../lib/records';
 import type { Doc, Store } from '../../lib/store/port';
 import { availableStores } from '../support/stores';
-
-async function failure(promise: Promise<unknown>): Promise<IpamError> {
-  const outcome = await promise.then(
-    () => undefined,
-    (err: IpamError) => err,
-  );
-  if (!outcome) throw new Error('expected the operation to fail');
-  return outcome;
-}
+import { failure } from '../support/failure';
 
 function sortedAddresses(records: { address: string }[]): string[] {
   return records

@@ -8,10 +8,10 @@ import path from 'node:path';
 import type { CsvOutcome, CsvRequest } from '../../lib/csv';
 import { normaliseQuotes } from '../../lib/csv/source';
 import { defineCustomField } from '../../lib/custom-fields';
-import { IpamError } from '../../lib/errors';
 import { Ipam } from '../../lib/ipam';
 import type { AddressRecord, BlockRecord, RangeRecord } from '../../lib/records';
 import { availableStores, tempDir } from '../support/stores';
+import { failure } from '../support/failure';
 
 /** The guide's examples, copied from managing-ip-address-space.md (each line keeps its two trailing spaces). */
 const GUIDE_ADDRESSES = [
@@ -26,12 +26,6 @@ const GUIDE_RANGE = [GUIDE_RANGE_HEADER, '“192.168.100.0/24”, “192.168.100
 const GUIDE_RANGE_MS_DHCP = [GUIDE_RANGE_HEADER, '“192.168.100.0/24”, “192.168.100.1”, “192.168.100.254”, “MS DHCP”, “router”, “dynamic”  '].join('\n');
 
 const ADDRESS_HEADER = 'IP address,Managed by service,Service instance,Device type,IP address state,Assignment type';
-
-async function failure(promise: Promise<unknown>): Promise<IpamError> {
-  const outcome = await promise.then(() => undefined, (err: IpamError) => err);
-  if (!outcome) throw new Error('expected the operation to fail');
-  return outcome;
-}
 
 for (const factory of availableStores()) {
   describe(`csv import and export: ${factory.name}`, () => {

@@ -8,18 +8,12 @@ import {
   listCustomFields,
   removeCustomField,
 } from '../../lib/custom-fields';
-import { IpamError } from '../../lib/errors';
 import { Ipam } from '../../lib/ipam';
 import { applyDefinitions, defineRangeGroup, listRangeGroups } from '../../lib/range-groups';
 import type { AddressRecord, RangeRecord } from '../../lib/records';
 import { openStore } from '../../lib/store';
 import { availableStores, tempDir } from '../support/stores';
-
-async function failure(promise: Promise<unknown>): Promise<IpamError> {
-  const outcome = await promise.then(() => undefined, (err: IpamError) => err);
-  if (!outcome) throw new Error('expected the operation to fail');
-  return outcome;
-}
+import { failure } from '../support/failure';
 
 const AD_SITE = { name: 'AD Site', multiValue: true, allowedValues: ['Paris', 'Lyon', 'Berlin'] };
 const OWNER = { name: 'Owner', multiValue: false };

@@ -6,17 +6,11 @@ import { expect } from 'chai';
 import { parseAddress } from '../../lib/address';
 import { buildAddress } from '../../lib/addresses';
 import { defineCustomField } from '../../lib/custom-fields';
-import { IpamError } from '../../lib/errors';
 import type { InventoryPage } from '../../lib/inventory';
 import { Ipam } from '../../lib/ipam';
 import type { AddressRecord } from '../../lib/records';
 import { availableStores } from '../support/stores';
-
-async function failure(promise: Promise<unknown>): Promise<IpamError> {
-  const outcome = await promise.then(() => undefined, (err: IpamError) => err);
-  if (!outcome) throw new Error('expected the operation to fail');
-  return outcome;
-}
+import { failure } from '../support/failure';
 
 /** Expected order: space name, then IPv4 before IPv6, then numeric. */
 function inventoryOrder(a: AddressRecord, b: AddressRecord): number {

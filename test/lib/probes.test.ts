@@ -13,15 +13,7 @@ import { normaliseChecks, pingAnswers, probe, ptrNames, resolverAddress } from '
 import type { RangeRecord } from '../../lib/records';
 import { openStore } from '../../lib/store';
 import { findBinary, freePort, requireBinaries, startBind, type BindServer } from '../support/servers';
-
-async function failure(promise: Promise<unknown>): Promise<IpamError> {
-  const outcome = await promise.then(
-    () => undefined,
-    (err: IpamError) => err,
-  );
-  if (!outcome) throw new Error('expected the operation to fail');
-  return outcome;
-}
+import { failure } from '../support/failure';
 
 /** Skips (or, under CI=true, fails) with the reason printed. */
 function skipBecause(context: Mocha.Context, reason: string): void {

@@ -4,7 +4,6 @@
  */
 import { expect } from 'chai';
 import { defineCustomField } from '../../lib/custom-fields';
-import { IpamError } from '../../lib/errors';
 import { Ipam } from '../../lib/ipam';
 import {
   defineRangeGroup,
@@ -14,12 +13,7 @@ import {
   type GroupRow,
 } from '../../lib/range-groups';
 import { availableStores } from '../support/stores';
-
-async function failure(promise: Promise<unknown>): Promise<IpamError> {
-  const outcome = await promise.then(() => undefined, (err: IpamError) => err);
-  if (!outcome) throw new Error('expected the operation to fail');
-  return outcome;
-}
+import { failure } from '../support/failure';
 
 /** The comparable part of a row. */
 function brief(row: GroupRow): unknown[] {

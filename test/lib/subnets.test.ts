@@ -4,19 +4,10 @@
  */
 import { expect } from 'chai';
 import { parseNetwork } from '../../lib/address';
-import { IpamError } from '../../lib/errors';
 import { Ipam } from '../../lib/ipam';
 import type { BlockRecord, RangeRecord } from '../../lib/records';
 import { availableStores } from '../support/stores';
-
-async function failure(promise: Promise<unknown>): Promise<IpamError> {
-  const outcome = await promise.then(
-    () => undefined,
-    (err: IpamError) => err,
-  );
-  if (!outcome) throw new Error('expected the operation to fail');
-  return outcome;
-}
+import { failure } from '../support/failure';
 
 for (const factory of availableStores()) {
   describe(`allocate-subnet: ${factory.name}`, () => {

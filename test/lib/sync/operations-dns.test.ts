@@ -5,17 +5,9 @@ import type { AddressRecord } from '../../../lib/records';
 import { query, queryPtr } from '../../../lib/sync/dns';
 import type { SyncResult } from '../../../lib/sync/operations';
 import { freePort, requireBinaries, startBind, type BindServer } from '../../support/servers';
+import { failure } from '../../support/failure';
 
 type Json = Record<string, unknown>;
-
-async function failure(promise: Promise<unknown>): Promise<Error & { code?: string; field?: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected the operation to fail');
-}
 
 describe('ipam-sync DNS records with a real BIND server', function () {
   this.timeout(30_000);

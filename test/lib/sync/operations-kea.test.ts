@@ -3,6 +3,7 @@ import { Ipam } from '../../../lib/ipam';
 import type { AddressRecord, RangeRecord } from '../../../lib/records';
 import type { SyncResult } from '../../../lib/sync/operations';
 import { freePort, keaPost, requireBinaries, startKea, type KeaServer } from '../../support/servers';
+import { failure } from '../../support/failure';
 
 type Json = Record<string, unknown>;
 
@@ -50,15 +51,6 @@ async function keaCommand(kea: KeaServer, command: string, args: Json, service =
 async function addresses(ipam: Ipam): Promise<Record<string, AddressRecord>> {
   const list = (await ipam.perform('address', 'list', {})) as AddressRecord[];
   return Object.fromEntries(list.map((a) => [a.address, a]));
-}
-
-async function failure(promise: Promise<unknown>): Promise<Error & { code?: string; field?: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected the operation to fail');
 }
 
 describe('ipam-sync with a real Kea server', function () {
