@@ -44,12 +44,8 @@ export function describeResult(operation: string, result: unknown): string {
  * `msg.payload`; failures go to `done(err)` with `err.code` so a Catch node sees `msg.error.code`.
  */
 export function setUpOperationNode(RED: NodeAPI, node: Node, config: OperationNodeDef, call: CoreCall): void {
-  const server = RED.nodes.getNode(config.server) as IpamConfigNode | null;
-  if (!server) {
-    node.status({ fill: 'red', shape: 'ring', text: 'no ipam-config selected' });
-    node.on('input', (_msg, _send, done) => done(codedError('VALIDATION', 'select an ipam-config node')));
-    return;
-  }
+  const server = requireServer(RED, node, config);
+  if (!server) return;
   followStore(node, server);
   node.on('input', (msg, send, done) => {
     const message = msg as Message;
@@ -69,6 +65,19 @@ export function setUpOperationNode(RED: NodeAPI, node: Node, config: OperationNo
         done(err);
       });
   });
+}
+
+/**
+ * The node's ipam-config; without one the node says so in its status and fails every message with
+ * VALIDATION (returns null, and the caller sets nothing else up).
+ */
+export function requireServer(RED: NodeAPI, node: Node, config: { server: string }): IpamConfigNode | null {
+  const server = RED.nodes.getNode(config.server) as IpamConfigNode | null;
+  if (!server) {
+    node.status({ fill: 'red', shape: 'ring', text: 'no ipam-config selected' });
+    node.on('input', (_msg, _send, done) => done(codedError('VALIDATION', 'select an ipam-config node')));
+  }
+  return server;
 }
 
 /** Mirrors the config node's store state in this node's status until the first message. */

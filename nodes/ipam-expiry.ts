@@ -6,7 +6,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { lastExpiryRun, type ExpiryEvent, type ExpiryReport } from '../lib/expiry';
 import type { Ipam } from '../lib/ipam';
-import { codedError, type IpamConfigNode, type Message } from './common';
+import { requireServer, type IpamConfigNode, type Message } from './common';
 
 interface ExpiryNodeDef extends NodeDef {
   server: string;
@@ -23,12 +23,8 @@ export = function register(RED: NodeAPI): void {
   function IpamExpiry(this: Node, config: ExpiryNodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    const server = RED.nodes.getNode(config.server) as IpamConfigNode | null;
-    if (!server) {
-      node.status({ fill: 'red', shape: 'ring', text: 'no ipam-config selected' });
-      node.on('input', (_msg, _send, done) => done(codedError('VALIDATION', 'select an ipam-config node')));
-      return;
-    }
+    const server = requireServer(RED, node, config);
+    if (!server) return;
     const intervalMs = intervalOf(config.intervalHours) * HOUR_MS;
     const runKey = node.id;
     let running: Promise<unknown> = Promise.resolve();

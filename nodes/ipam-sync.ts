@@ -7,7 +7,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Ipam } from '../lib/ipam';
 import { SCHEDULABLE, type SyncRequest, type SyncResult } from '../lib/sync/operations';
 import type { TsigAlgorithm } from '../lib/sync/dns';
-import { codedError, type IpamConfigNode, type Message } from './common';
+import { requireServer, type Message } from './common';
 
 interface SyncNodeDef extends NodeDef {
   server: string;
@@ -43,12 +43,8 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, config);
     const node = this;
     const credentials = ((node as unknown as { credentials?: SyncCredentials }).credentials ?? {}) as SyncCredentials;
-    const server = RED.nodes.getNode(config.server) as IpamConfigNode | null;
-    if (!server) {
-      node.status({ fill: 'red', shape: 'ring', text: 'no ipam-config selected' });
-      node.on('input', (_msg, _send, done) => done(codedError('VALIDATION', 'select an ipam-config node')));
-      return;
-    }
+    const server = requireServer(RED, node, config);
+    if (!server) return;
     const intervalMs = intervalOf(config.intervalHours) * HOUR_MS;
     const scheduled = intervalMs > 0 && SCHEDULABLE.includes(config.operation);
     let queue: Promise<unknown> = Promise.resolve();
