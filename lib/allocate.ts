@@ -16,13 +16,20 @@ import { activeProbes, probe, type CheckName } from './probes';
 import { checkInput, toRecord, type AddressRecord } from './records';
 import { getRangeDoc, type RangeDoc } from './ranges';
 import type { Context } from './space';
+import type { Collection, Filter } from './store/port';
 
 /** An allocated address as returned by `allocate`: the record, plus the checks that made it available. */
 export type AllocatedRecord = AddressRecord & { checks: CheckName[] };
 
 export const MAX_COUNT = 1024;
-/** How far the stored hint may lag behind this process's own before it is written. */
+/** How far the stored hint may lag behind this process's own before it is written... */
 const HINT_LAG = 64n;
+/**
+ * ...and then only once this process's hint has moved this many times since it last wrote, or this far: in a
+ * nearly full range every allocation moves the hint past a long used stretch, which would otherwise cost a write each.
+ */
+const HINT_WRITE_MOVES = 64;
+const HINT_WRITE_SPAN = 4096n;
 /** With ping/PTR on, candidates probed in parallel per round: at least this many... */
 const PROBE_BATCH = 4;
 /** ...and at most this many (each ping is a process). */
@@ -100,8 +107,6 @@ function readWindow(ctx: Context): bigint {
  */
 async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerator<bigint> {
   const addresses = ctx.store.collection<AddressDoc>('addresses');
-  const between = (lo: bigint, hi: bigint) => ({ key: { $gte: keyAt(view, lo), $lte: keyAt(view, hi) } });
-  const stored = async (lo: bigint, hi: bigint) => BigInt(await addresses.count(between(lo, hi)));
   const read = readWindow(ctx);
   const countFirst = ctx.store.kind === 'embedded';
   let pos = from < view.first ? view.first : from;
@@ -117,7 +122,7 @@ async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerato
     let lo = pos;
     let hi = pos + span - 1n < limit ? pos + span - 1n : limit;
     if (countFirst || hi - lo + 1n > read) {
-      const used = await stored(lo, hi);
+      const used = await stored(addresses, view, lo, hi);
       if (used === hi - lo + 1n) {
         pos = hi + 1n;
         span *= 2n;
@@ -131,11 +136,11 @@ async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerato
       }
       while (hi - lo + 1n > read) {
         const mid = lo + (hi - lo + 1n) / 2n - 1n;
-        if ((await stored(lo, mid)) === mid - lo + 1n) lo = mid + 1n;
+        if ((await stored(addresses, view, lo, mid)) === mid - lo + 1n) lo = mid + 1n;
         else hi = mid;
       }
     }
-    const docs = await addresses.find(between(lo, hi), { sort: { key: 1 }, fields: ['key'] });
+    const docs = await addresses.find(between(view, lo, hi), { sort: { key: 1 }, fields: ['key'] });
     if (BigInt(docs.length) === hi - lo + 1n) {
       pos = hi + 1n;
       span *= 2n;
@@ -151,6 +156,15 @@ async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerato
     while (p <= hi) yield p++;
     pos = hi + 1n;
   }
+}
+
+function between(view: RangeView, lo: bigint, hi: bigint): Filter {
+  return { key: { $gte: keyAt(view, lo), $lte: keyAt(view, hi) } };
+}
+
+/** How many addresses of [lo, hi] are stored. */
+async function stored(addresses: Collection<AddressDoc>, view: RangeView, lo: bigint, hi: bigint): Promise<bigint> {
+  return BigInt(await addresses.count(between(view, lo, hi)));
 }
 
 interface Picked {
@@ -295,8 +309,13 @@ export async function allocate(ctx: Context, payload: unknown): Promise<Allocate
   if (requestId) await fillFromStore(ctx, slots);
   await claimSlots(ctx, range, fields, slots);
   const checks = checksRun(ctx);
-  const records = slots.map((slot) => ({ ...toRecord(slot.doc as AddressDoc), checks }));
+  const records = slots.map((slot) => withChecks(slot.doc as AddressDoc, checks));
   return rawCount === undefined || count === 1 ? records[0] : records;
+}
+
+/** The record of a stored address, with the checks that made it available (added to `toRecord`'s fresh copy). */
+function withChecks(doc: AddressDoc, checks: CheckName[]): AllocatedRecord {
+  return Object.assign(toRecord<AddressRecord>(doc), { checks });
 }
 
 /** Slots a previous (or concurrent) call with the same requestId already filled. */
@@ -377,7 +396,7 @@ async function claim(
   slot: Slot,
   value: bigint,
 ): Promise<'claimed' | 'taken' | 'replayed'> {
-  const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) });
+  const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) }, undefined, { range: view.doc });
   if (slot.requestKey) doc.requestKey = slot.requestKey;
   try {
     await ctx.store.collection<AddressDoc>('addresses').insertOne(doc);
@@ -413,10 +432,10 @@ async function markFull(ctx: Context, view: RangeView): Promise<void> {
 /**
  * This process's own hint per range, valid only while the stored `hintVersion` is the one it was
  * computed under (any release, from any process, bumps it). It spares the store a write per
- * allocation: the stored hint moves only once it lags a window behind, so another process starting
- * from it reads at most one extra window.
+ * allocation: the stored hint moves only once it lags behind (HINT_LAG, HINT_WRITE_*), so another process
+ * starting from it skips at most HINT_WRITE_SPAN used addresses, by counting.
  */
-const localHints = new Map<string, { version: number; value: bigint }>();
+const localHints = new Map<string, { version: number; value: bigint; moves: number }>();
 
 /** The stored hint; a range written before hints existed starts at its first address. */
 function storedHint(doc: RangeDoc): string {
@@ -431,11 +450,15 @@ function startOf(view: RangeView): bigint {
 
 async function moveHint(ctx: Context, view: RangeView, value: bigint, always = false): Promise<void> {
   const { id, hintVersion } = view.doc;
-  const local = localHints.get(id);
-  if (!local || local.version !== hintVersion || local.value < value) localHints.set(id, { version: hintVersion, value });
+  let local = localHints.get(id);
+  if (!local || local.version !== hintVersion) localHints.set(id, (local = { version: hintVersion, value, moves: 0 }));
+  if (local.value < value) local.value = value;
+  local.moves++;
   const next = keyAt(view, value);
   if (next <= storedHint(view.doc)) return;
-  if (!always && value - valueOfKey(storedHint(view.doc)) < HINT_LAG) return;
+  const lag = value - valueOfKey(storedHint(view.doc));
+  if (!always && (lag < HINT_LAG || (local.moves < HINT_WRITE_MOVES && lag < HINT_WRITE_SPAN))) return;
+  local.moves = 0;
   await ctx.store
     .collection<RangeDoc>('ranges')
     .updateOne({ id, hintVersion, freeHint: { $lt: next } }, { $set: { freeHint: next } });
@@ -464,7 +487,7 @@ async function allocateGiven(
     const outcome = await claim(ctx, view, fields, slot, parsed.value);
     if (outcome === 'taken') throw duplicateAddress({ address: parsed.text, addressSpace: range.addressSpace });
   }
-  return { ...toRecord(slot.doc as AddressDoc), checks };
+  return withChecks(slot.doc as AddressDoc, checks);
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { sizeOf, type Family } from './address';
 import type { Keyed, RangeRecord } from './records';
-import { containing, intervalOfKeys, overlapping, smallest, startFloor, type Context } from './space';
+import { containing, floorBySpan, intervalOfKeys, overlapping, smallest, startFloor, type Context } from './space';
 
 type RangeDoc = RangeRecord & Keyed & { startKey: string; endKey: string };
 
@@ -15,25 +15,57 @@ interface Located {
   endKey: string;
 }
 
+/** Only what picking the most specific container needs: sorted on the start key, so an ordered index walk answers. */
+const CONTAINER_READ = { sort: { startKey: 1 as const }, fields: ['startKey', 'endKey'] };
+
 export async function mostSpecificBlockId(ctx: Context, where: Located, excludeId?: string): Promise<string | null> {
   const blocks = await ctx.store
     .collection<{ id: string; startKey: string; endKey: string }>('blocks')
-    .find({ addressSpace: where.addressSpace, ...containing(where, await startFloor(ctx, 'blocks', where)) });
+    .find({ addressSpace: where.addressSpace, ...containing(where, await startFloor(ctx, 'blocks', where)) }, CONTAINER_READ);
   return smallest(blocks.filter((b) => b.id !== excludeId))?.id ?? null;
 }
 
+/**
+ * `within`: a range expected to contain `where` with this service and instance (the one allocating from).
+ * Only a range no larger than it can be more specific, and such a range starts at most its span back,
+ * so the search usually needs no `startFloor` query.
+ */
 export async function mostSpecificRangeId(
   ctx: Context,
   where: Located,
   service: { managedByService: string; serviceInstance: string },
+  within?: { startKey: string; endKey: string },
 ): Promise<string | null> {
-  const ranges = await ctx.store.collection<RangeDoc>('ranges').find({
-    addressSpace: where.addressSpace,
-    managedByService: service.managedByService,
-    serviceInstance: service.serviceInstance,
-    ...containing(where, await startFloor(ctx, 'ranges', where)),
-  });
-  return smallest(ranges)?.id ?? null;
+  if (within) {
+    const span = spanOf(within);
+    const best = smallest(await rangesContaining(ctx, where, service, floorBySpan(where, span)));
+    // Every range this small that contains `where` starts in that window, so the smallest of them is the answer;
+    // none this small (`within` changed or went away meanwhile) needs the full search.
+    if (best && spanOf(best) <= span) return best.id;
+  }
+  return smallest(await rangesContaining(ctx, where, service, await startFloor(ctx, 'ranges', where)))?.id ?? null;
+}
+
+function rangesContaining(
+  ctx: Context,
+  where: Located,
+  service: { managedByService: string; serviceInstance: string },
+  floor: string,
+): Promise<RangeDoc[]> {
+  return ctx.store.collection<RangeDoc>('ranges').find(
+    {
+      addressSpace: where.addressSpace,
+      managedByService: service.managedByService,
+      serviceInstance: service.serviceInstance,
+      ...containing(where, floor),
+    },
+    CONTAINER_READ,
+  );
+}
+
+function spanOf(doc: { startKey: string; endKey: string }): bigint {
+  const { first, last } = intervalOfKeys(doc);
+  return last - first;
 }
 
 /** Other ranges of the same service and instance that overlap this one, smallest first. */

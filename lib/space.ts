@@ -109,9 +109,13 @@ export async function startFloor(ctx: Context, collection: 'blocks' | 'ranges', 
   const family = familyKeyBounds(bounds.addressSpace, bounds.family);
   const widest = await ctx.store
     .collection<{ id: string; spanKey: string }>(collection)
-    .findOne({ spanKey: family }, { sort: { spanKey: -1 } });
+    .findOne({ spanKey: family }, { sort: { spanKey: -1 }, fields: ['spanKey'] });
   if (!widest) return bounds.startKey;
-  const span = hexOfKey(widest.spanKey);
+  return floorBySpan(bounds, hexOfKey(widest.spanKey));
+}
+
+/** The lowest start key a block or range of at most `span` + 1 addresses overlapping `bounds` can have. */
+export function floorBySpan(bounds: Located, span: bigint): string {
   const start = hexOfKey(bounds.startKey);
   return addressKey(bounds.addressSpace, bounds.family, start > span ? start - span : 0n);
 }
