@@ -17,7 +17,7 @@ export type AddressDoc = AddressRecord & Keyed & { requestKey?: string };
 
 /** Fields an address may lack, so an update can clear them. */
 const OPTIONAL_FIELDS = [
-  'macAddress', 'deviceName', 'description', 'expiryDate', 'expiryStatus', 'duid', 'iaid', 'dhcpReservation', 'dns',
+  'macAddress', 'deviceName', 'description', 'expiryDate', 'duid', 'iaid', 'dhcpReservation', 'dns',
   'customFields', 'requestId', 'requestKey',
 ];
 
@@ -29,8 +29,13 @@ const DEFAULTS = {
   assignmentType: 'Static',
 };
 
+export interface BuildOptions {
+  /** The range the address is expected to map to (allocation knows it): narrows the search for a more specific one. */
+  range?: { startKey: string; endKey: string };
+}
+
 /** Validates input into a complete, mapped address document (not yet stored). */
-export async function buildAddress(ctx: Context, input: unknown, base?: AddressDoc): Promise<AddressDoc> {
+export async function buildAddress(ctx: Context, input: unknown, base?: AddressDoc, options: BuildOptions = {}): Promise<AddressDoc> {
   const fields: Record<string, unknown> = { ...(base ? editableOf(base) : {}), ...checkInput('addresses', input) };
   for (const field of clearedFields(input)) delete fields[field];
   if (fields.address === undefined) throw invalid('address', fields.address, 'is required');
@@ -52,7 +57,7 @@ export async function buildAddress(ctx: Context, input: unknown, base?: AddressD
     deviceType: canonicalOrCustom('deviceType', fields.deviceType ?? DEFAULTS.deviceType, DEVICE_TYPES),
     ipAddressState: canonicalOf('ipAddressState', fields.ipAddressState ?? DEFAULTS.ipAddressState, ADDRESS_STATES),
     assignmentType: canonicalOf('assignmentType', fields.assignmentType ?? DEFAULTS.assignmentType, ASSIGNMENT_TYPES),
-    rangeId: await mostSpecificRangeId(ctx, where, service),
+    rangeId: await mostSpecificRangeId(ctx, where, service, options.range),
     blockId: await mostSpecificBlockId(ctx, where),
     key,
     createdAt: base?.createdAt ?? now,
@@ -68,7 +73,9 @@ export async function buildAddress(ctx: Context, input: unknown, base?: AddressD
   if (customFields) doc.customFields = customFields;
   if (fields.requestId !== undefined) {
     doc.requestId = fields.requestId as string;
-    doc.requestKey = requestKey(addressSpace, doc.requestId);
+    // An address allocated in a set keeps its position's key (requestId + n) through updates.
+    const kept = base?.requestId === doc.requestId && base?.addressSpace === addressSpace ? base?.requestKey : undefined;
+    doc.requestKey = kept ?? requestKey(addressSpace, doc.requestId);
   }
   return doc;
 }
@@ -84,9 +91,21 @@ export async function insertAddress(ctx: Context, doc: AddressDoc): Promise<void
   try {
     await ctx.store.collection<AddressDoc>('addresses').insertOne(doc);
   } catch (err) {
-    if (isIpamError(err, 'DUPLICATE') && err.field === 'key') throw duplicateAddress(doc);
-    throw err;
+    throw uniqueCollision(err, doc);
   }
+}
+
+/** A unique-index collision in the words of the record: the address, or the requestId, already taken. */
+function uniqueCollision(err: unknown, doc: AddressDoc): unknown {
+  if (!isIpamError(err, 'DUPLICATE')) return err;
+  if (err.field === 'key') return duplicateAddress(doc);
+  if (err.field === 'requestKey') {
+    return new IpamError('DUPLICATE', `requestId ${show(doc.requestId)}: already used by another address in ${show(doc.addressSpace)}`, {
+      field: 'requestId',
+      value: doc.requestId,
+    });
+  }
+  return err;
 }
 
 export function duplicateAddress(doc: { address: string; addressSpace: string }): IpamError {
@@ -97,19 +116,26 @@ export function duplicateAddress(doc: { address: string; addressSpace: string })
   );
 }
 
+/**
+ * Updates an address. Only the fields that differ are written, so concurrent updates of different fields
+ * (a user's edit, a sync status) both land; fields given as null or '' are cleared.
+ */
 export async function updateAddress(ctx: Context, selector: unknown, input: unknown): Promise<AddressRecord> {
   const current = await getAddressDoc(ctx, selector);
   const doc = await buildAddress(ctx, withoutSelector(input), current);
-  const addresses = ctx.store.collection<AddressDoc>('addresses');
-  const { id, ...changes } = doc;
-  const unset = Object.fromEntries(
-    ['requestKey', 'requestId', 'customFields'].filter((f) => current[f] !== undefined && doc[f] === undefined).map((f) => [f, true as const]),
+  const $set = Object.fromEntries(
+    Object.entries(doc).filter(([field, value]) => field !== 'id' && JSON.stringify(value) !== JSON.stringify(current[field])),
   );
+  const $unset = unsetMissing(current, doc, OPTIONAL_FIELDS);
+  // expiryStatus is ipam-expiry's record of what it reported; it goes only with the expiryDate.
+  if ($unset.expiryDate && current.expiryStatus !== undefined) $unset.expiryStatus = true;
   try {
-    await addresses.updateOne({ id }, { $set: changes, ...(Object.keys(unset).length ? { $unset: unset } : {}) });
+    await ctx.store.collection<AddressDoc>('addresses').updateOne(
+      { id: doc.id },
+      { $set, ...(Object.keys($unset).length ? { $unset } : {}) },
+    );
   } catch (err) {
-    if (isIpamError(err, 'DUPLICATE') && err.field === 'key') throw duplicateAddress(doc);
-    throw err;
+    throw uniqueCollision(err, doc);
   }
   if (current.key !== doc.key) await addressesFreed(ctx, [current]);
   return toRecord(doc);

@@ -2,10 +2,10 @@
  * The rules the store enforces (spec: "Rules the store enforces"), on every available store.
  */
 import { expect } from 'chai';
-import { IpamError } from '../../lib/errors';
 import { Ipam, type NodeKind } from '../../lib/ipam';
 import type { AddressRecord, BlockRecord, RangeRecord } from '../../lib/records';
 import { availableStores } from '../support/stores';
+import { failure } from '../support/failure';
 
 for (const factory of availableStores()) {
   describe(`address space rules: ${factory.name}`, () => {
@@ -20,14 +20,6 @@ for (const factory of availableStores()) {
     const block = (payload: unknown) => run<BlockRecord>('block', 'add', payload);
     const range = (payload: unknown) => run<RangeRecord>('range', 'add', payload);
     const address = (payload: unknown) => run<AddressRecord>('address', 'add', payload);
-    const failure = async (promise: Promise<unknown>): Promise<IpamError> => {
-      const outcome = await promise.then(
-        () => undefined,
-        (err: IpamError) => err,
-      );
-      if (!outcome) throw new Error('expected the operation to fail');
-      return outcome;
-    };
 
     describe('blocks', () => {
       it('a public IPv4 block needs a RIR: 65.52.0.0/14 refused without, accepted with ARIN', async () => {
@@ -228,6 +220,23 @@ for (const factory of availableStores()) {
         expect(await run('address', 'list', {})).to.deep.equal([]);
       });
 
+      it('concurrent updates of different fields both land; requestIds survive updates and are named when taken', async () => {
+        await range({ network: '10.1.0.0/24' });
+        const a = await address({ address: '10.1.0.50', deviceName: 'old' });
+        await Promise.all([
+          run('address', 'update', { id: a.id, deviceName: 'new' }),
+          run('address', 'update', { id: a.id, description: 'racked' }),
+        ]);
+        expect(await run('address', 'get', { id: a.id })).to.include({ deviceName: 'new', description: 'racked' });
+        const set = await run<AddressRecord[]>('address', 'allocate', { range: '10.1.0.0/24', count: 3, requestId: 'req-1' });
+        const updated = await run('address', 'update', { id: set[1].id, description: 'second of three' });
+        expect(updated).to.include({ requestId: 'req-1', description: 'second of three' });
+        const again = await run<AddressRecord[]>('address', 'allocate', { range: '10.1.0.0/24', count: 3, requestId: 'req-1' });
+        expect(again.map((r) => r.id)).to.deep.equal(set.map((r) => r.id));
+        const taken = await failure(address({ address: '10.1.0.99', requestId: 'req-1' }));
+        expect(taken).to.include({ code: 'DUPLICATE', field: 'requestId' });
+      });
+
       it('follow their range: a smaller range takes them, deleting it hands them back', async () => {
         const wide = await range({ network: '10.1.0.0/16' });
         await block({ network: '10.1.0.0/16' });
@@ -272,6 +281,43 @@ for (const factory of availableStores()) {
           utilizedPercent: 0,
         });
       });
+    });
+
+    it('list filters take typed values as text (HTTP query strings) and refuse bad ones by name', async () => {
+      await block({ network: '10.0.0.0/8' });
+      await block({ network: '65.52.0.0/14', rir: 'ARIN' });
+      const found = await run<BlockRecord[]>('block', 'list', { isPrivate: 'true', prefixLength: '8' });
+      expect(found.map((b) => b.network)).to.deep.equal(['10.0.0.0/8']);
+      expect(await run<BlockRecord[]>('block', 'list', { isPrivate: false, family: '4' })).to.have.length(1);
+      expect((await failure(run('block', 'list', { prefixLength: 'eight' }))).field).to.equal('filter.prefixLength');
+      expect((await failure(run('block', 'list', { isPrivate: 'yes' }))).field).to.equal('filter.isPrivate');
+    });
+
+    it('updates clear optional fields given as null or empty, and keep required ones', async () => {
+      const b = await block({ network: '65.52.0.0/14', rir: 'ARIN', description: 'public' });
+      expect(await run('block', 'update', { id: b.id, description: '' })).to.not.have.property('description');
+      expect(await run('block', 'get', { id: b.id })).to.not.have.property('description');
+      expect((await failure(run('block', 'update', { id: b.id, rir: null }))).field).to.equal('rir');
+      const r = await range({ network: '10.1.0.0/24', description: 'lan', exclusions: [{ startAddress: '10.1.0.1', endAddress: '10.1.0.9' }] });
+      await run('range', 'update', { id: r.id, description: null, exclusions: [] });
+      const stored = await run<RangeRecord>('range', 'get', { id: r.id });
+      expect(stored).to.not.have.property('description');
+      expect(stored).to.not.have.property('exclusions');
+      const a = await address({ address: '10.1.0.20', expiryDate: '2030-01-01', deviceName: 'pc' });
+      await run('address', 'update', { id: a.id, expiryDate: null, deviceName: '' });
+      const cleared = await run<AddressRecord>('address', 'get', { id: a.id });
+      expect(cleared).to.not.have.property('expiryDate');
+      expect(cleared).to.not.have.property('deviceName');
+    });
+
+    it('concurrent updates of one range both apply; a range cannot change address space', async () => {
+      const r = await range({ network: '10.1.0.0/24' });
+      await Promise.all([
+        run('range', 'update', { id: r.id, endAddress: '10.1.0.100' }),
+        run('range', 'update', { id: r.id, description: 'x' }),
+      ]);
+      expect(await run('range', 'get', { id: r.id })).to.include({ endAddress: '10.1.0.100', description: 'x' });
+      expect((await failure(run('range', 'update', { id: r.id, addressSpace: 'Other' }))).field).to.equal('addressSpace');
     });
 
     it('list filters refuse query operators and unknown fields', async () => {
