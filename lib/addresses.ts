@@ -11,7 +11,6 @@ import { addressKey, checkAddressSpace, requestKey } from './keys';
 import { mostSpecificBlockId, mostSpecificRangeId } from './mapping';
 import { checkInput, clearedFields, nowIso, unsetMissing, toRecord, type AddressRecord, type Keyed } from './records';
 import { containing, startFloor, type Context } from './space';
-import type { Filter } from './store/port';
 
 export type AddressDoc = AddressRecord & Keyed & { requestKey?: string };
 
@@ -167,11 +166,6 @@ export async function getAddressDoc(ctx: Context, selector: unknown): Promise<Ad
     return doc;
   }
   throw invalid('id', input?.id, 'give the id, or the address (and addressSpace)');
-}
-
-export async function listAddresses(ctx: Context, filter: Filter): Promise<AddressRecord[]> {
-  const docs = await ctx.store.collection<AddressDoc>('addresses').find(filter, { sort: { key: 1 } });
-  return docs.map((doc) => toRecord(doc));
 }
 
 /** Deletes address records (never DHCP or DNS data) and tells their ranges the addresses are free again. */

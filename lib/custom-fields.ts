@@ -47,8 +47,6 @@ export async function listCustomFields(ctx: Context): Promise<CustomFieldDefinit
   return doc?.definitions ?? [];
 }
 
-/** @deprecated name kept for existing callers; same as `listCustomFields`. */
-export const customFieldDefinitions = listCustomFields;
 
 /** The definition a name refers to (names are case-insensitive), or undefined. */
 export function findDefinition(definitions: CustomFieldDefinition[], name: string): CustomFieldDefinition | undefined {
@@ -314,9 +312,6 @@ function splitMulti(value: unknown, allowed: string[]): unknown[] {
   return value.split(MULTI_VALUE_SEPARATOR);
 }
 
-export function customFieldError(message: string): IpamError {
-  return new IpamError('VALIDATION', message);
-}
 
 /**
  * Read-modify-write of one settings document with compare-and-set on a version, so two instances

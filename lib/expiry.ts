@@ -147,7 +147,7 @@ function checkNow(value: unknown): Date {
  */
 export async function checkExpiry(ctx: Context, input: unknown = {}): Promise<ExpiryReport> {
   const options = (typeof input === 'object' && input !== null ? input : {}) as ExpiryCheckOptions;
-  const thresholdDays = checkThreshold(options.thresholdDays);
+  const thresholdDays = checkThreshold(options.thresholdDays ?? ctx.expiryThresholdDays);
   const logging = checkLogging(options.logging);
   const now = checkNow(options.now);
   const pageSize = options.pageSize && options.pageSize > 0 ? Math.floor(options.pageSize) : 500;

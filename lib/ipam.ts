@@ -74,6 +74,8 @@ export function operationsOf(kind: NodeKind): string[] {
 export class Ipam implements Context {
   /** Ping/PTR availability checks (lib/probes.ts normaliseChecks); unset = both off. */
   checks?: AvailabilityChecks;
+  /** Days before expiryDate at which an address becomes Expiry Due; unset = 10. */
+  expiryThresholdDays?: number;
 
   private constructor(readonly store: Store) {}
 

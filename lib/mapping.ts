@@ -18,11 +18,11 @@ interface Located {
 /** Only what picking the most specific container needs: sorted on the start key, so an ordered index walk answers. */
 const CONTAINER_READ = { sort: { startKey: 1 as const }, fields: ['startKey', 'endKey'] };
 
-export async function mostSpecificBlockId(ctx: Context, where: Located, excludeId?: string): Promise<string | null> {
+export async function mostSpecificBlockId(ctx: Context, where: Located): Promise<string | null> {
   const blocks = await ctx.store
     .collection<{ id: string; startKey: string; endKey: string }>('blocks')
     .find({ addressSpace: where.addressSpace, ...containing(where, await startFloor(ctx, 'blocks', where)) }, CONTAINER_READ);
-  return smallest(blocks.filter((b) => b.id !== excludeId))?.id ?? null;
+  return smallest(blocks)?.id ?? null;
 }
 
 /**

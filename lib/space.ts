@@ -22,6 +22,8 @@ export interface Context {
   store: Store;
   /** Ping and PTR availability checks for allocation; absent = both off. */
   checks?: AvailabilityChecks;
+  /** Days before expiryDate at which an address becomes Expiry Due (ipam-config); absent = 10. */
+  expiryThresholdDays?: number;
 }
 
 export interface Bounds extends Interval {
@@ -45,7 +47,10 @@ export function resolveBounds(input: Record<string, unknown>, automatic: 'whole'
   const first = input.startAddress === undefined ? auto.first : boundInside(network, 'startAddress', input.startAddress);
   const last = input.endAddress === undefined ? auto.last : boundInside(network, 'endAddress', input.endAddress);
   if (first > last) {
-    throw invalid('endAddress', input.endAddress ?? '', `must not be below startAddress ${show(input.startAddress)}`);
+    if (input.endAddress === undefined) {
+      throw invalid('startAddress', input.startAddress, `is beyond the last address ${formatAddress(network.family, last)}`);
+    }
+    throw invalid('endAddress', input.endAddress, `must not be below startAddress ${show(input.startAddress ?? formatAddress(network.family, first))}`);
   }
   const interval = { first, last };
   return {

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import { Ipam } from '../lib/ipam';
+import { checkThreshold } from '../lib/expiry';
 import { normaliseChecks } from '../lib/probes';
 import { applyDefinitions } from '../lib/range-groups';
 import type { StoreConfig } from '../lib/store';
@@ -46,7 +47,6 @@ export = function register(RED: NodeAPI): void {
       node.storeEvents.emit('state', state);
     };
     setState({ state: 'connecting' });
-    (node as unknown as { expiryThresholdDays?: unknown }).expiryThresholdDays = config.expiryThresholdDays;
     const opening = openFor(config, (node as unknown as { credentials?: Credentials }).credentials ?? {}).then(
       async (ipam) => {
         await applyConfiguredDefinitions(ipam, config).catch((err: Error) =>
@@ -82,8 +82,11 @@ export = function register(RED: NodeAPI): void {
       ping: { enabled: config.pingCheck === true, timeoutMs: config.pingTimeoutMs },
       ptr: { enabled: config.ptrCheck === true, server: config.ptrServer, timeoutMs: config.ptrTimeoutMs },
     });
+    const threshold = config.expiryThresholdDays;
+    const expiryThresholdDays = threshold === undefined || threshold === '' ? undefined : checkThreshold(threshold);
     const ipam = await Ipam.open(storeConfig(config, credentials));
     ipam.checks = checks;
+    ipam.expiryThresholdDays = expiryThresholdDays;
     return ipam;
   }
 

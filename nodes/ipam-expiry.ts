@@ -6,7 +6,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { lastExpiryRun, type ExpiryEvent, type ExpiryReport } from '../lib/expiry';
 import type { Ipam } from '../lib/ipam';
-import { requireServer, type IpamConfigNode, type Message } from './common';
+import { requireServer, type Message } from './common';
 
 interface ExpiryNodeDef extends NodeDef {
   server: string;
@@ -36,7 +36,7 @@ export = function register(RED: NodeAPI): void {
       const next = running.then(async () => {
         node.status({ fill: 'blue', shape: 'dot', text: 'checking...' });
         const ipam = await server.ipam();
-        const options = { thresholdDays: thresholdOf(server), logging: config.logging || 'transitions', runKey };
+        const options = { logging: config.logging || 'transitions', runKey };
         return (await ipam.perform('expiry', operation, options)) as ExpiryReport;
       });
       running = next.catch(() => undefined);
@@ -108,12 +108,6 @@ export = function register(RED: NodeAPI): void {
   function intervalOf(value: unknown): number {
     const hours = Number(value === undefined || value === '' ? 24 : value);
     return Number.isFinite(hours) && hours > 0 ? Math.min(hours, MAX_INTERVAL_HOURS) : 0;
-  }
-
-  /** The threshold set in ipam-config (`expiryThresholdDays`), 10 when it has none. */
-  function thresholdOf(server: IpamConfigNode): number | undefined {
-    const value = (server as unknown as { expiryThresholdDays?: unknown }).expiryThresholdDays;
-    return value === undefined || value === '' ? undefined : Number(value);
   }
 
   function describe(report: ExpiryReport): string {
