@@ -10,7 +10,7 @@ import { IpamError, invalid, isIpamError, show } from './errors';
 import { addressKey, checkAddressSpace, requestKey } from './keys';
 import { mostSpecificBlockId, mostSpecificRangeId } from './mapping';
 import { checkInput, clearedFields, nowIso, unsetMissing, toRecord, type AddressRecord, type Keyed } from './records';
-import { containing, startFloor, type Context } from './space';
+import { overlapping, startFloor, type Context } from './space';
 
 export type AddressDoc = AddressRecord & Keyed & { requestKey?: string };
 
@@ -182,14 +182,42 @@ export async function deleteAddressDocs(ctx: Context, docs: AddressDoc[]): Promi
  * concurrent allocator's compare-and-set of the hint fail, so a freed address is never skipped.
  */
 export async function addressesFreed(ctx: Context, docs: AddressDoc[]): Promise<void> {
-  const ranges = ctx.store.collection('ranges');
-  for (const doc of docs) {
-    const where = { ...doc, startKey: doc.key, endKey: doc.key };
-    await ranges.updateMany(
-      { addressSpace: doc.addressSpace, ...containing(where, await startFloor(ctx, 'ranges', where)) },
-      { $min: { freeHint: doc.key }, $inc: { hintVersion: 1 } },
+  const ranges = ctx.store.collection<{ id: string; startKey: string; endKey: string }>('ranges');
+  for (const group of bySpaceAndFamily(docs)) {
+    const keys = group.map((doc) => doc.key).sort();
+    const span = { addressSpace: group[0].addressSpace, family: group[0].family, startKey: keys[0], endKey: keys[keys.length - 1] };
+    const near = await ranges.find(
+      { addressSpace: span.addressSpace, ...overlapping(span, await startFloor(ctx, 'ranges', span)) },
+      { fields: ['startKey', 'endKey'] },
     );
+    for (const range of near) {
+      const lowest = keys[firstAtOrAfter(keys, range.startKey)];
+      if (lowest !== undefined && lowest <= range.endKey) await ranges.updateOne({ id: range.id }, { $min: { freeHint: lowest }, $inc: { hintVersion: 1 } });
+    }
   }
+}
+
+/** Index of the first sorted key >= wanted (binary search). */
+function firstAtOrAfter(sorted: string[], wanted: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (sorted[middle] < wanted) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+function bySpaceAndFamily(docs: AddressDoc[]): AddressDoc[][] {
+  const groups = new Map<string, AddressDoc[]>();
+  for (const doc of docs) {
+    const name = `${doc.addressSpace}|${doc.family}`;
+    const group = groups.get(name);
+    if (group) group.push(doc);
+    else groups.set(name, [doc]);
+  }
+  return [...groups.values()];
 }
 
 /** `aa:bb:cc:dd:ee:ff` from colon, dash, dot (Cisco) or bare hex forms. */
