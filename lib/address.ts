@@ -100,6 +100,13 @@ export function formatAddress(family: Family, value: bigint): string {
   return canonicalIPv6(ipaddr.fromByteArray(bytes) as ipaddr.IPv6);
 }
 
+/** The DNS name of an address's PTR record: in-addr.arpa for IPv4, nibbles under ip6.arpa for IPv6. */
+export function reverseName(address: Address | string): string {
+  const parsed = typeof address === 'string' ? parseAddress(address) : address;
+  if (parsed.family === 4) return `${parsed.text.split('.').reverse().join('.')}.in-addr.arpa`;
+  return `${toHex(6, parsed.value).split('').reverse().join('.')}.ip6.arpa`;
+}
+
 /** Fixed-width lower-case hex: string order equals numeric order within a family. */
 export function toHex(family: Family, value: bigint): string {
   return value.toString(16).padStart(HEX_WIDTH[family], '0');

@@ -7,11 +7,11 @@
  * key (a collision moves on to the next free address); within one process, candidates being probed or
  * claimed are skipped by other allocators so they do not collide in the first place.
  */
-import { fromHex, parseAddress, formatAddress, type Address, type Family, type Interval } from './address';
+import { parseAddress, formatAddress, type Address, type Family, type Interval } from './address';
 import { buildAddress, deleteAddressDocs, duplicateAddress, getAddressDoc, type AddressDoc } from './addresses';
 import { SERVICES, canonicalOrCustom, fold } from './enums';
 import { IpamError, invalid, isIpamError, show } from './errors';
-import { addressKey, checkAddressSpace, requestKey } from './keys';
+import { addressKey, checkAddressSpace, keyValue, requestKey } from './keys';
 import { activeProbes, probe, type CheckName } from './probes';
 import { checkInput, toRecord, type AddressRecord } from './records';
 import { getRangeDoc, type RangeDoc } from './ranges';
@@ -63,8 +63,8 @@ export async function resolveRange(ctx: Context, input: Record<string, unknown>)
 }
 
 function viewOf(doc: RangeDoc): RangeView {
-  const first = valueOfKey(doc.startKey);
-  const last = valueOfKey(doc.endKey);
+  const first = keyValue(doc.startKey);
+  const last = keyValue(doc.endKey);
   const intervals = (doc.exclusions ?? [])
     .map((e) => ({ first: parseAddress(e.startAddress).value, last: parseAddress(e.endAddress).value }))
     .sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
@@ -79,10 +79,6 @@ function viewOf(doc: RangeDoc): RangeView {
 
 function keyAt(view: RangeView, value: bigint): string {
   return addressKey(view.doc.addressSpace, view.family, value);
-}
-
-function valueOfKey(key: string): bigint {
-  return fromHex(key.slice(key.lastIndexOf('|') + 1));
 }
 
 function describeRange(doc: RangeDoc): string {
@@ -149,7 +145,7 @@ async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerato
     span = read;
     let p = lo;
     for (const doc of docs) {
-      const value = valueOfKey(doc.key);
+      const value = keyValue(doc.key);
       while (p < value) yield p++;
       p = value + 1n;
     }
@@ -417,7 +413,7 @@ async function claim(
  * `hintVersion`: a release since the range was read bumped it, and its lower hint then stands.
  */
 async function advanceHint(ctx: Context, view: RangeView, firstGap: bigint, mine: AddressDoc[]): Promise<void> {
-  const taken = new Set(mine.map((doc) => valueOfKey(doc.key)));
+  const taken = new Set(mine.map((doc) => keyValue(doc.key)));
   let hint = firstGap;
   while (taken.has(hint)) hint++;
   await moveHint(ctx, view, hint);
@@ -443,7 +439,7 @@ function storedHint(doc: RangeDoc): string {
 }
 
 function startOf(view: RangeView): bigint {
-  const stored = valueOfKey(storedHint(view.doc));
+  const stored = keyValue(storedHint(view.doc));
   const local = localHints.get(view.doc.id);
   return local && local.version === view.doc.hintVersion && local.value > stored ? local.value : stored;
 }
@@ -456,7 +452,7 @@ async function moveHint(ctx: Context, view: RangeView, value: bigint, always = f
   local.moves++;
   const next = keyAt(view, value);
   if (next <= storedHint(view.doc)) return;
-  const lag = value - valueOfKey(storedHint(view.doc));
+  const lag = value - keyValue(storedHint(view.doc));
   if (!always && (lag < HINT_LAG || (local.moves < HINT_WRITE_MOVES && lag < HINT_WRITE_SPAN))) return;
   local.moves = 0;
   await ctx.store

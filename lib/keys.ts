@@ -2,7 +2,7 @@
  * Store keys: `<addressSpace>|<family>|<fixed-width hex>`. Within one space and family, string order is
  * numeric order, so interval queries are plain `$gte`/`$lte` on one indexed field.
  */
-import { toHex, maxValue, type Family, type Interval } from './address';
+import { fromHex, toHex, maxValue, type Family, type Interval } from './address';
 import { invalid } from './errors';
 
 export const DEFAULT_SPACE = 'Default';
@@ -27,6 +27,11 @@ export function intervalKeys(space: string, family: Family, interval: Interval):
 /** Bounds of every key of one space and family. */
 export function familyKeyBounds(space: string, family: Family): { $gte: string; $lte: string } {
   return { $gte: addressKey(space, family, 0n), $lte: addressKey(space, family, maxValue(family)) };
+}
+
+/** The address value a key ends with. */
+export function keyValue(key: string): bigint {
+  return fromHex(key.slice(key.lastIndexOf('|') + 1));
 }
 
 export function requestKey(space: string, requestId: string, index = 0): string {

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promises as dns } from 'node:dns';
-import { parseAddress, type Address } from './address';
+import { parseAddress, reverseName, type Address } from './address';
 import { IpamError, invalid, show } from './errors';
 
 /** What `ipam-config` passes in: a plain object, held by the Ipam as `checks`. */
@@ -145,8 +145,3 @@ export async function ptrNames(address: Address, options: { server?: string; tim
   }
 }
 
-/** `5.2.0.192.in-addr.arpa`, or the 32-nibble `ip6.arpa` name. */
-export function reverseName(address: Address): string {
-  if (address.family === 4) return `${address.text.split('.').reverse().join('.')}.in-addr.arpa`;
-  return `${address.value.toString(16).padStart(32, '0').split('').reverse().join('.')}.ip6.arpa`;
-}

@@ -4,7 +4,6 @@
 import {
   contains,
   formatAddress,
-  fromHex,
   parseAddress,
   parseNetwork,
   sizeOf,
@@ -14,7 +13,7 @@ import {
   type Network,
 } from './address';
 import { IpamError, invalid, show } from './errors';
-import { addressKey, checkAddressSpace, familyKeyBounds, intervalKeys } from './keys';
+import { addressKey, checkAddressSpace, familyKeyBounds, intervalKeys, keyValue } from './keys';
 import type { AvailabilityChecks } from './probes';
 import type { Doc, Filter, Store } from './store/port';
 
@@ -116,12 +115,12 @@ export async function startFloor(ctx: Context, collection: 'blocks' | 'ranges', 
     .collection<{ id: string; spanKey: string }>(collection)
     .findOne({ spanKey: family }, { sort: { spanKey: -1 }, fields: ['spanKey'] });
   if (!widest) return bounds.startKey;
-  return floorBySpan(bounds, hexOfKey(widest.spanKey));
+  return floorBySpan(bounds, keyValue(widest.spanKey));
 }
 
 /** The lowest start key a block or range of at most `span` + 1 addresses overlapping `bounds` can have. */
 export function floorBySpan(bounds: Located, span: bigint): string {
-  const start = hexOfKey(bounds.startKey);
+  const start = keyValue(bounds.startKey);
   return addressKey(bounds.addressSpace, bounds.family, start > span ? start - span : 0n);
 }
 
@@ -145,11 +144,7 @@ export function intervalOf(doc: { startAddress: string; endAddress: string }): I
 
 /** Interval of a stored block or range from its keys: cheaper than parsing its address text. */
 export function intervalOfKeys(doc: { startKey: string; endKey: string }): Interval {
-  return { first: hexOfKey(doc.startKey), last: hexOfKey(doc.endKey) };
-}
-
-function hexOfKey(key: string): bigint {
-  return fromHex(key.slice(key.lastIndexOf('|') + 1));
+  return { first: keyValue(doc.startKey), last: keyValue(doc.endKey) };
 }
 
 /** The smallest of several blocks or ranges (the most specific container). */

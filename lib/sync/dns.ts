@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { formatAddress, parseAddress } from '../address';
+import { formatAddress, parseAddress, reverseName } from '../address';
 import { IpamError } from '../errors';
 
 export type TsigAlgorithm = 'hmac-sha256' | 'hmac-sha512' | 'hmac-sha384' | 'hmac-sha224' | 'hmac-sha1';
@@ -119,14 +119,6 @@ function isInside(name: string, zone: string): boolean {
 export function qualify(name: string, zone: string): string {
   if (name.trim().endsWith('.')) return normaliseName(name);
   return isInside(name, zone) ? normaliseName(name) : `${normaliseName(name)}.${normaliseName(zone)}`;
-}
-
-/** `192.0.2.5` → `5.2.0.192.in-addr.arpa`; IPv6 → 32 nibbles under `ip6.arpa`. */
-export function reverseName(address: string): string {
-  const parsed = parseAddress(address);
-  if (parsed.family === 4) return `${parsed.text.split('.').reverse().join('.')}.in-addr.arpa`;
-  const nibbles = parsed.value.toString(16).padStart(32, '0').split('').reverse();
-  return `${nibbles.join('.')}.ip6.arpa`;
 }
 
 /** The most specific of `zones` that contains the address's reverse name, or undefined. */

@@ -4,12 +4,12 @@
  * `dns.hostSyncStatus` / `dns.ptrSyncStatus` and `syncMessage`); nothing else on the record changes.
  * When every address failed, the operation fails with the first address's error.
  */
-import { parseAddress } from '../address';
+import { parseAddress, reverseName } from '../address';
 import { getAddressDoc, updateAddress, type AddressDoc } from '../addresses';
 import { IpamError, invalid, show } from '../errors';
 import { checkAddressSpace } from '../keys';
 import type { Context } from '../space';
-import { DnsUpdateClient, qualify, reverseName, reverseZoneFor, type DnsServer, type TsigKey } from './dns';
+import { DnsUpdateClient, qualify, reverseZoneFor, type DnsServer, type TsigKey } from './dns';
 import { keaClientOf, keaInstance } from './import-leases';
 import type { KeaClient, KeaScope } from './kea';
 import { emptyResult, errorOf, type DnsSettings, type KeaSettings, type SyncRequest, type SyncResult } from './result';

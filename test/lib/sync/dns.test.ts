@@ -3,7 +3,8 @@ import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { isIpamError } from '../../../lib/errors';
-import { DnsUpdateClient, qualify, query, queryPtr, reverseName, reverseZoneFor } from '../../../lib/sync/dns';
+import { reverseName } from '../../../lib/address';
+import { DnsUpdateClient, qualify, query, queryPtr, reverseZoneFor } from '../../../lib/sync/dns';
 import { freePort, requireBinaries, startBind, type BindServer } from '../../support/servers';
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
