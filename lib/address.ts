@@ -100,6 +100,21 @@ export function formatAddress(family: Family, value: bigint): string {
   return canonicalIPv6(ipaddr.fromByteArray(bytes) as ipaddr.IPv6);
 }
 
+/**
+ * `aa:bb:cc:dd:ee:ff` from a MAC address written with colons or dashes, as bare hex, or Cisco-dotted
+ * (`aabb.ccdd.eeff`); undefined when it is not one. `shortOctets` also takes `a:b:…` (as dhcpd writes them).
+ */
+export function parseMac(input: string, shortOctets = false): string | undefined {
+  const text = input.trim().toLowerCase();
+  if (/^[0-9a-f]{12}$/.test(text) || /^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/.test(text)) {
+    return text.replace(/\./g, '').match(/../g)!.join(':');
+  }
+  const octets = text.split(/[:-]/);
+  const octet = shortOctets ? /^[0-9a-f]{1,2}$/ : /^[0-9a-f]{2}$/;
+  if (octets.length !== 6 || !octets.every((o) => octet.test(o))) return undefined;
+  return octets.map((o) => o.padStart(2, '0')).join(':');
+}
+
 /** The DNS name of an address's PTR record: in-addr.arpa for IPv4, nibbles under ip6.arpa for IPv6. */
 export function reverseName(address: Address | string): string {
   const parsed = typeof address === 'string' ? parseAddress(address) : address;

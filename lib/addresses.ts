@@ -3,7 +3,7 @@
  * specific containing block and to the range that contains it with the same service and instance.
  */
 import { randomUUID } from 'node:crypto';
-import { parseAddress } from './address';
+import { parseAddress, parseMac } from './address';
 import { checkCustomFields } from './custom-fields';
 import { ADDRESS_STATES, ASSIGNMENT_TYPES, DEVICE_TYPES, SERVICES, canonicalOf, canonicalOrCustom } from './enums';
 import { IpamError, invalid, isIpamError, show } from './errors';
@@ -222,12 +222,9 @@ function bySpaceAndFamily(docs: AddressDoc[]): AddressDoc[][] {
 
 /** `aa:bb:cc:dd:ee:ff` from colon, dash, dot (Cisco) or bare hex forms. */
 export function canonicalMac(value: unknown): string {
-  const hex = typeof value === 'string' ? value.trim().toLowerCase().replace(/[:\-.]/g, '') : '';
-  const grouped = typeof value === 'string' && /^([0-9a-f]{2}([:-]?)){5}[0-9a-f]{2}$|^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/i.test(value.trim());
-  if (!/^[0-9a-f]{12}$/.test(hex) || !grouped) {
-    throw invalid('macAddress', value, 'must be six hex bytes, e.g. aa:bb:cc:dd:ee:ff');
-  }
-  return hex.match(/../g)!.join(':');
+  const mac = typeof value === 'string' ? parseMac(value) : undefined;
+  if (!mac) throw invalid('macAddress', value, 'must be six hex bytes, e.g. aa:bb:cc:dd:ee:ff');
+  return mac;
 }
 
 /** ISO date (`2026-12-31`) or date-time; a date-time is stored in UTC. */

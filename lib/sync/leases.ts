@@ -2,7 +2,7 @@
  * DHCP lease parsers: ISC dhcpd.leases, dnsmasq leases files and Kea REST lease objects,
  * all normalised to one `Lease` shape. Malformed entries are reported by line, the rest kept.
  */
-import { parseAddress, type Family } from '../address';
+import { parseAddress, parseMac, type Family } from '../address';
 
 export type LeaseState = 'active' | 'expired' | 'released' | 'free' | 'declined' | (string & {});
 
@@ -36,12 +36,7 @@ export interface ParsedLeases {
 
 /** `aa:bb:cc:dd:ee:ff` from colon, dash or unseparated hex (single-digit octets allowed); undefined otherwise. */
 export function canonicalMac(input: string): string | undefined {
-  const text = input.trim().toLowerCase();
-  let octets: string[];
-  if (/^[0-9a-f]{12}$/.test(text)) octets = text.match(/../g) as string[];
-  else octets = text.split(/[:-]/);
-  if (octets.length !== 6 || !octets.every((o) => /^[0-9a-f]{1,2}$/.test(o))) return undefined;
-  return octets.map((o) => o.padStart(2, '0')).join(':');
+  return parseMac(input, true);
 }
 
 function bytesToHex(bytes: number[]): string {
