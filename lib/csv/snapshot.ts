@@ -28,7 +28,9 @@ export async function batchSnapshot(store: Store, keys: string[]): Promise<Store
   for (const [name, snapshot] of docs) wrapped.set(name, answering(store.collection(name), snapshot, low, high));
   return {
     kind: store.kind,
+    transactional: store.transactional,
     collection: <T extends Doc = Doc>(name: CollectionName) => (wrapped.get(name) ?? store.collection(name)) as Collection<T>,
+    atomic: (writes) => store.atomic(writes),
     close: () => store.close(),
   };
 }

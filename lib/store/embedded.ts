@@ -9,6 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { IpamError } from '../errors';
 import type { Collection, CollectionName, Doc, Filter, FindOptions, IndexSpec, Store, Update } from './port';
+import type { Write } from './port';
+import { applyWithUndo } from './sequential';
 import { fromStored, renameId, toStored, type StoredDoc } from './ids';
 import { boundsOf, walk, type NedbIndex } from './nedb-walk';
 import { COLLECTIONS, INDEXES } from './schema';
@@ -50,6 +52,11 @@ export async function openEmbeddedStore(options: EmbeddedOptions = {}): Promise<
 
 class EmbeddedStore implements Store {
   readonly kind = 'embedded' as const;
+  readonly transactional = false;
+
+  atomic(writes: Write[]): Promise<void> {
+    return applyWithUndo(this, writes);
+  }
   private closed = false;
 
   constructor(

@@ -40,6 +40,8 @@ function sharedHandle(store: Store, directory: string, shared: Shared): Store {
   let closed = false;
   return {
     kind: store.kind,
+    transactional: store.transactional,
+    atomic: (writes) => store.atomic(writes),
     collection: (name) => store.collection(name),
     async close() {
       if (closed) return;

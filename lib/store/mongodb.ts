@@ -6,6 +6,8 @@ import { MongoClient, MongoServerError } from 'mongodb';
 import type { Collection as MongoCollection, Db, Document, Filter as MongoFilter, Sort, UpdateFilter } from 'mongodb';
 import { IpamError, redact } from '../errors';
 import type { Collection, CollectionName, Doc, Filter, FindOptions, Store, Update } from './port';
+import type { Write } from './port';
+import { applyWithUndo } from './sequential';
 import { fromStored, renameId, toStored, type StoredDoc } from './ids';
 import { COLLECTIONS, INDEXES } from './schema';
 
@@ -66,6 +68,11 @@ async function createIndexes(db: Db): Promise<void> {
 
 class MongoStore implements Store {
   readonly kind = 'mongodb' as const;
+  readonly transactional = false;
+
+  atomic(writes: Write[]): Promise<void> {
+    return applyWithUndo(this, writes);
+  }
 
   constructor(
     private readonly client: MongoClient,

@@ -63,8 +63,25 @@ export interface IndexSpec {
 
 export type CollectionName = 'blocks' | 'ranges' | 'addresses' | 'settings' | 'locks' | 'journal';
 
+/**
+ * One write of an atomic batch (`Store.atomic`). `many` turns update/delete into updateMany/deleteMany.
+ * Batches are plain data, so a store without transactions can journal one and roll it forward after a crash.
+ */
+export type Write =
+  | { op: 'insert'; collection: CollectionName; doc: Doc }
+  | { op: 'update'; collection: CollectionName; filter: Filter; update: Update; many?: boolean }
+  | { op: 'delete'; collection: CollectionName; filter: Filter; many?: boolean };
+
 export interface Store {
   readonly kind: 'embedded' | 'mongodb';
+  /** Whether `atomic` is a real transaction (all or nothing even on a crash) on this store. */
+  readonly transactional: boolean;
   collection<T extends Doc = Doc>(name: CollectionName): Collection<T>;
+  /**
+   * Applies the writes in order, all or none: any failure (a unique-index collision included) undoes the
+   * writes already applied and rethrows it. Where the store has no transactions, see the adapter for how a
+   * crash part-way is repaired.
+   */
+  atomic(writes: Write[]): Promise<void>;
   close(): Promise<void>;
 }

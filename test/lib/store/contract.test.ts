@@ -40,6 +40,32 @@ for (const factory of availableStores()) {
       expect(await rows().findOne({ key: 'nope' })).to.equal(null);
     });
 
+    it('atomic applies a batch of inserts, updates and deletes in order', async () => {
+      const a = row('D|4|01', 1);
+      const b = row('D|4|02', 2);
+      await rows().insertOne(a);
+      await store.atomic([
+        { op: 'insert', collection: 'addresses', doc: b },
+        { op: 'update', collection: 'addresses', filter: { id: b.id }, update: { $inc: { n: 10 } } },
+        { op: 'delete', collection: 'addresses', filter: { id: a.id } },
+      ]);
+      expect((await rows().find({}, { sort: { key: 1 } })).map((d) => [d.key, d.n])).to.deep.equal([['D|4|02', 12]]);
+    });
+
+    it('atomic undoes the whole batch when a later write collides', async () => {
+      const a = row('D|4|01', 1);
+      await rows().insertOne(a);
+      const err = await store
+        .atomic([
+          { op: 'update', collection: 'addresses', filter: { id: a.id }, update: { $set: { n: 5 } } },
+          { op: 'insert', collection: 'addresses', doc: row('D|4|02', 2) },
+          { op: 'insert', collection: 'addresses', doc: row('D|4|01', 3) },
+        ])
+        .catch((e: IpamError) => e);
+      expect((err as IpamError).code).to.equal('DUPLICATE');
+      expect((await rows().find({})).map((d) => [d.key, d.n])).to.deep.equal([['D|4|01', 1]]);
+    });
+
     it('refuses a duplicate unique key with DUPLICATE naming the field', async () => {
       await rows().insertOne(row('D|4|0a000001', 1));
       const err = await rows().insertOne(row('D|4|0a000001', 2)).catch((e: IpamError) => e);
