@@ -138,7 +138,7 @@ function discardingAddresses(store: Store): Store {
     find: async () => [],
     findOne: async () => null,
   });
-  return { kind: store.kind, transactional: false, atomic: () => Promise.resolve(), collection: ((name) => (name === 'addresses' ? sink : store.collection(name))) as Store['collection'], close: () => store.close() };
+  return { kind: store.kind, transactional: false, atomic: () => Promise.resolve(), now: () => store.now(), collection: ((name) => (name === 'addresses' ? sink : store.collection(name))) as Store['collection'], close: () => store.close() };
 }
 
 async function main(): Promise<void> {

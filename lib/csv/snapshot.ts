@@ -31,6 +31,7 @@ export async function batchSnapshot(store: Store, keys: string[]): Promise<Store
     transactional: store.transactional,
     collection: <T extends Doc = Doc>(name: CollectionName) => (wrapped.get(name) ?? store.collection(name)) as Collection<T>,
     atomic: (writes) => store.atomic(writes),
+    now: () => store.now(),
     close: () => store.close(),
   };
 }

@@ -54,6 +54,10 @@ class EmbeddedStore implements Store {
   readonly kind = 'embedded' as const;
   readonly transactional = false;
 
+  now(): Promise<number> {
+    return Promise.resolve(Date.now());
+  }
+
   atomic(writes: Write[]): Promise<void> {
     return applyWithUndo(this, writes);
   }

@@ -42,6 +42,7 @@ function sharedHandle(store: Store, directory: string, shared: Shared): Store {
     kind: store.kind,
     transactional: store.transactional,
     atomic: (writes) => store.atomic(writes),
+    now: () => store.now(),
     collection: (name) => store.collection(name),
     async close() {
       if (closed) return;

@@ -70,6 +70,10 @@ class MongoStore implements Store {
   readonly kind = 'mongodb' as const;
   readonly transactional = false;
 
+  now(): Promise<number> {
+    return Promise.resolve(Date.now());
+  }
+
   atomic(writes: Write[]): Promise<void> {
     return applyWithUndo(this, writes);
   }

@@ -83,5 +83,10 @@ export interface Store {
    * crash part-way is repaired.
    */
   atomic(writes: Write[]): Promise<void>;
+  /**
+   * Milliseconds since the epoch by the store's clock (MongoDB: the server's), so leases and journals shared
+   * by several processes compare times on one clock.
+   */
+  now(): Promise<number>;
   close(): Promise<void>;
 }
