@@ -2,10 +2,7 @@
  * One contract, every adapter: what the core relies on from a store.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { IpamError } from '../../../lib/errors';
 import { openStore } from '../../../lib/store';
 import type { Filter, Store } from '../../../lib/store/port';
@@ -215,24 +212,6 @@ describe('embedded store files', () => {
     await second.close();
   });
 
-  it('refuses a directory another live process holds', async () => {
-    const directory = tempDir();
-    // The parent of this test process is alive and is not this process.
-    fs.writeFileSync(path.join(directory, 'flowipam.lock'), String(process.ppid));
-    const err = await openStore({ kind: 'embedded', directory }).catch((e: IpamError) => e);
-    expect((err as IpamError).code).to.equal('STORE_UNAVAILABLE');
-    expect((err as IpamError).message).to.match(/in use by process \d+/);
-  });
-
-  it('takes over the lock of a process that has died', async () => {
-    const directory = tempDir();
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
-    fs.writeFileSync(path.join(directory, 'flowipam.lock'), dead.stdout.toString());
-    const store = await openStore({ kind: 'embedded', directory });
-    expect(fs.readFileSync(path.join(directory, 'flowipam.lock'), 'utf8')).to.equal(String(process.pid));
-    await store.close();
-  });
-
   it('shares one open store per directory inside a process and closes it with its last user', async () => {
     const directory = tempDir();
     const a = await openStore({ kind: 'embedded', directory });
@@ -242,6 +221,6 @@ describe('embedded store files', () => {
     await a.close();
     expect(await b.collection('blocks').count({})).to.equal(1);
     await b.close();
-    expect(fs.existsSync(path.join(directory, 'flowipam.lock'))).to.equal(false);
+    expect(() => b.collection('blocks')).to.throw(IpamError, /closed/);
   });
 });
