@@ -259,9 +259,8 @@ async function groupTotal(ctx: Context, filter: Filter, grouping: Grouping, valu
   } else {
     condition = value === null ? null : (value as string | number | boolean);
   }
-  const total = await addresses.count({ ...filter, [grouping.field]: condition });
-  // "No value" is a field stored as null (rangeId, blockId) or absent (optional fields): count both.
-  return value === null ? total + (await addresses.count({ ...filter, [grouping.field]: { $exists: false } })) : total;
+  // "No value": equality with null matches a field stored as null and an absent one alike (port.ts, Semantics).
+  return addresses.count({ ...filter, [grouping.field]: condition });
 }
 
 function byGroupValue(a: InventoryGroup, b: InventoryGroup): number {

@@ -12,7 +12,11 @@ export function applyUpdate(doc: Obj, update: Update): Obj {
   const next = structuredClone(doc);
   for (const [op, fields] of Object.entries(update)) {
     for (const [path, operand] of Object.entries((fields ?? {}) as Obj)) {
-      if (path === 'id') throw refused(path, op);
+      if (path === 'id') {
+        // As MongoDB's _id: setting it to its own value is allowed, changing it is not.
+        if (op === '$set' && operand === next.id) continue;
+        throw refused(path, op);
+      }
       const { parent, leaf } = walkTo(next, path, op !== '$unset');
       if (!parent) continue;
       const current = parent[leaf];

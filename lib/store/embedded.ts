@@ -304,8 +304,7 @@ class SqliteCollection implements Collection {
   private updateRows(rows: Row[], update: Update): number {
     const write = this.store.statement(`UPDATE ${this.table} SET doc = ? WHERE rowid = ?`);
     for (const row of rows) {
-      const before = JSON.parse(row.doc) as Record<string, unknown>;
-      const after = applyUpdate(before, update);
+      const { id: _id, ...after } = applyUpdate({ id: row.id, ...(JSON.parse(row.doc) as Record<string, unknown>) }, update);
       this.checkIndexed(after);
       const text = JSON.stringify(after);
       if (text === row.doc) continue;

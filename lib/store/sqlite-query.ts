@@ -111,7 +111,8 @@ class Builder {
     const path = this.path(field);
     // Indexed fields hold scalars (enforced on write) and are tested through the (rank, value) index.
     if (this.indexed.has(field)) return scalar(valueSql(path), '', rankSql(path));
-    const direct = scalar(valueSql(path), `json_type(doc, ${path})`);
+    // json_type is NULL for a missing field: IFNULL keeps every test true or false, so NOT (for $ne) is exact.
+    const direct = `IFNULL(${scalar(valueSql(path), `json_type(doc, ${path})`)}, 0)`;
     const missing = nullMatchesMissing ? ` OR json_type(doc, ${path}) IS NULL` : '';
     const element = scalar('j.value', 'j.type');
     return `(CASE WHEN json_type(doc, ${path}) = 'array' THEN EXISTS (SELECT 1 FROM json_each(doc, ${path}) AS j WHERE ${element}) ELSE (${direct}${missing}) END)`;
@@ -151,9 +152,11 @@ class Builder {
   /** Comparison within the operand's type bracket (MongoDB: `$lt: 'x'` never matches a number). */
   private range(field: string, op: string, operand: Scalar): string {
     const sqlOp = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' }[op]!;
-    if (operand === null) {
-      // Only null (and missing) sits in null's bracket: $gte/$lte null are equality, $gt/$lt match nothing.
-      return op === '$gte' || op === '$lte' ? this.operator(field, '$eq', null) : '0';
+    if (operand === null || typeof operand === 'object' || operand === undefined) {
+      throw new IpamError('VALIDATION', `filter on ${field}: ${op} needs a string, number or boolean bound, not ${JSON.stringify(operand)}`, {
+        field,
+        value: operand,
+      });
     }
     const r = rank(operand);
     if (field === 'id') {
