@@ -327,58 +327,107 @@ async function fillFromStore(ctx: Context, slots: Slot[]): Promise<void> {
   }
 }
 
+/**
+ * Fills the open slots: candidates are reserved in this process (`claiming`) until every open slot has one,
+ * then all are written in one atomic batch, so a crash part-way leaves nothing of the call. A batch that
+ * collides (another process took an address, or a concurrent call with the same requestId won) writes
+ * nothing: the taken address is skipped, a replayed slot is filled from the store, and the rest is tried again.
+ */
 async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<string, unknown>, slots: Slot[]): Promise<void> {
   const view = viewOf(range);
   const probing = activeProbes(ctx.checks).length > 0;
-  const from = startOf(view);
-  const mine: AddressDoc[] = [];
   const skip = new Set<bigint>();
-  let cursor = from;
+  let pending: { slot: Slot; value: bigint }[] = [];
+  let cursor = startOf(view);
   let firstGap: bigint | undefined;
   let firstPass = true;
-  let blocked: Picked['blocked'] = [];
+  const unclaimed = () => slots.filter((s) => !s.doc && !pending.some((p) => p.slot === s));
   try {
-    for (let open = slots.filter((s) => !s.doc); open.length > 0; open = slots.filter((s) => !s.doc)) {
-      const want = batchSize(open.length, probing);
-      const picked = await pickCandidates(ctx, view, cursor, want, skip);
-      if (firstPass) firstGap = picked.firstGap;
-      firstPass = false;
-      blocked = blocked.concat(picked.blocked);
-      if (picked.candidates.length === 0) {
-        if (blocked.length > 0) {
-          // Only addresses other allocators were claiming are left: wait for them, then look again there.
-          await Promise.all(blocked.map((b) => b.settled));
-          cursor = blocked.reduce((min, b) => (b.value < min ? b.value : min), blocked[0].value);
-          blocked = [];
-          continue;
-        }
-        await fillFromStore(ctx, slots);
-        if (slots.every((s) => s.doc)) break;
-        if (firstGap === undefined) await markFull(ctx, view);
-        throw rangeFull(range, ctx, slots.length, slots.filter((s) => s.doc).length);
-      }
-      try {
-        const available = await availableOf(ctx, view, picked.candidates);
-        for (const [i, value] of picked.candidates.entries()) {
-          const slot = slots.find((s) => !s.doc);
-          if (!slot) break;
-          if (!available[i]) {
-            skip.add(value);
+    for (;;) {
+      for (let open = unclaimed(); open.length > 0; open = unclaimed()) {
+        const picked = await pickCandidates(ctx, view, cursor, batchSize(open.length, probing), skip);
+        if (firstPass) firstGap = picked.firstGap;
+        firstPass = false;
+        if (picked.candidates.length === 0) {
+          if (picked.blocked.length > 0) {
+            // Only addresses other allocators of this process are claiming are left: let ours go (so two
+            // waiting allocators cannot hold each other up), wait for theirs, then look again from there.
+            releaseClaims(view, pending.map((p) => p.value));
+            pending = [];
+            await Promise.all(picked.blocked.map((b) => b.settled));
+            cursor = picked.blocked.reduce((min, b) => (b.value < min ? b.value : min), picked.blocked[0].value);
             continue;
           }
-          const outcome = await claim(ctx, view, fields, slot, value);
-          if (outcome === 'claimed') mine.push(slot.doc as AddressDoc);
+          await fillFromStore(ctx, slots);
+          if (unclaimed().length === 0) break;
+          if (firstGap === undefined) await markFull(ctx, view);
+          throw rangeFull(range, ctx, slots.length, slots.length - unclaimed().length);
         }
-      } finally {
-        releaseClaims(view, picked.candidates);
+        const available = await availableOf(ctx, view, picked.candidates);
+        const unused: bigint[] = [];
+        for (const [i, value] of picked.candidates.entries()) {
+          const slot = available[i] ? open.shift() : undefined;
+          if (slot) pending.push({ slot, value });
+          else {
+            if (!available[i]) skip.add(value);
+            unused.push(value);
+          }
+        }
+        releaseClaims(view, unused);
+        cursor = picked.candidates[picked.candidates.length - 1] + 1n;
       }
-      cursor = picked.candidates[picked.candidates.length - 1] + 1n;
+      const outcome = await writeAll(ctx, view, fields, pending);
+      if (outcome === 'written') break;
+      // Not written: a taken address is skipped, a replayed slot keeps the winner's record; the rest stays pending.
+      const taken = outcome === 'replayed' ? [] : outcome;
+      const gone = pending.filter((p) => p.slot.doc || taken.includes(p.value));
+      for (const value of taken) skip.add(value);
+      releaseClaims(view, gone.map((p) => p.value));
+      pending = pending.filter((p) => !gone.includes(p));
     }
-  } catch (err) {
-    await deleteAddressDocs(ctx, mine);
-    throw err;
+  } finally {
+    releaseClaims(view, pending.map((p) => p.value));
   }
+  const mine = pending.map((p) => p.slot.doc as AddressDoc);
   if (firstGap !== undefined) await advanceHint(ctx, view, firstGap, mine);
+}
+
+/**
+ * Writes the pending records in one atomic batch and fills their slots. On a collision it writes nothing
+ * and returns the addresses of the batch found taken (all of them, so a busy neighbour is not met again
+ * one address per try), or 'replayed' once the slots a concurrent same-requestId call filled hold its records.
+ */
+async function writeAll(
+  ctx: Context,
+  view: RangeView,
+  fields: Record<string, unknown>,
+  pending: { slot: Slot; value: bigint }[],
+): Promise<'written' | 'replayed' | bigint[]> {
+  if (pending.length === 0) return 'written';
+  const docs = await Promise.all(pending.map(({ slot, value }) => addressAt(ctx, view, fields, slot, value)));
+  try {
+    await ctx.store.atomic(docs.map((doc) => ({ op: 'insert' as const, collection: 'addresses' as const, doc })));
+  } catch (err) {
+    if (!isIpamError(err, 'DUPLICATE')) throw err;
+    if (err.field === 'requestKey') {
+      await fillFromStore(ctx, pending.map((p) => p.slot));
+      if (!pending.some((p) => p.slot.doc)) throw err;
+      return 'replayed';
+    }
+    const keys = docs.map((doc) => doc.key);
+    const stored = await ctx.store.collection<AddressDoc>('addresses').find({ key: { $in: keys } }, { fields: ['key'] });
+    if (stored.length === 0) throw err;
+    const taken = new Set(stored.map((doc) => doc.key));
+    return pending.filter((_, i) => taken.has(keys[i])).map((p) => p.value);
+  }
+  pending.forEach(({ slot }, i) => (slot.doc = docs[i]));
+  return 'written';
+}
+
+async function addressAt(ctx: Context, view: RangeView, fields: Record<string, unknown>, slot: Slot, value: bigint): Promise<AddressDoc> {
+  const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) }, undefined, { range: view.doc });
+  if (slot.requestKey) doc.requestKey = slot.requestKey;
+  return doc;
 }
 
 /**

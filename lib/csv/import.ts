@@ -15,6 +15,7 @@ import type { Context } from '../space';
 import { checkBlock, checkRange } from './checks';
 import { MANDATORY } from './fields';
 import { batchSnapshot } from './snapshot';
+import { insertValid } from '../store/insert-valid';
 import { ErrorCollector, type ImportResult } from './report';
 import type { CsvInput, CsvRow } from './source';
 import { openTable, yieldToEventLoop, type Phase, type ProgressListener, type Table } from './table';
@@ -190,7 +191,8 @@ function addressStep(ctx: Context, table: Table, errors: ErrorCollector, phase: 
         return;
       }
       const docs = built.map((b) => b.doc);
-      const { failures } = await addresses.insertMany(docs);
+      // A transactional store writes the batch all or none (a crash leaves none of it); others in bulk.
+      const failures = ctx.store.transactional ? await insertValid(ctx.store, 'addresses', docs) : (await addresses.insertMany(docs)).failures;
       const failed = new Set<number>();
       for (const { index, error } of failures) {
         failed.add(index);
