@@ -179,7 +179,9 @@ function addressStep(ctx: Context, table: Table, errors: ErrorCollector, phase: 
       }
       const batchCtx: Context = { store: await batchSnapshot(ctx.store, inputs.map((i) => keyOf(i.input)).filter(isKey)) };
       const built: { row: CsvRow; doc: AddressDoc }[] = [];
-      for (const { row, input } of inputs) {
+      for (const [i, { row, input }] of inputs.entries()) {
+        // buildAddress on the snapshot resolves without I/O: give the event loop a turn now and then.
+        if (i % 100 === 99) await yieldToEventLoop();
         try {
           built.push({ row, doc: await buildAddress(batchCtx, input) });
         } catch (err) {

@@ -21,8 +21,9 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 
 async function allocate(ipam: Ipam, rangeId: string): Promise<void> {
   for (let n = 0; ; n++) {
-    const requestId = `child-${seedText}-${n}`;
     const count = 1 + random(32);
+    // The count is in the requestId: a "begin" line may be lost with the killed process's unflushed output.
+    const requestId = `child-${seedText}-${n}-${count}`;
     say(`begin ${requestId} ${count}`);
     await ipam.perform('address', 'allocate', { range: rangeId, count, requestId });
     say(`ack ${requestId}`);
