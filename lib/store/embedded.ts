@@ -256,7 +256,15 @@ class SqliteCollection implements Collection {
 
   async count(filter: Filter): Promise<number> {
     const { where, params } = translate(filter, undefined, this.indexed);
-    return guard(() => (this.store.statement(`SELECT count(*) AS n FROM ${this.table} WHERE ${where}`).get(params) as { n: number }).n);
+    if (Object.keys(filter).every((field) => field === 'id' || this.indexed.has(field))) {
+      return guard(() => (this.store.statement(`SELECT count(*) AS n FROM ${this.table} WHERE ${where}`).get(params) as { n: number }).n);
+    }
+    // A field without an index means reading documents: counted in pages that yield, like a large find.
+    let n = 0;
+    await this.store.withReader((statement, yielding) =>
+      paged(statement(`SELECT rowid FROM ${this.table} WHERE ${where}`), params, yielding, () => n++),
+    );
+    return n;
   }
 
   async updateOne(filter: Filter, update: Update): Promise<boolean> {
