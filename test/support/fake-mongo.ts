@@ -1,0 +1,352 @@
+/**
+ * A fake of the MongoDB driver's MongoClient / Db / Collection, only as much as lib/store/mongodb.ts
+ * calls, with MongoDB's query and update semantics from mingo (null matches missing, $currentDate,
+ * $$NOW). It throws the driver's own error classes: E11000 as MongoServerError with keyValue, bulk
+ * failures as MongoBulkWriteError built the way the driver builds them (lib/bulk/common.js). `faults`
+ * makes a chosen call fail with any error, so failure paths are tested without a server.
+ */
+import { find, update } from 'mingo';
+import { MongoBulkWriteError, MongoServerError } from 'mongodb';
+import type { MongoClient, MongoClientOptions } from 'mongodb';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { BulkWriteResult, WriteError } = require('mongodb/lib/bulk/common') as {
+  BulkWriteResult: new (result: unknown, ordered: boolean) => unknown;
+  WriteError: new (err: unknown) => unknown;
+};
+
+type Doc = Record<string, unknown> & { _id: unknown };
+type Fault = (method: string, collection: string) => Error | undefined;
+
+interface FakeIndex {
+  name: string;
+  key: Record<string, 1>;
+  unique?: boolean;
+  partialFilterExpression?: Record<string, unknown>;
+  sparse?: boolean;
+}
+
+export interface FakeDeployment {
+  /** 'replicaSet' answers hello with a setName (transactions); 'standalone' without. */
+  topology: 'replicaSet' | 'standalone';
+  /** Server clock minus this process's clock, in ms. */
+  clockOffsetMs: number;
+  /** Consulted before every collection call; an error returned is thrown instead. */
+  faults: Fault[];
+  /** The options the adapter gave the client. */
+  clientOptions?: MongoClientOptions;
+  /** Fails createIndex on these collections the way a sharded collection refuses a unique index. */
+  shardedCollections: Set<string>;
+  databases: Map<string, Map<string, FakeCollection>>;
+}
+
+export function fakeDeployment(partial: Partial<FakeDeployment> = {}): FakeDeployment {
+  return { topology: 'replicaSet', clockOffsetMs: 0, faults: [], shardedCollections: new Set(), databases: new Map(), ...partial };
+}
+
+/** `createClient` for openMongoStore: every client made shares the deployment (like several processes). */
+export function fakeClientFactory(deployment: FakeDeployment): (uri: string, options: MongoClientOptions) => MongoClient {
+  return (_uri, options) => {
+    deployment.clientOptions = options;
+    return new FakeClient(deployment) as unknown as MongoClient;
+  };
+}
+
+/** Fails the next `times` calls of `method` (on `collection`, if given) with `error`. */
+export function failNext(deployment: FakeDeployment, method: string, error: Error, options: { collection?: string; times?: number } = {}): void {
+  let left = options.times ?? 1;
+  deployment.faults.push((m, c) => {
+    if (left <= 0 || m !== method || (options.collection && options.collection !== c)) return undefined;
+    left--;
+    return error;
+  });
+}
+
+class FakeClient {
+  constructor(private readonly deployment: FakeDeployment) {}
+
+  async connect(): Promise<this> {
+    this.check('connect', '');
+    return this;
+  }
+
+  db(name: string): FakeDb {
+    let collections = this.deployment.databases.get(name);
+    if (!collections) this.deployment.databases.set(name, (collections = new Map()));
+    return new FakeDb(this.deployment, collections);
+  }
+
+  startSession(): FakeSession {
+    return new FakeSession(this.deployment);
+  }
+
+  async close(): Promise<void> {}
+
+  private check(method: string, collection: string): void {
+    throwFault(this.deployment, method, collection);
+  }
+}
+
+function throwFault(deployment: FakeDeployment, method: string, collection: string): void {
+  for (const fault of deployment.faults) {
+    const error = fault(method, collection);
+    if (error) throw error;
+  }
+}
+
+/** A transaction: every collection of every database is snapshotted and put back when the callback fails. */
+class FakeSession {
+  constructor(private readonly deployment: FakeDeployment) {}
+
+  async withTransaction(fn: () => Promise<unknown>): Promise<void> {
+    if (this.deployment.topology === 'standalone') {
+      throw new MongoServerError({ message: 'Transaction numbers are only allowed on a replica set member or mongos', code: 20 });
+    }
+    const snapshots = [...this.deployment.databases.values()].flatMap((collections) =>
+      [...collections.values()].map((collection) => ({ collection, docs: collection.docs.map((d) => structuredClone(d)) })),
+    );
+    try {
+      await fn();
+      throwFault(this.deployment, 'commitTransaction', '');
+    } catch (err) {
+      for (const { collection, docs } of snapshots) collection.docs = docs;
+      throw err;
+    }
+  }
+
+  async endSession(): Promise<void> {}
+}
+
+class FakeDb {
+  constructor(
+    private readonly deployment: FakeDeployment,
+    private readonly collections: Map<string, FakeCollection>,
+  ) {}
+
+  collection(name: string): FakeCollection {
+    let collection = this.collections.get(name);
+    if (!collection) this.collections.set(name, (collection = new FakeCollection(this.deployment, name)));
+    return collection;
+  }
+
+  async command(command: Record<string, unknown>): Promise<Record<string, unknown>> {
+    throwFault(this.deployment, 'command', '');
+    if (command.hello === undefined) throw new Error(`fake driver: command ${JSON.stringify(command)} not supported`);
+    return {
+      isWritablePrimary: true,
+      localTime: new Date(Date.now() + this.deployment.clockOffsetMs),
+      ...(this.deployment.topology === 'replicaSet' ? { setName: 'rs0' } : {}),
+    };
+  }
+}
+
+export class FakeCollection {
+  docs: Doc[] = [];
+  indexList: FakeIndex[] = [{ name: '_id_', key: { _id: 1 }, unique: true }];
+
+  constructor(
+    private readonly deployment: FakeDeployment,
+    readonly name: string,
+  ) {}
+
+  private check(method: string): void {
+    throwFault(this.deployment, method, this.name);
+  }
+
+  async indexes(): Promise<FakeIndex[]> {
+    this.check('indexes');
+    return this.indexList.map((index) => ({ ...index }));
+  }
+
+  async createIndex(key: Record<string, 1>, options: Omit<FakeIndex, 'key'>): Promise<string> {
+    this.check('createIndex');
+    const field = Object.keys(key)[0];
+    if (options.unique && this.deployment.shardedCollections.has(this.name) && field !== 'key') {
+      throw new MongoServerError({ message: `cannot create unique index over { ${field}: 1 } with shard key pattern { key: 1 }`, code: 67 });
+    }
+    this.indexList.push({ ...options, key });
+    return options.name;
+  }
+
+  async insertOne(doc: Doc): Promise<{ insertedId: unknown }> {
+    this.check('insertOne');
+    this.insert(doc);
+    return { insertedId: doc._id };
+  }
+
+  /** Unordered: every document is tried; collisions come back as the driver's MongoBulkWriteError. */
+  async insertMany(docs: Doc[]): Promise<{ insertedCount: number }> {
+    this.check('insertMany');
+    const writeErrors: unknown[] = [];
+    const insertedIds: { index: number; _id: unknown }[] = [];
+    for (const [index, doc] of docs.entries()) {
+      try {
+        this.insert(doc);
+      } catch (err) {
+        writeErrors.push(new WriteError({ index, code: 11000, errmsg: (err as Error).message }));
+      }
+      insertedIds.push({ index, _id: doc._id });
+    }
+    if (writeErrors.length === 0) return { insertedCount: docs.length };
+    const result = new BulkWriteResult(
+      { ok: 1, writeErrors, writeConcernErrors: [], insertedIds, nInserted: docs.length - writeErrors.length, nUpserted: 0, nMatched: 0, nModified: 0, nRemoved: 0, upserted: [] },
+      false,
+    );
+    const first = writeErrors[0] as { code: number; errmsg: string };
+    throw new MongoBulkWriteError({ message: first.errmsg, code: first.code, writeErrors } as never, result as never);
+  }
+
+  find(filter: Record<string, unknown>): FakeCursor {
+    this.check('find');
+    return new FakeCursor(this.matching(filter));
+  }
+
+  async findOne(filter: Record<string, unknown>): Promise<Doc | null> {
+    this.check('findOne');
+    return structuredCloneOrNull(this.matching(filter)[0]);
+  }
+
+  async countDocuments(filter: Record<string, unknown>): Promise<number> {
+    this.check('countDocuments');
+    return this.matching(filter).length;
+  }
+
+  async updateOne(filter: Record<string, unknown>, modifier: Record<string, unknown>): Promise<{ matchedCount: number }> {
+    this.check('updateOne');
+    return { matchedCount: this.apply(this.matching(filter).slice(0, 1), modifier) };
+  }
+
+  async updateMany(filter: Record<string, unknown>, modifier: Record<string, unknown>): Promise<{ matchedCount: number }> {
+    this.check('updateMany');
+    return { matchedCount: this.apply(this.matching(filter), modifier) };
+  }
+
+  async replaceOne(filter: Record<string, unknown>, replacement: Doc, options: { upsert?: boolean } = {}): Promise<{ matchedCount: number }> {
+    this.check('replaceOne');
+    const [target] = this.matching(filter);
+    if (target) {
+      this.docs[this.docs.indexOf(target)] = this.serialize(replacement);
+      return { matchedCount: 1 };
+    }
+    if (options.upsert) this.insert(replacement);
+    return { matchedCount: 0 };
+  }
+
+  async deleteOne(filter: Record<string, unknown>): Promise<{ deletedCount: number }> {
+    this.check('deleteOne');
+    return { deletedCount: this.remove(this.matching(filter).slice(0, 1)) };
+  }
+
+  async deleteMany(filter: Record<string, unknown>): Promise<{ deletedCount: number }> {
+    this.check('deleteMany');
+    return { deletedCount: this.remove(this.matching(filter)) };
+  }
+
+  /** BSON has no undefined: the driver drops such fields with ignoreUndefined, else stores null. */
+  private serialize(doc: Doc): Doc {
+    const ignore = this.deployment.clientOptions?.ignoreUndefined === true;
+    const copy: Doc = { _id: doc._id };
+    for (const [field, value] of Object.entries(doc)) {
+      if (value === undefined) {
+        if (!ignore) copy[field] = null;
+      } else copy[field] = structuredClone(value);
+    }
+    return copy;
+  }
+
+  private matching(filter: Record<string, unknown>): Doc[] {
+    return find(this.docs, filter).all() as Doc[];
+  }
+
+  private insert(doc: Doc): void {
+    const copy = this.serialize(doc);
+    this.refuseCollision(copy, undefined);
+    this.docs.push(copy);
+  }
+
+  private apply(targets: Doc[], modifier: Record<string, unknown>): number {
+    for (const target of targets) {
+      const changed = structuredClone(target);
+      update(changed, modifier as never);
+      Object.assign(changed, this.serialize(changed));
+      this.refuseCollision(changed, target);
+      this.docs[this.docs.indexOf(target)] = changed;
+    }
+    return targets.length;
+  }
+
+  private remove(targets: Doc[]): number {
+    this.docs = this.docs.filter((doc) => !targets.includes(doc));
+    return targets.length;
+  }
+
+  /** The unique indexes, with MongoDB's rules: a missing field indexes as null unless sparse or filtered out. */
+  private refuseCollision(doc: Doc, replacing: Doc | undefined): void {
+    for (const index of this.indexList.filter((i) => i.unique)) {
+      const field = Object.keys(index.key)[0];
+      if (!this.indexes_(index, doc)) continue;
+      const value = doc[field] ?? null;
+      const other = this.docs.find((d) => d !== replacing && this.indexes_(index, d) && isEqual(d[field] ?? null, value));
+      if (other) {
+        const shown = typeof value === 'string' ? `"${value}"` : JSON.stringify(value);
+        throw new MongoServerError({
+          message: `E11000 duplicate key error collection: test.${this.name} index: ${index.name} dup key: { ${field}: ${shown} }`,
+          code: 11000,
+          keyPattern: index.key,
+          keyValue: { [field]: value },
+        });
+      }
+    }
+  }
+
+  private indexes_(index: FakeIndex, doc: Doc): boolean {
+    const field = Object.keys(index.key)[0];
+    if (index.sparse && !(field in doc)) return false;
+    if (index.partialFilterExpression) return find([doc], index.partialFilterExpression).all().length === 1;
+    return true;
+  }
+}
+
+class FakeCursor {
+  private fields?: Record<string, 1>;
+  private order?: Record<string, 1 | -1>;
+  private skipped = 0;
+  private limited = 0;
+
+  constructor(private readonly docs: Doc[]) {}
+
+  project(fields: Record<string, 1>): this {
+    this.fields = fields;
+    return this;
+  }
+
+  sort(order: Record<string, 1 | -1>): this {
+    this.order = order;
+    return this;
+  }
+
+  skip(n: number): this {
+    this.skipped = n;
+    return this;
+  }
+
+  limit(n: number): this {
+    this.limited = n;
+    return this;
+  }
+
+  async toArray(): Promise<Doc[]> {
+    let cursor = find(this.docs, {}, this.fields ? { ...this.fields, _id: 1 } : undefined);
+    if (this.order) cursor = cursor.sort(this.order);
+    if (this.skipped) cursor = cursor.skip(this.skipped);
+    if (this.limited) cursor = cursor.limit(this.limited);
+    return (cursor.all() as Doc[]).map((doc) => structuredClone(doc));
+  }
+}
+
+function structuredCloneOrNull(doc: Doc | undefined): Doc | null {
+  return doc === undefined ? null : structuredClone(doc);
+}
+
+function isEqual(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
