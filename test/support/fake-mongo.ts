@@ -5,7 +5,7 @@
  * failures as MongoBulkWriteError built the way the driver builds them (lib/bulk/common.js). `faults`
  * makes a chosen call fail with any error, so failure paths are tested without a server.
  */
-import { find, update } from 'mingo';
+import { Query, update } from 'mingo';
 import { MongoBulkWriteError, MongoServerError } from 'mongodb';
 import type { MongoClient, MongoClientOptions } from 'mongodb';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -140,7 +140,9 @@ class FakeDb {
 }
 
 export class FakeCollection {
-  docs: Doc[] = [];
+  private rows: Doc[] = [];
+  /** Per unique index: JSON of the indexed value -> document, kept in step with `rows`. */
+  private unique = new Map<string, Map<string, Doc>>();
   indexList: FakeIndex[] = [{ name: '_id_', key: { _id: 1 }, unique: true }];
 
   constructor(
@@ -150,6 +152,39 @@ export class FakeCollection {
 
   private check(method: string): void {
     throwFault(this.deployment, method, this.name);
+  }
+
+  get docs(): Doc[] {
+    return this.rows;
+  }
+
+  /** Replaces every document (a transaction put back), rebuilding the unique maps. */
+  set docs(docs: Doc[]) {
+    this.rows = docs;
+    this.unique = new Map();
+    for (const doc of docs) this.track(doc);
+  }
+
+  private uniqueIndexes(): FakeIndex[] {
+    return this.indexList.filter((i) => i.unique);
+  }
+
+  private track(doc: Doc): void {
+    this.sortedByKey = undefined;
+    for (const index of this.uniqueIndexes()) {
+      if (!indexes(index, doc)) continue;
+      let map = this.unique.get(index.name);
+      if (!map) this.unique.set(index.name, (map = new Map()));
+      map.set(valueKey(index, doc), doc);
+    }
+  }
+
+  private untrack(doc: Doc): void {
+    this.sortedByKey = undefined;
+    for (const index of this.uniqueIndexes()) {
+      const map = this.unique.get(index.name);
+      if (map && indexes(index, doc) && map.get(valueKey(index, doc)) === doc) map.delete(valueKey(index, doc));
+    }
   }
 
   async indexes(): Promise<FakeIndex[]> {
@@ -164,6 +199,7 @@ export class FakeCollection {
       throw new MongoServerError({ message: `cannot create unique index over { ${field}: 1 } with shard key pattern { key: 1 }`, code: 67 });
     }
     this.indexList.push({ ...options, key });
+    this.docs = this.rows;
     return options.name;
   }
 
@@ -224,7 +260,11 @@ export class FakeCollection {
     this.check('replaceOne');
     const [target] = this.matching(filter);
     if (target) {
-      this.docs[this.docs.indexOf(target)] = this.serialize(replacement);
+      const replaced = this.serialize(replacement);
+      this.untrack(target);
+      this.refuseCollision(replaced, target);
+      this.rows[this.rows.indexOf(target)] = replaced;
+      this.track(replaced);
       return { matchedCount: 1 };
     }
     if (options.upsert) this.insert(replacement);
@@ -254,13 +294,42 @@ export class FakeCollection {
   }
 
   private matching(filter: Record<string, unknown>): Doc[] {
-    return find(this.docs, filter).all() as Doc[];
+    return query(filter).find(this.candidates(filter)).all() as Doc[];
+  }
+
+  private sortedByKey?: Doc[];
+
+  /**
+   * Documents that may match, in stored order: narrowed by equality on a unique field, or by a range on
+   * `key` (binary search over a key-sorted copy), so big test data sets stay fast. mingo decides the rest.
+   */
+  private candidates(filter: Record<string, unknown>): Doc[] {
+    for (const index of this.uniqueIndexes()) {
+      const field = Object.keys(index.key)[0];
+      const value = filter[field];
+      if (index.partialFilterExpression || index.sparse) continue;
+      if (typeof value === 'string' || typeof value === 'number') {
+        const doc = this.unique.get(index.name)?.get(JSON.stringify(value));
+        return doc ? [doc] : [];
+      }
+    }
+    const range = filter.key as Record<string, unknown> | undefined;
+    if (!range || typeof range !== 'object' || !this.uniqueIndexes().some((i) => i.name === 'key')) return this.rows;
+    const low = (range.$gte ?? range.$gt) as string | undefined;
+    const high = (range.$lte ?? range.$lt) as string | undefined;
+    if (typeof low !== 'string' && typeof high !== 'string') return this.rows;
+    this.sortedByKey ??= this.rows.filter((d) => typeof d.key === 'string').sort((a, b) => ((a.key as string) < (b.key as string) ? -1 : 1));
+    const sorted = this.sortedByKey;
+    const from = typeof low === 'string' ? firstAtOrAfter(sorted, low) : 0;
+    const to = typeof high === 'string' ? firstAfter(sorted, high) : sorted.length;
+    return sorted.slice(from, to);
   }
 
   private insert(doc: Doc): void {
     const copy = this.serialize(doc);
     this.refuseCollision(copy, undefined);
-    this.docs.push(copy);
+    this.rows.push(copy);
+    this.track(copy);
   }
 
   private apply(targets: Doc[], modifier: Record<string, unknown>): number {
@@ -269,24 +338,28 @@ export class FakeCollection {
       update(changed, modifier as never);
       Object.assign(changed, this.serialize(changed));
       this.refuseCollision(changed, target);
-      this.docs[this.docs.indexOf(target)] = changed;
+      this.untrack(target);
+      this.rows[this.rows.indexOf(target)] = changed;
+      this.track(changed);
     }
     return targets.length;
   }
 
   private remove(targets: Doc[]): number {
-    this.docs = this.docs.filter((doc) => !targets.includes(doc));
+    const gone = new Set(targets);
+    for (const doc of targets) this.untrack(doc);
+    this.rows = this.rows.filter((doc) => !gone.has(doc));
     return targets.length;
   }
 
   /** The unique indexes, with MongoDB's rules: a missing field indexes as null unless sparse or filtered out. */
   private refuseCollision(doc: Doc, replacing: Doc | undefined): void {
-    for (const index of this.indexList.filter((i) => i.unique)) {
-      const field = Object.keys(index.key)[0];
-      if (!this.indexes_(index, doc)) continue;
-      const value = doc[field] ?? null;
-      const other = this.docs.find((d) => d !== replacing && this.indexes_(index, d) && isEqual(d[field] ?? null, value));
-      if (other) {
+    for (const index of this.uniqueIndexes()) {
+      if (!indexes(index, doc)) continue;
+      const other = this.unique.get(index.name)?.get(valueKey(index, doc));
+      if (other && other !== replacing) {
+        const field = Object.keys(index.key)[0];
+        const value = doc[field] ?? null;
         const shown = typeof value === 'string' ? `"${value}"` : JSON.stringify(value);
         throw new MongoServerError({
           message: `E11000 duplicate key error collection: test.${this.name} index: ${index.name} dup key: { ${field}: ${shown} }`,
@@ -297,13 +370,60 @@ export class FakeCollection {
       }
     }
   }
+}
 
-  private indexes_(index: FakeIndex, doc: Doc): boolean {
-    const field = Object.keys(index.key)[0];
-    if (index.sparse && !(field in doc)) return false;
-    if (index.partialFilterExpression) return find([doc], index.partialFilterExpression).all().length === 1;
-    return true;
+function firstAtOrAfter(sorted: Doc[], key: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if ((sorted[middle].key as string) < key) low = middle + 1;
+    else high = middle;
   }
+  return low;
+}
+
+function firstAfter(sorted: Doc[], key: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if ((sorted[middle].key as string) <= key) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** mingo builds an operator context per Query: compiled queries are kept, keyed by their JSON. */
+const compiled = new Map<string, Query>();
+
+function query(filter: Record<string, unknown>): Query {
+  const text = JSON.stringify(filter);
+  let found = compiled.get(text);
+  if (!found) {
+    if (compiled.size > 2000) compiled.clear();
+    compiled.set(text, (found = new Query(filter)));
+  }
+  return found;
+}
+
+/** `{field: {$type: 'string'}}` (the adapter's only partial filter) without mingo; anything else with it. */
+function matches(doc: Doc, filter: Record<string, unknown>): boolean {
+  const entries = Object.entries(filter);
+  const [field, condition] = entries[0] ?? [];
+  if (entries.length === 1 && JSON.stringify(condition) === '{"$type":"string"}') return typeof doc[field] === 'string';
+  return query(filter).test(doc);
+}
+
+function valueKey(index: FakeIndex, doc: Doc): string {
+  return JSON.stringify(doc[Object.keys(index.key)[0]] ?? null);
+}
+
+function indexes(index: FakeIndex, doc: Doc): boolean {
+  const field = Object.keys(index.key)[0];
+  if (index.sparse && !(field in doc)) return false;
+  if (index.partialFilterExpression) return matches(doc, index.partialFilterExpression);
+  return true;
 }
 
 class FakeCursor {
@@ -335,18 +455,34 @@ class FakeCursor {
   }
 
   async toArray(): Promise<Doc[]> {
-    let cursor = find(this.docs, {}, this.fields ? { ...this.fields, _id: 1 } : undefined);
-    if (this.order) cursor = cursor.sort(this.order);
-    if (this.skipped) cursor = cursor.skip(this.skipped);
-    if (this.limited) cursor = cursor.limit(this.limited);
-    return (cursor.all() as Doc[]).map((doc) => structuredClone(doc));
+    const docs = this.order ? [...this.docs].sort(comparing(this.order)) : this.docs;
+    const page = docs.slice(this.skipped, this.limited ? this.skipped + this.limited : undefined);
+    return page.map((doc) => structuredClone(this.fields ? picked(doc, Object.keys(this.fields)) : doc));
   }
+}
+
+/** MongoDB's order for the scalar types the port stores: missing and null first, then numbers, then strings. */
+function comparing(order: Record<string, 1 | -1>): (a: Doc, b: Doc) => number {
+  const rank = (v: unknown): number => (v === undefined || v === null ? 0 : typeof v === 'number' ? 1 : typeof v === 'string' ? 2 : 3);
+  return (a, b) => {
+    for (const [field, direction] of Object.entries(order)) {
+      const x = a[field];
+      const y = b[field];
+      const byRank = rank(x) - rank(y);
+      const diff = byRank !== 0 ? byRank : (x as never) < (y as never) ? -1 : (x as never) > (y as never) ? 1 : 0;
+      if (diff !== 0) return diff * direction;
+    }
+    return 0;
+  };
+}
+
+function picked(doc: Doc, fields: string[]): Doc {
+  const out: Doc = { _id: doc._id };
+  for (const field of fields) if (field in doc) out[field] = doc[field];
+  return out;
 }
 
 function structuredCloneOrNull(doc: Doc | undefined): Doc | null {
   return doc === undefined ? null : structuredClone(doc);
 }
 
-function isEqual(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
