@@ -12,6 +12,7 @@ import { buildAddress, deleteAddressDocs, duplicateAddress, getAddressDoc, type 
 import { SERVICES, canonicalOrCustom, fold } from './enums';
 import { IpamError, invalid, isIpamError, show } from './errors';
 import { addressKey, checkAddressSpace, keyValue, requestKey } from './keys';
+import { addressesByRequest, insertWithRequest } from './requests';
 import { activeProbes, probe, type CheckName } from './probes';
 import { checkInput, toRecord, type AddressRecord } from './records';
 import { getRangeDoc, type RangeDoc } from './ranges';
@@ -318,13 +319,8 @@ function withChecks(doc: AddressDoc, checks: CheckName[]): AllocatedRecord {
 async function fillFromStore(ctx: Context, slots: Slot[]): Promise<void> {
   const open = slots.filter((slot) => !slot.doc && slot.requestKey);
   if (open.length === 0) return;
-  const found = await ctx.store
-    .collection<AddressDoc>('addresses')
-    .find({ requestKey: { $in: open.map((slot) => slot.requestKey as string) } });
-  for (const doc of found) {
-    const slot = open.find((s) => s.requestKey === doc.requestKey);
-    if (slot) slot.doc = doc;
-  }
+  const found = await addressesByRequest<AddressDoc>(ctx, open.map((slot) => slot.requestKey as string));
+  for (const slot of open) slot.doc = found.get(slot.requestKey as string);
 }
 
 async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<string, unknown>, slots: Slot[]): Promise<void> {
@@ -375,10 +371,27 @@ async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<string, 
       cursor = picked.candidates[picked.candidates.length - 1] + 1n;
     }
   } catch (err) {
-    await deleteAddressDocs(ctx, mine);
+    await undoClaims(ctx, mine, err);
     throw err;
   }
   if (firstGap !== undefined) await advanceHint(ctx, view, firstGap, mine);
+}
+
+/**
+ * Deletes what a failed `count` > 1 call had written. When that fails too (the same outage), the error
+ * names the addresses left behind, so the caller can release them, instead of leaking them silently.
+ */
+async function undoClaims(ctx: Context, mine: AddressDoc[], cause: unknown): Promise<void> {
+  try {
+    await deleteAddressDocs(ctx, mine);
+  } catch (err) {
+    const left = mine.map((doc) => doc.address);
+    throw new IpamError(
+      isIpamError(cause) ? cause.code : 'STORE_UNAVAILABLE',
+      `${(cause as Error).message}; the ${left.length} address(es) this call had allocated could not be removed (${(err as Error).message}): release ${left.join(', ')}`,
+      { field: 'addresses', value: left },
+    );
+  }
 }
 
 /**
@@ -395,11 +408,11 @@ async function claim(
   const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) }, undefined, { range: view.doc });
   if (slot.requestKey) doc.requestKey = slot.requestKey;
   try {
-    await ctx.store.collection<AddressDoc>('addresses').insertOne(doc);
+    await insertWithRequest(ctx, doc);
     slot.doc = doc;
     return 'claimed';
   } catch (err) {
-    if (isIpamError(err, 'DUPLICATE') && err.field === 'requestKey') {
+    if (isIpamError(err, 'DUPLICATE') && err.field === 'requestId') {
       await fillFromStore(ctx, [slot]);
       return slot.doc ? 'replayed' : 'taken';
     }

@@ -15,6 +15,7 @@ import type { Context } from '../space';
 import { checkBlock, checkRange } from './checks';
 import { MANDATORY } from './fields';
 import { batchSnapshot } from './snapshot';
+import { insertManyWithRequests } from '../requests';
 import { ErrorCollector, type ImportResult } from './report';
 import type { CsvInput, CsvRow } from './source';
 import { openTable, yieldToEventLoop, type Phase, type ProgressListener, type Table } from './table';
@@ -190,7 +191,7 @@ function addressStep(ctx: Context, table: Table, errors: ErrorCollector, phase: 
         return;
       }
       const docs = built.map((b) => b.doc);
-      const { failures } = await addresses.insertMany(docs);
+      const { failures } = await insertManyWithRequests(ctx, docs);
       const failed = new Set<number>();
       for (const { index, error } of failures) {
         failed.add(index);
@@ -241,7 +242,8 @@ async function checkDuplicates(
 
 /** What undoing an insert needs (the full documents would hold the whole file in memory). */
 function slim(doc: AddressDoc): AddressDoc {
-  return { id: doc.id, key: doc.key, address: doc.address, addressSpace: doc.addressSpace, family: doc.family } as AddressDoc;
+  const kept = { id: doc.id, key: doc.key, address: doc.address, addressSpace: doc.addressSpace, family: doc.family };
+  return (doc.requestKey ? { ...kept, requestKey: doc.requestKey } : kept) as AddressDoc;
 }
 
 function duplicateRow(label: string, input: Record<string, unknown>, line: number): IpamError {

@@ -15,6 +15,7 @@ const { BulkWriteResult, WriteError } = require('mongodb/lib/bulk/common') as {
 };
 
 type Doc = Record<string, unknown> & { _id: unknown };
+type SessionOption = { session?: FakeSession };
 type Fault = (method: string, collection: string) => Error | undefined;
 
 interface FakeIndex {
@@ -93,23 +94,28 @@ function throwFault(deployment: FakeDeployment, method: string, collection: stri
   }
 }
 
-/** A transaction: every collection of every database is snapshotted and put back when the callback fails. */
-class FakeSession {
+/**
+ * A transaction: the writes made with this session are undone, newest first, when the callback fails.
+ * (Not isolated from concurrent writers as a server's snapshot is; the tests need all-or-none.)
+ */
+export class FakeSession {
+  undo: (() => void)[] = [];
+
   constructor(private readonly deployment: FakeDeployment) {}
 
   async withTransaction(fn: () => Promise<unknown>): Promise<void> {
     if (this.deployment.topology === 'standalone') {
       throw new MongoServerError({ message: 'Transaction numbers are only allowed on a replica set member or mongos', code: 20 });
     }
-    const snapshots = [...this.deployment.databases.values()].flatMap((collections) =>
-      [...collections.values()].map((collection) => ({ collection, docs: collection.docs.map((d) => structuredClone(d)) })),
-    );
+    this.undo = [];
     try {
       await fn();
       throwFault(this.deployment, 'commitTransaction', '');
     } catch (err) {
-      for (const { collection, docs } of snapshots) collection.docs = docs;
+      for (const step of this.undo.reverse()) step();
       throw err;
+    } finally {
+      this.undo = [];
     }
   }
 
@@ -203,9 +209,10 @@ export class FakeCollection {
     return options.name;
   }
 
-  async insertOne(doc: Doc): Promise<{ insertedId: unknown }> {
+  async insertOne(doc: Doc, options: SessionOption = {}): Promise<{ insertedId: unknown }> {
     this.check('insertOne');
-    this.insert(doc);
+    const stored = this.insert(doc);
+    options.session?.undo.push(() => this.remove([stored]));
     return { insertedId: doc._id };
   }
 
@@ -246,14 +253,14 @@ export class FakeCollection {
     return this.matching(filter).length;
   }
 
-  async updateOne(filter: Record<string, unknown>, modifier: Record<string, unknown>): Promise<{ matchedCount: number }> {
+  async updateOne(filter: Record<string, unknown>, modifier: Record<string, unknown>, options: SessionOption = {}): Promise<{ matchedCount: number }> {
     this.check('updateOne');
-    return { matchedCount: this.apply(this.matching(filter).slice(0, 1), modifier) };
+    return { matchedCount: this.apply(this.matching(filter).slice(0, 1), modifier, options.session) };
   }
 
-  async updateMany(filter: Record<string, unknown>, modifier: Record<string, unknown>): Promise<{ matchedCount: number }> {
+  async updateMany(filter: Record<string, unknown>, modifier: Record<string, unknown>, options: SessionOption = {}): Promise<{ matchedCount: number }> {
     this.check('updateMany');
-    return { matchedCount: this.apply(this.matching(filter), modifier) };
+    return { matchedCount: this.apply(this.matching(filter), modifier, options.session) };
   }
 
   async replaceOne(filter: Record<string, unknown>, replacement: Doc, options: { upsert?: boolean } = {}): Promise<{ matchedCount: number }> {
@@ -271,14 +278,25 @@ export class FakeCollection {
     return { matchedCount: 0 };
   }
 
-  async deleteOne(filter: Record<string, unknown>): Promise<{ deletedCount: number }> {
+  async deleteOne(filter: Record<string, unknown>, options: SessionOption = {}): Promise<{ deletedCount: number }> {
     this.check('deleteOne');
-    return { deletedCount: this.remove(this.matching(filter).slice(0, 1)) };
+    return { deletedCount: this.removeIn(this.matching(filter).slice(0, 1), options.session) };
   }
 
-  async deleteMany(filter: Record<string, unknown>): Promise<{ deletedCount: number }> {
+  async deleteMany(filter: Record<string, unknown>, options: SessionOption = {}): Promise<{ deletedCount: number }> {
     this.check('deleteMany');
-    return { deletedCount: this.remove(this.matching(filter)) };
+    return { deletedCount: this.removeIn(this.matching(filter), options.session) };
+  }
+
+  private removeIn(targets: Doc[], session: FakeSession | undefined): number {
+    const count = this.remove(targets);
+    session?.undo.push(() => {
+      for (const doc of targets) {
+        this.rows.push(doc);
+        this.track(doc);
+      }
+    });
+    return count;
   }
 
   /** BSON has no undefined: the driver drops such fields with ignoreUndefined, else stores null. */
@@ -325,24 +343,32 @@ export class FakeCollection {
     return sorted.slice(from, to);
   }
 
-  private insert(doc: Doc): void {
+  private insert(doc: Doc): Doc {
     const copy = this.serialize(doc);
     this.refuseCollision(copy, undefined);
     this.rows.push(copy);
     this.track(copy);
+    return copy;
   }
 
-  private apply(targets: Doc[], modifier: Record<string, unknown>): number {
+  private apply(targets: Doc[], modifier: Record<string, unknown>, session?: FakeSession): number {
     for (const target of targets) {
       const changed = structuredClone(target);
       update(changed, modifier as never);
       Object.assign(changed, this.serialize(changed));
       this.refuseCollision(changed, target);
-      this.untrack(target);
-      this.rows[this.rows.indexOf(target)] = changed;
-      this.track(changed);
+      this.swap(target, changed);
+      session?.undo.push(() => this.swap(changed, target));
     }
     return targets.length;
+  }
+
+  private swap(from: Doc, to: Doc): void {
+    const at = this.rows.indexOf(from);
+    if (at < 0) return;
+    this.untrack(from);
+    this.rows[at] = to;
+    this.track(to);
   }
 
   private remove(targets: Doc[]): number {
