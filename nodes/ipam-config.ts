@@ -79,7 +79,8 @@ export = function register(RED: NodeAPI): void {
         const mode = atomicMode(ipam);
         if (mode) node.log(`ipam-config: MongoDB multi-write changes use ${mode}`);
         for (const warning of (ipam.store as { warnings?: string[] }).warnings ?? []) node.warn(`ipam-config: ${warning}`);
-        setState({ state: 'connected', kind: ipam.store.kind, ...(mode ? { mode } : {}) });
+        const shortMode = (ipam.store as { mode?: string }).mode;
+        setState({ state: 'connected', kind: ipam.store.kind, ...(shortMode ? { mode: shortMode } : {}) });
         return ipam;
       },
       (err: Error) => {
