@@ -4,7 +4,7 @@
  * without a word.
  */
 import { expect } from 'chai';
-import { MongoNetworkError } from 'mongodb';
+import { MongoBulkWriteError, MongoNetworkError } from 'mongodb';
 import { IpamError } from '../../lib/errors';
 import { Ipam } from '../../lib/ipam';
 import type { AddressRecord, RangeRecord } from '../../lib/records';
@@ -14,13 +14,16 @@ function open(deployment: FakeDeployment): Promise<Ipam> {
   return Ipam.open({ kind: 'mongodb', uri: 'mongodb://127.0.0.1:27017', database: 'test', createClient: fakeClientFactory(deployment) });
 }
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { BulkWriteResult } = require('mongodb/lib/bulk/common') as { BulkWriteResult: new (r: unknown, o: boolean) => never };
+
 async function rejection(promise: Promise<unknown>): Promise<IpamError> {
   const err = await promise.then(() => undefined, (e: unknown) => e);
   expect(err).to.be.instanceOf(IpamError);
   return err as IpamError;
 }
 
-describe('allocation under store failures', () => {
+describe('allocation, release and CSV import under store failures', () => {
   it('a release that fails part-way never leaves a freed address unallocatable', async () => {
     const deployment = fakeDeployment();
     const ipam = await open(deployment);
@@ -66,6 +69,33 @@ describe('allocation under store failures', () => {
     expect(left).to.have.length(2);
     expect(err.value).to.deep.equal(left);
     for (const address of left) expect(err.message).to.contain(address);
+    await ipam.close();
+  });
+
+  it('a CSV import whose bulk insert lost the server counts no rows as written', async () => {
+    const deployment = fakeDeployment();
+    const ipam = await open(deployment);
+    const csv = [
+      'IP address,Managed by service,Service instance,Device type,IP address state,Assignment type',
+      '10.7.0.1,IPAM,Localhost,Host,In-Use,Static',
+      '10.7.0.2,IPAM,Localhost,Host,In-Use,Static',
+    ].join('\n');
+    const empty = new BulkWriteResult(
+      { ok: 1, writeErrors: [], writeConcernErrors: [], insertedIds: [], nInserted: 0, nUpserted: 0, nMatched: 0, nModified: 0, nRemoved: 0, upserted: [] },
+      false,
+    );
+    failNext(deployment, 'insertMany', new MongoBulkWriteError(new MongoNetworkError('connection reset') as never, empty), { collection: 'addresses' });
+    const outcome = await ipam.perform('import', 'import', { entity: 'addresses', csv }).then(
+      (done) => ({ done }),
+      (err: unknown) => ({ err }),
+    );
+    if ('done' in outcome) {
+      const result = (outcome.done as { payload: { created: number } }).payload;
+      expect(result.created, 'rows reported as created').to.equal(await ipam.store.collection('addresses').count({}));
+    } else {
+      expect((outcome.err as IpamError).code).to.equal('STORE_UNAVAILABLE');
+    }
+    expect(await ipam.store.collection('addresses').count({})).to.equal(0);
     await ipam.close();
   });
 });
