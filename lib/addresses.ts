@@ -9,6 +9,7 @@ import { ADDRESS_STATES, ASSIGNMENT_TYPES, DEVICE_TYPES, SERVICES, canonicalOf, 
 import { IpamError, invalid, isIpamError, show } from './errors';
 import { addressKey, checkAddressSpace, requestKey } from './keys';
 import { mostSpecificBlockId, mostSpecificRangeId } from './mapping';
+import { forgetRequests, insertWithRequest, moveWrites, requestTaken } from './requests';
 import { checkInput, clearedFields, nowIso, unsetMissing, toRecord, type AddressRecord, type Keyed } from './records';
 import { overlapping, startFloor, type Context } from './space';
 
@@ -88,22 +89,17 @@ export async function addAddress(ctx: Context, input: unknown): Promise<AddressR
 /** Inserts a built address; a key collision becomes a DUPLICATE that names the address. */
 export async function insertAddress(ctx: Context, doc: AddressDoc): Promise<void> {
   try {
-    await ctx.store.collection<AddressDoc>('addresses').insertOne(doc);
+    await insertWithRequest(ctx, doc);
   } catch (err) {
     throw uniqueCollision(err, doc);
   }
 }
 
 /** A unique-index collision in the words of the record: the address, or the requestId, already taken. */
-function uniqueCollision(err: unknown, doc: AddressDoc): unknown {
+export function uniqueCollision(err: unknown, doc: AddressDoc): unknown {
   if (!isIpamError(err, 'DUPLICATE')) return err;
   if (err.field === 'key') return duplicateAddress(doc);
-  if (err.field === 'requestKey') {
-    return new IpamError('DUPLICATE', `requestId ${show(doc.requestId)}: already used by another address in ${show(doc.addressSpace)}`, {
-      field: 'requestId',
-      value: doc.requestId,
-    });
-  }
+  if (err.field === 'requestId' || err.field === 'id') return requestTaken(doc);
   return err;
 }
 
@@ -128,11 +124,11 @@ export async function updateAddress(ctx: Context, selector: unknown, input: unkn
   const $unset = unsetMissing(current, doc, OPTIONAL_FIELDS);
   // expiryStatus is ipam-expiry's record of what it reported; it goes only with the expiryDate.
   if ($unset.expiryDate && current.expiryStatus !== undefined) $unset.expiryStatus = true;
+  const update = { $set, ...(Object.keys($unset).length ? { $unset } : {}) };
+  const requestMoves = moveWrites(doc.id, current.requestKey, doc.requestKey);
   try {
-    await ctx.store.collection<AddressDoc>('addresses').updateOne(
-      { id: doc.id },
-      { $set, ...(Object.keys($unset).length ? { $unset } : {}) },
-    );
+    if (requestMoves.length === 0) await ctx.store.collection<AddressDoc>('addresses').updateOne({ id: doc.id }, update);
+    else await ctx.store.atomic([{ op: 'update', collection: 'addresses', filter: { id: doc.id }, update }, ...requestMoves]);
   } catch (err) {
     throw uniqueCollision(err, doc);
   }
@@ -171,9 +167,12 @@ export async function getAddressDoc(ctx: Context, selector: unknown): Promise<Ad
 /** Deletes address records (never DHCP or DNS data) and tells their ranges the addresses are free again. */
 export async function deleteAddressDocs(ctx: Context, docs: AddressDoc[]): Promise<AddressDoc[]> {
   const addresses = ctx.store.collection('addresses');
+  // The hints go down first: a failure after it leaves a hint lower than needed (allocation skips the
+  // taken addresses), never freed addresses hidden below a hint (allocation would answer RANGE_FULL).
+  await addressesFreed(ctx, docs);
   const deleted: AddressDoc[] = [];
   for (const doc of docs) if (await addresses.deleteOne({ id: doc.id })) deleted.push(doc);
-  await addressesFreed(ctx, deleted);
+  await forgetRequests(ctx, deleted);
   return deleted;
 }
 

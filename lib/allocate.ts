@@ -12,6 +12,7 @@ import { buildAddress, deleteAddressDocs, duplicateAddress, getAddressDoc, type 
 import { SERVICES, canonicalOrCustom, fold } from './enums';
 import { IpamError, invalid, isIpamError, show } from './errors';
 import { addressKey, checkAddressSpace, keyValue, requestKey } from './keys';
+import { addressesByRequest, insertWithRequest, insertWrites } from './requests';
 import { activeProbes, probe, type CheckName } from './probes';
 import { checkInput, toRecord, type AddressRecord } from './records';
 import { getRangeDoc, type RangeDoc } from './ranges';
@@ -318,13 +319,8 @@ function withChecks(doc: AddressDoc, checks: CheckName[]): AllocatedRecord {
 async function fillFromStore(ctx: Context, slots: Slot[]): Promise<void> {
   const open = slots.filter((slot) => !slot.doc && slot.requestKey);
   if (open.length === 0) return;
-  const found = await ctx.store
-    .collection<AddressDoc>('addresses')
-    .find({ requestKey: { $in: open.map((slot) => slot.requestKey as string) } });
-  for (const doc of found) {
-    const slot = open.find((s) => s.requestKey === doc.requestKey);
-    if (slot) slot.doc = doc;
-  }
+  const found = await addressesByRequest<AddressDoc>(ctx, open.map((slot) => slot.requestKey as string));
+  for (const slot of open) slot.doc = found.get(slot.requestKey as string);
 }
 
 /**
@@ -406,10 +402,10 @@ async function writeAll(
   if (pending.length === 0) return 'written';
   const docs = await Promise.all(pending.map(({ slot, value }) => addressAt(ctx, view, fields, slot, value)));
   try {
-    await ctx.store.atomic(docs.map((doc) => ({ op: 'insert' as const, collection: 'addresses' as const, doc })));
+    await ctx.store.atomic(docs.flatMap(insertWrites));
   } catch (err) {
     if (!isIpamError(err, 'DUPLICATE')) throw err;
-    if (err.field === 'requestKey') {
+    if (err.field !== 'key') {
       await fillFromStore(ctx, pending.map((p) => p.slot));
       if (!pending.some((p) => p.slot.doc)) throw err;
       return 'replayed';
@@ -444,11 +440,11 @@ async function claim(
   const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) }, undefined, { range: view.doc });
   if (slot.requestKey) doc.requestKey = slot.requestKey;
   try {
-    await ctx.store.collection<AddressDoc>('addresses').insertOne(doc);
+    await insertWithRequest(ctx, doc);
     slot.doc = doc;
     return 'claimed';
   } catch (err) {
-    if (isIpamError(err, 'DUPLICATE') && err.field === 'requestKey') {
+    if (isIpamError(err, 'DUPLICATE') && err.field === 'requestId') {
       await fillFromStore(ctx, [slot]);
       return slot.doc ? 'replayed' : 'taken';
     }

@@ -44,8 +44,10 @@ function safeJson(value: unknown): string {
 }
 
 /** A URL or URI with any `user:password@` part masked, for messages and logs. */
+/** Hides a URI's user information: everything between `//` and the last `@` (a password may hold `@` or `/`). */
 export function redact(uri: string): string {
-  return uri.replace(/\/\/[^@/]*@/, '//***@');
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)[^]*@/i.exec(uri);
+  return match ? `${match[1]}***@${uri.slice(match[0].length)}` : uri;
 }
 
 export function invalid(field: string, value: unknown, reason: string): IpamError {

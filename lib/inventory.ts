@@ -257,10 +257,12 @@ async function groupTotal(ctx: Context, filter: Filter, grouping: Grouping, valu
   if (grouping.kind === 'block') {
     condition = await blockKindCondition(ctx, value as (typeof BLOCK_KINDS)[number], filter.addressSpace);
   } else {
-    condition = value === null ? null : (value as string | number | boolean);
+    // "No value" is a field stored as null (rangeId, blockId) or absent (optional fields). `{field: null}`
+    // matches both on MongoDB but only null elsewhere, so the two are counted apart, each exactly once.
+    condition = value === null ? { $in: [null], $exists: true } : (value as string | number | boolean);
   }
-  // "No value": equality with null matches a field stored as null and an absent one alike (port.ts, Semantics).
-  return addresses.count({ ...filter, [grouping.field]: condition });
+  const total = await addresses.count({ ...filter, [grouping.field]: condition });
+  return value === null ? total + (await addresses.count({ ...filter, [grouping.field]: { $exists: false } })) : total;
 }
 
 function byGroupValue(a: InventoryGroup, b: InventoryGroup): number {

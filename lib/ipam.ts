@@ -10,6 +10,7 @@ import { toStoreFilter } from './filters';
 import { recoverImports, runCsv, type CsvRequest } from './csv';
 import { checkExpiry } from './expiry';
 import { listInventory } from './inventory';
+import { migrateRequests } from './requests';
 import { groupUtilization } from './range-groups';
 import { addRange, deleteRange, getRange, listRanges, updateRange } from './ranges';
 import type { Context } from './space';
@@ -80,7 +81,14 @@ export class Ipam implements Context {
   private constructor(readonly store: Store) {}
 
   static async open(config: StoreConfig): Promise<Ipam> {
-    return new Ipam(await openStore(config));
+    const store = await openStore(config);
+    try {
+      await migrateRequests({ store });
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw err;
+    }
+    return new Ipam(store);
   }
 
   static over(store: Store): Ipam {

@@ -6,7 +6,11 @@ import type { EventEmitter } from 'node:events';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { Ipam } from '../lib/ipam';
 
-export type StoreState = { state: 'connecting' } | { state: 'connected'; kind: string } | { state: 'failed'; message: string };
+export type StoreState =
+  | { state: 'connecting' }
+  | { state: 'connected'; kind: string; mode?: string }
+  | { state: 'reconnecting'; message: string; attempt: number; retryInMs: number }
+  | { state: 'failed'; message: string };
 
 /** What an operation node needs from `ipam-config`. */
 export interface IpamConfigNode extends Node {
@@ -84,7 +88,11 @@ export function requireServer(RED: NodeAPI, node: Node, config: { server: string
 function followStore(node: Node, server: IpamConfigNode): void {
   const show = (state: StoreState): void => {
     if (state.state === 'connecting') node.status({ fill: 'yellow', shape: 'ring', text: 'connecting' });
-    else if (state.state === 'connected') node.status({ fill: 'green', shape: 'ring', text: `${state.kind} store ready` });
+    else if (state.state === 'connected') node.status({ fill: 'green', shape: 'ring', text: `${state.kind} store ready${state.mode ? ` (${state.mode})` : ''}` });
+    else if (state.state === 'reconnecting') {
+      const text = `store unavailable, retry ${state.attempt} in ${Math.round(state.retryInMs / 1000)} s: ${state.message}`;
+      node.status({ fill: 'yellow', shape: 'ring', text: text.slice(0, 80) });
+    }
     else node.status({ fill: 'red', shape: 'ring', text: `store unavailable: ${state.message}`.slice(0, 80) });
   };
   show(server.storeState);

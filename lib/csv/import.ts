@@ -5,12 +5,13 @@
  * the whole file is checked first and nothing stays written if any row fails.
  */
 import { parseAddress } from '../address';
-import { buildAddress, deleteAddressDocs, duplicateAddress, type AddressDoc } from '../addresses';
+import { buildAddress, deleteAddressDocs, duplicateAddress, uniqueCollision, type AddressDoc } from '../addresses';
 import { addBlock, deleteBlock } from '../blocks';
 import { IpamError, isIpamError } from '../errors';
 import { addRange, deleteRange } from '../ranges';
 import { addressKey, checkAddressSpace } from '../keys';
 import type { Entity } from '../records';
+import { insertManyWithRequests, insertWrites } from '../requests';
 import type { Context } from '../space';
 import { checkBlock, checkRange } from './checks';
 import { MANDATORY } from './fields';
@@ -194,12 +195,14 @@ function addressStep(ctx: Context, table: Table, errors: ErrorCollector, phase: 
       }
       const docs = built.map((b) => b.doc);
       // A transactional store writes the batch all or none (a crash leaves none of it); others in bulk.
-      const failures = ctx.store.transactional ? await insertValid(ctx.store, 'addresses', docs) : (await addresses.insertMany(docs)).failures;
+      const failures = ctx.store.transactional
+        ? await insertValid(ctx.store, docs, insertWrites, (doc, err) => (err.field === 'key' ? doc.key : doc.requestKey) === err.value)
+        : (await insertManyWithRequests(ctx, docs)).failures;
       const failed = new Set<number>();
       for (const { index, error } of failures) {
         failed.add(index);
         const { row, doc } = built[index];
-        errors.add(row, isIpamError(error, 'DUPLICATE') && error.field === 'key' ? duplicateAddress(doc) : error);
+        errors.add(row, uniqueCollision(error, doc) as Error);
       }
       written += docs.length - failures.length;
       if (undoable) inserted.push(...docs.filter((_, i) => !failed.has(i)).map(slim));
@@ -245,7 +248,8 @@ async function checkDuplicates(
 
 /** What undoing an insert needs (the full documents would hold the whole file in memory). */
 function slim(doc: AddressDoc): AddressDoc {
-  return { id: doc.id, key: doc.key, address: doc.address, addressSpace: doc.addressSpace, family: doc.family } as AddressDoc;
+  const kept = { id: doc.id, key: doc.key, address: doc.address, addressSpace: doc.addressSpace, family: doc.family };
+  return (doc.requestKey ? { ...kept, requestKey: doc.requestKey } : kept) as AddressDoc;
 }
 
 function duplicateRow(label: string, input: Record<string, unknown>, line: number): IpamError {

@@ -72,13 +72,14 @@ for (const factory of availableStores()) {
       expect(await rows().count({})).to.equal(1);
     });
 
-    it('a sparse unique index ignores documents without the field', async () => {
-      await rows().insertOne(row('D|4|01', 1));
-      await rows().insertOne(row('D|4|02', 2));
+    it('addresses are unique by key alone; requests by id (requestId idempotency, lib/requests.ts)', async () => {
       await rows().insertOne(row('D|4|03', 3, { requestKey: 'D|r1' }));
-      const err = await rows().insertOne(row('D|4|04', 4, { requestKey: 'D|r1' })).catch((e: IpamError) => e);
+      await rows().insertOne(row('D|4|04', 4, { requestKey: 'D|r1' }));
+      const requests = store.collection('requests');
+      await requests.insertOne({ id: 'D|r1', addressId: 'a' });
+      const err = await requests.insertOne({ id: 'D|r1', addressId: 'b' }).catch((e: IpamError) => e);
       expect((err as IpamError).code).to.equal('DUPLICATE');
-      expect((err as IpamError).field).to.equal('requestKey');
+      expect(await requests.find({ id: 'D|r1' })).to.deep.equal([{ id: 'D|r1', addressId: 'a' }]);
     });
 
     it('orders fixed-width hex keys numerically and answers interval queries', async () => {

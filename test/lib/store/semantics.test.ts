@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { Query, updateMany } from 'mingo';
 import type { Doc, Filter, Scalar, Store, Update } from '../../../lib/store/port';
-import { availableStores } from '../../support/stores';
+import { availableStores, mongoSkipReason, NEEDS_MONGOD } from '../../support/stores';
 
 const SEED = 20261201;
 const RUNS = 60;
@@ -92,11 +92,17 @@ for (const factory of availableStores()) {
   describe(`store semantics against mingo: ${factory.name}`, function () {
     this.timeout(120_000);
     let store: Store;
-    before(async () => {
+    before(async function () {
+      // A suite-level hook runs before the per-test skip (test/support/mongo-hooks.ts): skip here too.
+      const reason = factory.name.includes(NEEDS_MONGOD) ? mongoSkipReason() : undefined;
+      if (reason !== undefined) {
+        for (const test of this.test?.parent?.tests ?? []) (test as Mocha.Test & { skipReason?: string }).skipReason = reason;
+        this.skip();
+      }
       store = await factory.open();
     });
     after(async () => {
-      await store.close();
+      await store?.close();
       await factory.shutdown?.();
     });
     const rows = () => store.collection('addresses');
