@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseAddress, parseMac } from './address';
 import { checkCustomFields } from './custom-fields';
+import { deleteAddressesCounted, insertAddressCounted, updateAddressCounted } from './counters';
 import { ADDRESS_STATES, ASSIGNMENT_TYPES, DEVICE_TYPES, SERVICES, canonicalOf, canonicalOrCustom } from './enums';
 import { IpamError, invalid, isIpamError, show } from './errors';
 import { addressKey, checkAddressSpace, requestKey } from './keys';
@@ -88,7 +89,7 @@ export async function addAddress(ctx: Context, input: unknown): Promise<AddressR
 /** Inserts a built address; a key collision becomes a DUPLICATE that names the address. */
 export async function insertAddress(ctx: Context, doc: AddressDoc): Promise<void> {
   try {
-    await ctx.store.collection<AddressDoc>('addresses').insertOne(doc);
+    await insertAddressCounted(ctx, doc);
   } catch (err) {
     throw uniqueCollision(err, doc);
   }
@@ -129,10 +130,7 @@ export async function updateAddress(ctx: Context, selector: unknown, input: unkn
   // expiryStatus is ipam-expiry's record of what it reported; it goes only with the expiryDate.
   if ($unset.expiryDate && current.expiryStatus !== undefined) $unset.expiryStatus = true;
   try {
-    await ctx.store.collection<AddressDoc>('addresses').updateOne(
-      { id: doc.id },
-      { $set, ...(Object.keys($unset).length ? { $unset } : {}) },
-    );
+    await updateAddressCounted(ctx, current, { id: doc.id }, { $set, ...(Object.keys($unset).length ? { $unset } : {}) }, doc);
   } catch (err) {
     throw uniqueCollision(err, doc);
   }
@@ -168,13 +166,18 @@ export async function getAddressDoc(ctx: Context, selector: unknown): Promise<Ad
   throw invalid('id', input?.id, 'give the id, or the address (and addressSpace)');
 }
 
-/** Deletes address records (never DHCP or DNS data) and tells their ranges the addresses are free again. */
-export async function deleteAddressDocs(ctx: Context, docs: AddressDoc[]): Promise<AddressDoc[]> {
-  const addresses = ctx.store.collection('addresses');
-  const deleted: AddressDoc[] = [];
-  for (const doc of docs) if (await addresses.deleteOne({ id: doc.id })) deleted.push(doc);
-  await addressesFreed(ctx, deleted);
-  return deleted;
+/**
+ * Deletes address records (never DHCP or DNS data) in batches with their counter changes, and tells their
+ * ranges the addresses are free again.
+ */
+export async function deleteAddressDocs(
+  ctx: Context,
+  docs: AddressDoc[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<AddressDoc[]> {
+  await deleteAddressesCounted(ctx, docs, onProgress);
+  await addressesFreed(ctx, docs);
+  return docs;
 }
 
 /**

@@ -9,6 +9,7 @@
  */
 import { parseAddress, formatAddress, type Address, type Family, type Interval } from './address';
 import { buildAddress, deleteAddressDocs, duplicateAddress, getAddressDoc, type AddressDoc } from './addresses';
+import { insertAddressCounted } from './counters';
 import { SERVICES, canonicalOrCustom, fold } from './enums';
 import { IpamError, invalid, isIpamError, show } from './errors';
 import { addressKey, checkAddressSpace, keyValue, requestKey } from './keys';
@@ -395,7 +396,7 @@ async function claim(
   const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) }, undefined, { range: view.doc });
   if (slot.requestKey) doc.requestKey = slot.requestKey;
   try {
-    await ctx.store.collection<AddressDoc>('addresses').insertOne(doc);
+    await insertAddressCounted(ctx, doc);
     slot.doc = doc;
     return 'claimed';
   } catch (err) {
@@ -458,6 +459,22 @@ async function moveHint(ctx: Context, view: RangeView, value: bigint, always = f
   await ctx.store
     .collection<RangeDoc>('ranges')
     .updateOne({ id, hintVersion, freeHint: { $lt: next } }, { $set: { freeHint: next } });
+}
+
+/**
+ * Moves a range's stored hint up to its first free address (after a bulk write such as an import, which
+ * does not move hints), so that the first allocation of any process starts there instead of skipping the
+ * filled stretch by counting. A range that no longer exists is ignored.
+ */
+export async function refreshHint(ctx: Context, rangeId: string): Promise<void> {
+  const doc = await ctx.store.collection<RangeDoc>('ranges').findOne({ id: rangeId });
+  if (!doc) return;
+  const view = viewOf(doc);
+  for await (const value of gaps(ctx, view, keyValue(storedHint(doc)))) {
+    await moveHint(ctx, view, value, true);
+    return;
+  }
+  await markFull(ctx, view);
 }
 
 /** `address` given: exactly that one, if it is inside the range and not taken. */
