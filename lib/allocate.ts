@@ -9,7 +9,7 @@
  */
 import { parseAddress, formatAddress, type Address, type Family, type Interval } from './address';
 import { buildAddress, deleteAddressDocs, duplicateAddress, getAddressDoc, type AddressDoc } from './addresses';
-import { insertAddressCounted } from './counters';
+import { CHUNK, insertAddressCounted, yieldToEventLoop } from './counters';
 import { SERVICES, canonicalOrCustom, fold } from './enums';
 import { IpamError, invalid, isIpamError, show } from './errors';
 import { addressKey, checkAddressSpace, keyValue, requestKey } from './keys';
@@ -557,10 +557,26 @@ export async function release(ctx: Context, payload: unknown): Promise<{ release
       if (!docs.some((d) => d.id === doc.id)) docs.push(doc);
     }
   } else {
-    docs = await ctx.store.collection<AddressDoc>('addresses').find({ rangeId: (range as RangeDoc).id }, { sort: { key: 1 } });
+    return { released: await releaseAll(ctx, range as RangeDoc) };
   }
   const deleted = await deleteAddressDocs(ctx, docs);
   return { released: deleted.map((doc) => toRecord(doc)) };
+}
+
+/** Every address of the range, read and deleted a page at a time (in key order), so no step holds the event loop long. */
+async function releaseAll(ctx: Context, range: RangeDoc): Promise<AddressRecord[]> {
+  const addresses = ctx.store.collection<AddressDoc>('addresses');
+  const released: AddressRecord[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const filter: Filter = after === undefined ? { rangeId: range.id } : { rangeId: range.id, key: { $gt: after } };
+    const page = await addresses.find(filter, { sort: { key: 1 }, limit: CHUNK });
+    if (page.length === 0) return released;
+    await deleteAddressDocs(ctx, page);
+    for (const doc of page) released.push(toRecord(doc));
+    after = page[page.length - 1].key;
+    await yieldToEventLoop();
+  }
 }
 
 function addressSelector(entry: unknown, space: string, field: string): unknown {
