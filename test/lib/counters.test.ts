@@ -5,9 +5,10 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { COUNT_FIELD } from '../../lib/counters';
+import { CHUNK, COUNT_FIELD } from '../../lib/counters';
 import { Ipam } from '../../lib/ipam';
 import type { Utilization } from '../../lib/utilization';
+import type { Store, Write } from '../../lib/store/port';
 import { availableStores } from '../support/stores';
 
 type Step =
@@ -122,6 +123,21 @@ async function apply(ipam: Ipam, s: Step): Promise<void> {
   }
 }
 
+/** The store, with every atomic batch recorded in `batches`. */
+function recordingAtomic(store: Store, batches: Write[][]): Store {
+  return {
+    kind: store.kind,
+    transactional: store.transactional,
+    collection: (name) => store.collection(name),
+    atomic: (writes) => {
+      batches.push(writes);
+      return store.atomic(writes);
+    },
+    now: () => store.now(),
+    close: () => store.close(),
+  };
+}
+
 /** Every counter against a recount; every block's utilization against a count of the addresses inside it. */
 async function expectCountersExact(ipam: Ipam): Promise<void> {
   const addresses = ipam.store.collection('addresses');
@@ -192,12 +208,27 @@ for (const factory of availableStores().filter((f) => f.name.includes('memory'))
     });
 
     it('release of a whole range deletes in batches and zeroes its counter', async () => {
-      const ipam = Ipam.over(await factory.open());
+      const batches: Write[][] = [];
+      const ipam = Ipam.over(recordingAtomic(await factory.open(), batches));
       try {
         const range = (await ipam.perform('range', 'add', { network: '10.2.0.0/20' })) as Row;
         for (let i = 0; i < 3; i++) await ipam.perform('address', 'allocate', { range: range.id, count: 1000 });
+        batches.length = 0;
+        let ticks = 0;
+        const ticker = setInterval(() => ticks++, 0);
         const { released } = (await ipam.perform('address', 'release', { range: range.id })) as { released: unknown[] };
+        clearInterval(ticker);
         expect(released).to.have.length(3000);
+        // One deleteMany of at most CHUNK addresses per batch, each with its counter decrement.
+        const deletes = batches.filter((batch) => batch.some((w) => w.op === 'delete'));
+        expect(deletes).to.have.length(3000 / CHUNK);
+        for (const batch of deletes) {
+          expect(batch[0]).to.include({ op: 'delete', collection: 'addresses', many: true });
+          expect(batch.slice(1)).to.deep.equal([
+            { op: 'update', collection: 'ranges', filter: { id: range.id }, update: { $inc: { [COUNT_FIELD]: -CHUNK } } },
+          ]);
+        }
+        expect(ticks, 'timers ran while releasing').to.be.greaterThan(0);
         expect(await ipam.store.collection('addresses').count({})).to.equal(0);
         expect(((await ipam.perform('range', 'utilization', { id: range.id })) as Utilization).assigned).to.equal(0);
         const next = (await ipam.perform('address', 'allocate', { range: range.id })) as { address: string };
