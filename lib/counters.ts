@@ -108,12 +108,16 @@ export async function deleteAddressesCounted(ctx: Context, docs: Mapped[], onPro
  */
 export async function remapAddresses(ctx: Context, filter: Filter, field: 'rangeId' | 'blockId', to: string | null): Promise<number> {
   const addresses = ctx.store.collection<AddressDoc>('addresses');
+  // An address still matching after its update (written meanwhile) is not retried, so the loop always ends
+  // (a whole page of such addresses ends it early; reconcile and a repeat of the change repair that).
+  const attempted = new Set<string>();
   let moved = 0;
   for (;;) {
-    const docs = await addresses.find(filter, { limit: CHUNK, fields: [field] });
+    const docs = (await addresses.find(filter, { limit: CHUNK, fields: [field] })).filter((doc) => !attempted.has(doc.id));
     if (docs.length === 0) return moved;
     const byPrevious = new Map<string | null, string[]>();
     for (const doc of docs) {
+      attempted.add(doc.id);
       const previous = (doc[field] as string | null | undefined) ?? null;
       if (previous === to) continue;
       const ids = byPrevious.get(previous);
