@@ -537,7 +537,12 @@ function addressFieldsFor(range: RangeDoc, rest: Record<string, unknown>): Recor
  * Refuses, before deleting anything, an address that is not mapped to a range (or, with `range`, not to
  * that range).
  */
-export async function release(ctx: Context, payload: unknown): Promise<{ released: AddressRecord[] }> {
+export interface ReleaseOptions {
+  /** Called after each batch with the number of addresses released so far. */
+  onProgress?: (released: number) => void;
+}
+
+export async function release(ctx: Context, payload: unknown, options: ReleaseOptions = {}): Promise<{ released: AddressRecord[] }> {
   const input = asObject(payload);
   const hasRange = input.range !== undefined || input.rangeId !== undefined;
   if (!hasRange && !Array.isArray(input.addresses)) {
@@ -557,14 +562,14 @@ export async function release(ctx: Context, payload: unknown): Promise<{ release
       if (!docs.some((d) => d.id === doc.id)) docs.push(doc);
     }
   } else {
-    return { released: await releaseAll(ctx, range as RangeDoc) };
+    return { released: await releaseAll(ctx, range as RangeDoc, options) };
   }
-  const deleted = await deleteAddressDocs(ctx, docs);
+  const deleted = await deleteAddressDocs(ctx, docs, (done) => options.onProgress?.(done));
   return { released: deleted.map((doc) => toRecord(doc)) };
 }
 
 /** Every address of the range, read and deleted a page at a time (in key order), so no step holds the event loop long. */
-async function releaseAll(ctx: Context, range: RangeDoc): Promise<AddressRecord[]> {
+async function releaseAll(ctx: Context, range: RangeDoc, options: ReleaseOptions): Promise<AddressRecord[]> {
   const addresses = ctx.store.collection<AddressDoc>('addresses');
   const released: AddressRecord[] = [];
   let after: string | undefined;
@@ -574,6 +579,7 @@ async function releaseAll(ctx: Context, range: RangeDoc): Promise<AddressRecord[
     if (page.length === 0) return released;
     await deleteAddressDocs(ctx, page);
     for (const doc of page) released.push(toRecord(doc));
+    options.onProgress?.(released.length);
     after = page[page.length - 1].key;
     await yieldToEventLoop();
   }

@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { release } from '../../lib/allocate';
 import { CHUNK, COUNT_FIELD } from '../../lib/counters';
 import { Ipam } from '../../lib/ipam';
 import type { Utilization } from '../../lib/utilization';
@@ -216,8 +217,10 @@ for (const factory of availableStores().filter((f) => f.name.includes('memory'))
         batches.length = 0;
         let ticks = 0;
         const ticker = setInterval(() => ticks++, 0);
-        const { released } = (await ipam.perform('address', 'release', { range: range.id })) as { released: unknown[] };
+        const progress: number[] = [];
+        const { released } = await release(ipam, { range: range.id }, { onProgress: (n) => progress.push(n) });
         clearInterval(ticker);
+        expect(progress).to.deep.equal([1000, 2000, 3000]);
         expect(released).to.have.length(3000);
         // One deleteMany of at most CHUNK addresses per batch, each with its counter decrement.
         const deletes = batches.filter((batch) => batch.some((w) => w.op === 'delete'));
