@@ -208,6 +208,21 @@ for (const factory of availableStores().filter((f) => f.name.includes('memory'))
       }
     });
 
+    it('release of a whole range leaves the addresses in its span that map elsewhere', async () => {
+      const ipam = Ipam.over(await factory.open());
+      try {
+        const range = (await ipam.perform('range', 'add', { network: '10.3.0.0/24' })) as Row;
+        await ipam.perform('address', 'add', { address: '10.3.0.2', managedByService: 'Other' });
+        await ipam.perform('address', 'allocate', { range: range.id, count: 3 });
+        const { released } = (await ipam.perform('address', 'release', { range: range.id })) as { released: { address: string }[] };
+        expect(released.map((r) => r.address)).to.deep.equal(['10.3.0.1', '10.3.0.3', '10.3.0.4']);
+        const left = (await all(ipam, 'addresses')).map((doc) => doc.address);
+        expect(left).to.deep.equal(['10.3.0.2']);
+      } finally {
+        await ipam.close();
+      }
+    });
+
     it('release of a whole range deletes in batches and zeroes its counter', async () => {
       const batches: Write[][] = [];
       const ipam = Ipam.over(recordingAtomic(await factory.open(), batches));
