@@ -41,9 +41,9 @@ class Deltas {
   }
 }
 
-/** Inserts one address and counts it, all or none. */
-export function insertAddressCounted(ctx: Context, doc: AddressDoc): Promise<void> {
-  return ctx.store.atomic([{ op: 'insert', collection: 'addresses', doc }, ...new Deltas().add(doc, 1).writes()]);
+/** Inserts one address and counts it, all or none; `alongside` are other writes that belong to the same step. */
+export function insertAddressCounted(ctx: Context, doc: AddressDoc, alongside: Write[] = []): Promise<void> {
+  return ctx.store.atomic([{ op: 'insert', collection: 'addresses', doc }, ...alongside, ...new Deltas().add(doc, 1).writes()]);
 }
 
 /**
