@@ -5,11 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import { parseAddress, parseMac } from './address';
 import { checkCustomFields } from './custom-fields';
+import { deleteAddressesCounted, insertAddressCounted, updateAddressCounted } from './counters';
 import { ADDRESS_STATES, ASSIGNMENT_TYPES, DEVICE_TYPES, SERVICES, canonicalOf, canonicalOrCustom } from './enums';
 import { IpamError, invalid, isIpamError, show } from './errors';
 import { addressKey, checkAddressSpace, requestKey } from './keys';
 import { mostSpecificBlockId, mostSpecificRangeId } from './mapping';
-import { forgetRequests, insertWithRequest, moveWrites, requestTaken } from './requests';
+import { moveWrites, requestTaken } from './requests';
 import { checkInput, clearedFields, nowIso, unsetMissing, toRecord, type AddressRecord, type Keyed } from './records';
 import { overlapping, startFloor, type Context } from './space';
 
@@ -89,7 +90,7 @@ export async function addAddress(ctx: Context, input: unknown): Promise<AddressR
 /** Inserts a built address; a key collision becomes a DUPLICATE that names the address. */
 export async function insertAddress(ctx: Context, doc: AddressDoc): Promise<void> {
   try {
-    await insertWithRequest(ctx, doc);
+    await insertAddressCounted(ctx, doc);
   } catch (err) {
     throw uniqueCollision(err, doc);
   }
@@ -127,8 +128,7 @@ export async function updateAddress(ctx: Context, selector: unknown, input: unkn
   const update = { $set, ...(Object.keys($unset).length ? { $unset } : {}) };
   const requestMoves = moveWrites(doc.id, current.requestKey, doc.requestKey);
   try {
-    if (requestMoves.length === 0) await ctx.store.collection<AddressDoc>('addresses').updateOne({ id: doc.id }, update);
-    else await ctx.store.atomic([{ op: 'update', collection: 'addresses', filter: { id: doc.id }, update }, ...requestMoves]);
+    await updateAddressCounted(ctx, current, { id: doc.id }, update, doc, requestMoves);
   } catch (err) {
     throw uniqueCollision(err, doc);
   }
@@ -164,16 +164,20 @@ export async function getAddressDoc(ctx: Context, selector: unknown): Promise<Ad
   throw invalid('id', input?.id, 'give the id, or the address (and addressSpace)');
 }
 
-/** Deletes address records (never DHCP or DNS data) and tells their ranges the addresses are free again. */
-export async function deleteAddressDocs(ctx: Context, docs: AddressDoc[]): Promise<AddressDoc[]> {
-  const addresses = ctx.store.collection('addresses');
+/**
+ * Deletes address records (never DHCP or DNS data) in batches with their counter changes, and tells their
+ * ranges the addresses are free again.
+ */
+export async function deleteAddressDocs(
+  ctx: Context,
+  docs: AddressDoc[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<AddressDoc[]> {
   // The hints go down first: a failure after it leaves a hint lower than needed (allocation skips the
   // taken addresses), never freed addresses hidden below a hint (allocation would answer RANGE_FULL).
   await addressesFreed(ctx, docs);
-  const deleted: AddressDoc[] = [];
-  for (const doc of docs) if (await addresses.deleteOne({ id: doc.id })) deleted.push(doc);
-  await forgetRequests(ctx, deleted);
-  return deleted;
+  await deleteAddressesCounted(ctx, docs, onProgress);
+  return docs;
 }
 
 /**

@@ -11,8 +11,9 @@ import { checkInput, clearedFields, nowIso, toRecord, type BlockRecord, type Key
 import { inside, intervalOf, intervalOfKeys, overlapping, resolveBounds, findBySelector, smallest, spanKey, startFloor, type Bounds, type Context } from './space';
 import type { Filter } from './store/port';
 import { checkCustomFields } from './custom-fields';
+import { COUNT_FIELD, remapAddresses } from './counters';
 
-export type BlockDoc = BlockRecord & Keyed & { startKey: string; endKey: string; spanKey: string };
+export type BlockDoc = BlockRecord & Keyed & { startKey: string; endKey: string; spanKey: string; assignedCount?: number };
 
 /** Fields an update may change without moving the block. */
 const EDITABLE = ['rir', 'description', 'customFields'] as const;
@@ -47,6 +48,7 @@ export async function addBlock(ctx: Context, input: unknown): Promise<BlockRecor
       spanKey: spanKey(bounds),
       startKey: bounds.startKey,
       endKey: bounds.endKey,
+      [COUNT_FIELD]: 0,
       createdAt: now,
       updatedAt: now,
     };
@@ -157,16 +159,13 @@ async function adoptChildren(ctx: Context, block: BlockDoc, parentId: string | n
     { ...within, addressSpace: block.addressSpace, blockId: parentId },
     { $set: { blockId: block.id } },
   );
-  await ctx.store.collection('addresses').updateMany(
-    { key: { $gte: block.startKey, $lte: block.endKey }, blockId: parentId },
-    { $set: { blockId: block.id } },
-  );
+  await remapAddresses(ctx, { key: { $gte: block.startKey, $lte: block.endKey }, blockId: parentId }, 'blockId', block.id);
 }
 
 async function moveChildren(ctx: Context, from: string, to: string | null): Promise<void> {
   await ctx.store.collection('blocks').updateMany({ parentId: from }, { $set: { parentId: to } });
   await ctx.store.collection('ranges').updateMany({ blockId: from }, { $set: { blockId: to } });
-  await ctx.store.collection('addresses').updateMany({ blockId: from }, { $set: { blockId: to } });
+  await remapAddresses(ctx, { blockId: from }, 'blockId', to);
 }
 
 /** Ranges of a deleted block join its parent's; refuse when that would make two of them overlap. */

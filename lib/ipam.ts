@@ -5,6 +5,7 @@
 import { addAddress, getAddress, updateAddress } from './addresses';
 import { allocate, findAvailable, release } from './allocate';
 import { addBlock, deleteBlock, getBlock, listBlocks, updateBlock } from './blocks';
+import { reconcile, reconcileCounters } from './counters';
 import { IpamError, invalid } from './errors';
 import { toStoreFilter } from './filters';
 import { recoverImports, runCsv, type CsvRequest } from './csv';
@@ -41,6 +42,7 @@ const OPERATIONS: Record<NodeKind, Record<string, Operation>> = {
     list: (ctx, payload) => listRanges(ctx, toStoreFilter('ranges', payload)),
     delete: deleteRange,
     utilization: rangeUtilization,
+    reconcile: reconcile,
     'allocate-subnet': allocateSubnet,
     'group-utilization': groupUtilization,
   },
@@ -82,13 +84,17 @@ export class Ipam implements Context {
 
   static async open(config: StoreConfig): Promise<Ipam> {
     const store = await openStore(config);
+    const ipam = new Ipam(store);
     try {
-      await migrateRequests({ store });
+      await migrateRequests(ipam);
+      // Ranges and blocks stored before counters existed get theirs now (a no-op once they all have one).
+      const missing = { assignedCount: { $exists: false } };
+      await reconcileCounters(ipam, { ranges: missing, blocks: missing });
     } catch (err) {
       await store.close().catch(() => undefined);
       throw err;
     }
-    return new Ipam(store);
+    return ipam;
   }
 
   static over(store: Store): Ipam {

@@ -12,6 +12,7 @@ import {
   updateSetting,
   type CustomFieldDefinition,
 } from './custom-fields';
+import { assignedOf } from './counters';
 import { fold } from './enums';
 import { IpamError, invalid, show } from './errors';
 import { toStoreFilter } from './filters';
@@ -228,7 +229,7 @@ type RangeLike = RangeRecord & { customFields?: Record<string, string | string[]
 /**
  * Utilization per group value, nested by the group's criteria: one row per value at each level (parents
  * first), each counting its ranges once even when a multi-value field places a range under several values.
- * Assigned addresses come from one indexed count per range; addresses are never enumerated.
+ * Assigned addresses come from each range's maintained counter (lib/counters.ts); addresses are never counted.
  * Payload: `{group?, ...range filter}` or `{group?, filter: {...}}`; the default group is `Managed by Service`.
  */
 export async function groupUtilization(ctx: Context, payload: unknown): Promise<GroupRow[]> {
@@ -237,11 +238,10 @@ export async function groupUtilization(ctx: Context, payload: unknown): Promise<
   const group = await getRangeGroup(ctx, groupName);
   const filter = toStoreFilter('ranges', nested !== undefined ? nested : rest);
   const ranges = await ctx.store.collection<RangeLike>('ranges').find(filter, { sort: { startKey: 1 } });
-  const addresses = ctx.store.collection('addresses');
   const root: TreeNode = newNode(null);
   for (const range of ranges) {
     const size = sizeOf(intervalOf(range));
-    const assigned = await addresses.count({ rangeId: range.id });
+    const assigned = await assignedOf(ctx, 'ranges', range);
     for (const path of valuePaths(range, group.criteria)) {
       let node = root;
       for (const value of path) {

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { contains, parseAddress, type Interval } from './address';
 import { checkCustomFields } from './custom-fields';
+import { COUNT_FIELD } from './counters';
 import {
   ASSIGNMENT_TYPES,
   SERVICES,
@@ -22,7 +23,7 @@ import type { Filter } from './store/port';
 import { spaceLock } from './blocks';
 
 export type RangeDoc = RangeRecord &
-  Keyed & { startKey: string; endKey: string; spanKey: string; freeHint: string; hintVersion: number };
+  Keyed & { startKey: string; endKey: string; spanKey: string; freeHint: string; hintVersion: number; assignedCount?: number };
 
 export interface RangeWriteOptions {
   /** Discovery (ipam-sync) may write the reserved service values; users and imports may not. */
@@ -80,9 +81,11 @@ export async function updateRange(
     const doc = await placeRange(ctx, draft, current.id, current.createdAt);
     await detachAddresses(ctx, current);
     const $unset = unsetMissing(current, doc, OPTIONAL_FIELDS);
+    // The counter is the re-mapping's to keep: detach and attach move it.
+    const { [COUNT_FIELD]: _count, ...written } = doc;
     await ctx.store.collection<RangeDoc>('ranges').updateOne(
       { id: current.id },
-      { $set: { ...doc, freeHint: doc.startKey, hintVersion: current.hintVersion + 1 }, ...(Object.keys($unset).length ? { $unset } : {}) },
+      { $set: { ...written, freeHint: doc.startKey, hintVersion: current.hintVersion + 1 }, ...(Object.keys($unset).length ? { $unset } : {}) },
     );
     await attachAddresses(ctx, doc);
     return toRecord(doc);
@@ -181,6 +184,7 @@ async function placeRange(ctx: Context, draft: RangeDraft, id: string, createdAt
     endKey: bounds.endKey,
     freeHint: bounds.startKey,
     hintVersion: 0,
+    [COUNT_FIELD]: 0,
     createdAt,
     updatedAt: nowIso(),
   } as RangeDoc;

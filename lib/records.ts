@@ -72,7 +72,7 @@ export interface Keyed {
   endKey?: string;
 }
 
-const INTERNAL_FIELDS = ['key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion'];
+const INTERNAL_FIELDS = ['key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion', 'assignedCount'];
 
 /** The public view of a stored document. */
 export function toRecord<T extends Doc>(doc: T): T {

@@ -77,12 +77,6 @@ export async function addressesByRequest<T extends Doc>(ctx: Context, keys: stri
   return found;
 }
 
-/** Removes the requests of deleted addresses (after the addresses: a stale request is cleaned on read). */
-export async function forgetRequests(ctx: Context, docs: { id: string; requestKey?: string }[]): Promise<void> {
-  const keys = docs.filter((doc) => doc.requestKey).map((doc) => doc.requestKey as string);
-  if (keys.length > 0) await ctx.store.collection('requests').deleteMany({ id: { $in: keys } });
-}
-
 /** The writes that move an address's request from one key to another (an update changed its requestId). */
 export function moveWrites(addressId: string, from: string | undefined, to: string | undefined): Write[] {
   if (from === to) return [];

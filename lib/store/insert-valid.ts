@@ -1,5 +1,5 @@
 /**
- * All-or-none insertion of a batch that may meet unique-index collisions: every document's writes go in one
+ * All-or-none insertion of a batch that may meet unique-index collisions: the documents' writes go in one
  * `store.atomic` batch; a colliding document is left out and the rest tried again, so what is written is
  * written together (a crash part-way leaves none of it on a transactional store).
  */
@@ -9,14 +9,14 @@ import type { Doc, Store, Write } from './port';
 export async function insertValid<T extends Doc>(
   store: Store,
   docs: T[],
-  writesOf: (doc: T) => Write[],
+  writesOf: (docs: T[]) => Write[],
   collided: (doc: T, err: IpamError) => boolean,
 ): Promise<{ index: number; error: IpamError }[]> {
   const failures: { index: number; error: IpamError }[] = [];
   let left = docs.map((doc, index) => ({ doc, index }));
   while (left.length > 0) {
     try {
-      await store.atomic(left.flatMap(({ doc }) => writesOf(doc)));
+      await store.atomic(writesOf(left.map(({ doc }) => doc)));
       break;
     } catch (err) {
       if (!isIpamError(err, 'DUPLICATE')) throw err;

@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   const ipam = await Ipam.open({ kind: 'embedded', directory });
   const ranges = (await ipam.perform('range', 'list', {})) as RangeRecord[];
   say('ready');
-  if (mode === 'allocate') await allocate(ipam, ranges.find((r) => r.network === '10.0.0.0/19')!.id);
+  if (mode === 'allocate') await allocate(ipam, ranges.find((r) => r.network === '10.1.0.0/16')!.id);
   else if (mode === 'import') await importAddresses(ipam);
   else await structure(ipam);
 }

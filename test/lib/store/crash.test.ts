@@ -21,9 +21,10 @@ const CHILD = path.join(__dirname, 'crash-child.ts');
 const ROOT = path.join(__dirname, '../../..');
 const TRIALS = Number(process.env.IPAM_CRASH_TRIALS ?? 9);
 const MODES = ['allocate', 'import', 'structure'] as const;
-const RANGE = '10.0.0.0/19';
+/** The child's range: a /16, so a fast child cannot fill it before it is killed. */
+const RANGE = '10.1.0.0/16';
 /** This process allocates in a range of its own: the same table and unique index, not the same addresses. */
-const PARENT_RANGE = '10.0.32.0/19';
+const PARENT_RANGE = '10.2.0.0/19';
 
 let seed = 7;
 function random(n: number): number {
