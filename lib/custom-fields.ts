@@ -156,6 +156,8 @@ function checkFieldName(name: unknown, field: string): string {
     throw invalid(field, name, 'must not contain "." or control characters, nor start with "$"');
   }
   if (RESERVED_NAMES.includes(fold(trimmed))) throw invalid(field, name, 'is the name of a built-in field');
+  // Stored records are plain objects: this one name would set their prototype instead of a field.
+  if (trimmed === '__proto__') throw invalid(field, name, 'is reserved by JavaScript');
   return trimmed;
 }
 

@@ -6,7 +6,8 @@ import { parseAddress, parseNetwork } from './address';
 import { ADDRESS_STATES, ASSIGNMENT_TYPES, DEVICE_TYPES, RIRS, SERVICES, canonicalOf, canonicalOrCustom } from './enums';
 import { invalid } from './errors';
 import { checkAddressSpace } from './keys';
-import type { Entity } from './records';
+import { ownValue } from './own';
+import { RECORD_NOUN, type Entity } from './records';
 import type { Filter, Scalar } from './store/port';
 
 const COMMON = ['id', 'addressSpace', 'family', 'description', 'createdAt', 'updatedAt'];
@@ -51,11 +52,12 @@ export function toStoreFilter(entity: Entity, input: unknown): Filter {
   if (typeof input !== 'object' || Array.isArray(input)) throw invalid('filter', input, 'must be an object of field values');
   const filter: Filter = {};
   for (const [field, value] of Object.entries(input as Record<string, unknown>)) {
-    if (!isFilterField(entity, field)) throw invalid(`filter.${field}`, value, `is not a ${entity} field`);
+    if (!isFilterField(entity, field)) throw invalid(`filter.${field}`, value, `is not ${RECORD_NOUN[entity]} field`);
     if (value !== null && typeof value === 'object') {
       throw invalid(`filter.${field}`, value, 'must be a plain value (query operators are not accepted)');
     }
-    filter[field] = (CANONICAL[field] ? CANONICAL[field](value) : value) as Scalar;
+    const canonical = ownValue(CANONICAL, field);
+    filter[field] = (canonical ? canonical(value) : value) as Scalar;
   }
   return filter;
 }

@@ -11,6 +11,7 @@ import { fold } from './enums';
 import { invalid } from './errors';
 import { isFilterField, toStoreFilter } from './filters';
 import { checkAddressSpace } from './keys';
+import { bareObject, ownPath } from './own';
 import { toRecord, type AddressRecord } from './records';
 import type { Context } from './space';
 import type { Condition, Doc, Filter } from './store/port';
@@ -54,7 +55,7 @@ type AddressDoc = AddressRecord & { key: string };
 /** Whether a `list` payload is the structured query form rather than a plain filter object. */
 export function isInventoryQuery(payload: unknown): payload is InventoryQuery {
   return typeof payload === 'object' && payload !== null && !Array.isArray(payload) &&
-    QUERY_KEYS.some((key) => key in payload);
+    QUERY_KEYS.some((key) => Object.hasOwn(payload, key));
 }
 
 /**
@@ -102,7 +103,8 @@ export async function inventoryFilter(
   if (input === undefined || input === null || input === '') return {};
   if (typeof input !== 'object' || Array.isArray(input)) throw invalid('filter', input, 'must be an object of field values');
   const defs = definitions ?? (await listCustomFields(ctx));
-  const plain: Record<string, unknown> = {};
+  // A `__proto__` key must stay a field (and be refused), not become the object's prototype.
+  const plain = bareObject();
   let blockKind: unknown;
   for (const [field, value] of Object.entries(input as Record<string, unknown>)) {
     if (field === BLOCK_KIND) {
@@ -230,7 +232,7 @@ async function groupPage(ctx: Context, page: AddressDoc[], filter: Filter, group
 
 function groupValues(doc: AddressDoc, grouping: Grouping, kinds?: Map<string, string>): GroupValue[] {
   if (grouping.kind === 'block') return [doc.blockId === null ? 'Unmapped' : kinds?.get(doc.blockId) ?? 'Unmapped'];
-  const value = grouping.field.split('.').reduce<unknown>((v, part) => (v as Record<string, unknown> | undefined)?.[part], doc);
+  const value = ownPath(doc, grouping.field);
   if (value === undefined || value === null || (Array.isArray(value) && value.length === 0)) return [null];
   return Array.isArray(value) ? (value as GroupValue[]) : [value as GroupValue];
 }

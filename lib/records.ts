@@ -3,7 +3,8 @@
  * ranges.ts and addresses.ts; this file only knows field names and JSON types.
  */
 import Ajv, { type ErrorObject, type JSONSchemaType } from 'ajv';
-import { invalid, show, IpamError } from './errors';
+import { fieldMessage, invalid, IpamError } from './errors';
+import { bareObject, ownPath } from './own';
 import type { Doc } from './store/port';
 
 export type CustomFields = Record<string, string | string[]>;
@@ -88,6 +89,10 @@ const READ_ONLY = new Set([
 ]);
 
 export type Entity = 'blocks' | 'ranges' | 'addresses';
+
+/** One record of an entity, for messages (`address fields`); RECORD_NOUN adds the article (`an address field`). */
+export const RECORD_NAME: Record<Entity, string> = { blocks: 'block', ranges: 'range', addresses: 'address' };
+export const RECORD_NOUN: Record<Entity, string> = { blocks: 'a block', ranges: 'a range', addresses: 'an address' };
 
 const text = { type: 'string', maxLength: 1024 } as const;
 const customFields = {
@@ -181,12 +186,13 @@ const validators = Object.fromEntries(
  */
 export function checkInput(entity: Entity, input: unknown): Record<string, unknown> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new IpamError('VALIDATION', `payload ${show(input)}: must be an object of ${entity} fields`, {
+    throw new IpamError('VALIDATION', fieldMessage('payload', input, `must be an object of ${RECORD_NAME[entity]} fields`), {
       field: 'payload',
       value: input,
     });
   }
-  const copy: Record<string, unknown> = {};
+  // Without a prototype a `__proto__` key is an own field, so the schema refuses it by name.
+  const copy = bareObject();
   for (const [field, value] of Object.entries(input)) {
     if (!READ_ONLY.has(field) && value !== undefined && value !== null && value !== '') copy[field] = value;
   }
@@ -212,7 +218,7 @@ function pathOf(error: ErrorObject): string {
 }
 
 function valueAt(input: Record<string, unknown>, dotted: string): unknown {
-  return dotted.split('.').reduce<unknown>((value, part) => (value as Record<string, unknown> | undefined)?.[part], input);
+  return ownPath(input, dotted);
 }
 
 /** Fields an update names with `null`, `''` or `[]`: the caller wants them cleared. */

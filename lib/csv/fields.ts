@@ -5,7 +5,7 @@
 import type { CustomFieldDefinition } from '../custom-fields';
 import { fold } from '../enums';
 import { IpamError, show } from '../errors';
-import type { Entity } from '../records';
+import { RECORD_NOUN, type Entity } from '../records';
 
 export interface Column {
   /** Record field; nested fields are dotted (`dhcpReservation.serverName`). */
@@ -112,7 +112,7 @@ export function mapHeader(
     const target = field ?? (custom ? `customFields.${custom.name}` : undefined);
     if (target === undefined) {
       if (IGNORED.some((ignored) => fold(ignored) === folded)) return { kind: 'ignored', header };
-      throw headerError(header, `is not a ${entity} field nor a defined custom field (define custom fields in ipam-config first)`);
+      throw headerError(header, `is neither ${RECORD_NOUN[entity]} field nor a defined custom field (define custom fields in ipam-config first)`);
     }
     if (seen.has(target)) throw headerError(header, `names the same field as column ${show(seen.get(target))}`);
     seen.set(target, header);

@@ -2,6 +2,7 @@
  * DNS client for IPAM sync: RFC 2136 dynamic updates signed with TSIG (RFC 8945), the reply's
  * TSIG verified, plus plain queries. UDP first, TCP when the reply is truncated. No dependencies.
  */
+import { ownValue } from '../own';
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -534,7 +535,7 @@ function newId(): number {
 
 /** Sends one query (recursion desired) and returns the answer records of `type`; NXDOMAIN gives []. */
 export async function query(name: string, type: RecordType, server: DnsServer): Promise<DnsRecord[]> {
-  const code = TYPE_CODES[type];
+  const code = ownValue(TYPE_CODES, type);
   if (code === undefined) throw failure(`record type ${JSON.stringify(type)} is not supported`);
   const message = Buffer.concat([header(newId(), OPCODE_QUERY, true, [1, 0, 0, 0]), question(name, code, CLASS_IN)]);
   const reply = await exchange(message, server);

@@ -13,7 +13,7 @@ import {
   type Interval,
   type Network,
 } from '../address';
-import { IpamError, redact } from '../errors';
+import { IpamError, invalid, redact } from '../errors';
 import { canonicalMac, parseKeaLeases, type ParsedLeases } from './leases';
 
 export type KeaService = 'dhcp4' | 'dhcp6' | 'd2';
@@ -290,7 +290,7 @@ export class KeaClient {
   }
 
   private invalid(field: string, value: unknown, reason: string): IpamError {
-    return new IpamError('VALIDATION', `${field} ${JSON.stringify(value)}: ${reason}`, { field, value });
+    return invalid(field, value, reason);
   }
 
   private failure(reason: string): IpamError {
