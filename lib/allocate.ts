@@ -305,13 +305,13 @@ export async function allocate(ctx: Context, payload: unknown): Promise<Allocate
   if (requestId) await fillFromStore(ctx, slots);
   await claimSlots(ctx, range, fields, slots);
   const checks = checksRun(ctx);
-  const records = slots.map((slot) => withChecks(slot.doc as AddressDoc, checks));
+  const records = slots.map((slot) => withChecks(ctx, slot.doc as AddressDoc, checks));
   return rawCount === undefined || count === 1 ? records[0] : records;
 }
 
 /** The record of a stored address, with the checks that made it available (added to `toRecord`'s fresh copy). */
-function withChecks(doc: AddressDoc, checks: CheckName[]): AllocatedRecord {
-  return Object.assign(toRecord<AddressRecord>(doc), { checks });
+function withChecks(ctx: Context, doc: AddressDoc, checks: CheckName[]): AllocatedRecord {
+  return Object.assign(toRecord<AddressRecord>(doc, ctx), { checks });
 }
 
 /** Slots a previous (or concurrent) call with the same requestId already filled. */
@@ -483,7 +483,7 @@ async function allocateGiven(
     const outcome = await claim(ctx, view, fields, slot, parsed.value);
     if (outcome === 'taken') throw duplicateAddress({ address: parsed.text, addressSpace: range.addressSpace });
   }
-  return withChecks(slot.doc as AddressDoc, checks);
+  return withChecks(ctx, slot.doc as AddressDoc, checks);
 }
 
 /**
@@ -543,7 +543,7 @@ export async function release(ctx: Context, payload: unknown): Promise<{ release
     docs = await ctx.store.collection<AddressDoc>('addresses').find({ rangeId: (range as RangeDoc).id }, { sort: { key: 1 } });
   }
   const deleted = await deleteAddressDocs(ctx, docs);
-  return { released: deleted.map((doc) => toRecord(doc)) };
+  return { released: deleted.map((doc) => toRecord(doc, ctx)) };
 }
 
 function addressSelector(entry: unknown, space: string, field: string): unknown {

@@ -7,9 +7,12 @@
  * - a date-time `expiryDate` (stored in UTC) is an instant: `Expired` from that instant and
  *   `Expiry Due` from `threshold` × 24 h before it.
  *
- * The state is stored on the address (`expiryStatus`) with a compare-and-set, so a transition is reported
- * once, even across restarts or by several instances sharing one store. The check pages through the
- * `expiryDate` index and, in `transitions` mode, only visits addresses whose stored state is stale.
+ * Reads derive `expiryStatus` from these rules (lib/records.ts toRecord); it is never stored. What the
+ * check last reported is stored in the internal `expiryReported` field with a compare-and-set, so a
+ * transition is reported once, even across restarts or by several instances sharing one store. The
+ * check pages through the `expiryDate` index and, in `transitions` mode, only visits addresses whose
+ * reported state is stale. Records written before `expiryReported` existed carry that state in a stored
+ * `expiryStatus`: it is read as the reported state and moved on the first check that visits them.
  */
 import { EXPIRY_STATUSES } from './enums';
 import { invalid, isIpamError } from './errors';
@@ -67,8 +70,13 @@ interface ExpiryDoc extends Doc {
   addressSpace: string;
   deviceName?: string;
   expiryDate: string;
+  expiryReported?: ExpiryStatus;
+  /** Where the reported state was kept before `expiryReported`. */
   expiryStatus?: ExpiryStatus;
 }
+
+/** The internal field holding the state the check last reported. */
+export const REPORTED_FIELD = 'expiryReported';
 
 /** The instants that split the expiry-date strings into states (see the file comment). */
 export interface ExpiryBounds {
@@ -116,6 +124,28 @@ export function stateConditions(bounds: ExpiryBounds): Record<ExpiryStatus, Comp
     'Expiry Due': [{ $gt: bounds.nowIso, $lte: bounds.dueIso }, { $gte: bounds.today, $lte: bounds.today }],
     'Not expired': [{ $gt: bounds.dueIso }],
   };
+}
+
+/**
+ * A store filter of addresses whose `expiryStatus` (derived on read, never stored) is replaced by the
+ * `expiryDate` conditions of that state at `now`: the alternatives, any of which matches (none when the
+ * filter also fixes an expiryDate of another state).
+ */
+export function expiryAlternatives(filter: Filter, now: Date, thresholdDays: number): Filter[] {
+  if (!Object.hasOwn(filter, 'expiryStatus')) return [filter];
+  const { expiryStatus: status, ...rest } = filter;
+  if (rest.expiryDate !== undefined) {
+    const date = rest.expiryDate;
+    return typeof date === 'string' && expiryStatusOf(date, now, thresholdDays) === status ? [rest] : [];
+  }
+  const conditions = stateConditions(expiryBounds(now, thresholdDays));
+  const wanted = EXPIRY_STATUSES.find((s) => s === status);
+  return wanted ? conditions[wanted].map((condition) => ({ ...rest, expiryDate: condition })) : [];
+}
+
+/** `expiryAlternatives` with the Ipam's threshold, now. */
+export function addressFilters(ctx: Context, filter: Filter): Filter[] {
+  return expiryAlternatives(filter, new Date(), checkThreshold(ctx.expiryThresholdDays));
 }
 
 export function checkThreshold(value: unknown): number {
@@ -172,13 +202,15 @@ export async function checkExpiry(ctx: Context, input: unknown = {}): Promise<Ex
   for (const status of ['Expired', 'Expiry Due', 'Not expired'] as const) {
     const periodicReport = logging === 'periodic' && status !== 'Not expired';
     // Transitions mode and the Not expired state only need the addresses whose stored state is stale.
-    const stale: Filter = periodicReport ? {} : { expiryStatus: { $ne: status } };
+    const stale: Filter = periodicReport ? {} : { [REPORTED_FIELD]: { $ne: status } };
     for (const condition of conditions[status]) {
       await forEachByDate(addresses, stale, condition, pageSize, async (doc) => {
         const computed = expiryStatusOf(doc.expiryDate, now, thresholdDays);
         if (computed === undefined) return;
-        const previous = doc.expiryStatus ?? null;
+        const previous = reportedOf(doc);
         const changed = computed !== previous && (await storeStatus(addresses, doc, computed));
+        // An older record keeps its reported state in expiryStatus: move it even when nothing changed.
+        if (!changed && doc.expiryReported === undefined && doc.expiryStatus !== undefined) await storeStatus(addresses, doc, computed);
         if (changed) report.changed++;
         if (periodicReport ? computed !== 'Not expired' : changed && (previous !== null || computed !== 'Not expired')) {
           await emit(eventOf(doc, previous, computed));
@@ -213,11 +245,16 @@ async function recordRun(ctx: Context, runKey: string, ranAt: string): Promise<v
   }
 }
 
+function reportedOf(doc: ExpiryDoc): ExpiryStatus | null {
+  return doc.expiryReported ?? doc.expiryStatus ?? null;
+}
+
 /** Compare-and-set: only the run that moves the state from what it read reports the transition. */
 async function storeStatus(addresses: Collection<ExpiryDoc>, doc: ExpiryDoc, status: ExpiryStatus): Promise<boolean> {
+  const absent = { $exists: false };
   return addresses.updateOne(
-    { id: doc.id, expiryDate: doc.expiryDate, expiryStatus: doc.expiryStatus ?? { $exists: false } },
-    { $set: { expiryStatus: status } },
+    { id: doc.id, expiryDate: doc.expiryDate, [REPORTED_FIELD]: doc.expiryReported ?? absent, expiryStatus: doc.expiryStatus ?? absent },
+    { $set: { [REPORTED_FIELD]: status }, ...(doc.expiryStatus !== undefined ? { $unset: { expiryStatus: true } } : {}) },
   );
 }
 

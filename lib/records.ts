@@ -4,6 +4,7 @@
  */
 import Ajv, { type ErrorObject, type JSONSchemaType } from 'ajv';
 import { fieldMessage, invalid, IpamError } from './errors';
+import { DEFAULT_THRESHOLD_DAYS, expiryStatusOf } from './expiry';
 import { bareObject, ownPath } from './own';
 import type { Doc } from './store/port';
 
@@ -73,12 +74,27 @@ export interface Keyed {
   endKey?: string;
 }
 
-const INTERNAL_FIELDS = ['key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion'];
+/** `expiryReported`: the state ipam-expiry last reported (lib/expiry.ts), for its transition log only. */
+const INTERNAL_FIELDS = ['key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion', 'expiryReported'];
 
-/** The public view of a stored document. */
-export function toRecord<T extends Doc>(doc: T): T {
+/** What shapes a read: the expiry threshold (ipam-config) and the moment read (default now). */
+export interface ReadView {
+  expiryThresholdDays?: number;
+  now?: Date;
+}
+
+/**
+ * The public view of a stored document, the one place reads are shaped: internal fields dropped and
+ * `expiryStatus` derived from `expiryDate`, the threshold and the time (never a stored value).
+ */
+export function toRecord<T extends Doc>(doc: T, view: ReadView): T {
   const record: Record<string, unknown> = { ...doc };
   for (const field of INTERNAL_FIELDS) delete record[field];
+  delete record.expiryStatus;
+  if (typeof doc.expiryDate === 'string') {
+    const status = expiryStatusOf(doc.expiryDate, view.now ?? new Date(), view.expiryThresholdDays ?? DEFAULT_THRESHOLD_DAYS);
+    if (status !== undefined) record.expiryStatus = status;
+  }
   return record as T;
 }
 

@@ -8,7 +8,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { listCustomFields } from '../custom-fields';
 import { invalid } from '../errors';
-import { toStoreFilter } from '../filters';
+import { addressFilters } from '../expiry';
+import { findAny, toStoreFilter } from '../filters';
 import { toRecord, type Entity } from '../records';
 import type { Context } from '../space';
 import type { Doc, Filter } from '../store/port';
@@ -40,7 +41,7 @@ export async function exportCsv(ctx: Context, options: ExportOptions): Promise<s
   async function* lines(): AsyncGenerator<string[]> {
     yield exportHeader(entity, definitions);
     for await (const page of pages(ctx, entity, filter, options.batchSize ?? DEFAULT_BATCH_SIZE)) {
-      for (const doc of page) yield recordToRow(entity, toRecord(doc), definitions);
+      for (const doc of page) yield recordToRow(entity, toRecord(doc, ctx), definitions);
       rows += page.length;
       options.onProgress?.(rows, 'exporting');
       await yieldToEventLoop();
@@ -70,9 +71,12 @@ async function writeCsv(rows: AsyncIterable<string[]> | Iterable<string[]>, stri
 /** Pages of documents in key order: each asks for the keys after the previous page's last (an indexed range scan). */
 async function* pages(ctx: Context, entity: Entity, filter: Filter, size: number): AsyncGenerator<Doc[]> {
   const collection = ctx.store.collection(entity);
+  // One moment for the whole export: an expiryStatus filter becomes expiryDate conditions once.
+  const filters = addressFilters(ctx, filter);
   let after: string | undefined;
   for (;;) {
-    const page = await collection.find(after === undefined ? filter : { ...filter, key: { $gt: after } }, { sort: { key: 1 }, limit: size });
+    const where = after === undefined ? filters : filters.map((filter) => ({ ...filter, key: { $gt: after as string } }));
+    const page = await findAny(collection, where, { sort: { key: 1 }, limit: size });
     if (page.length > 0) yield page;
     if (page.length < size) return;
     after = page[page.length - 1].key as string;
