@@ -15,6 +15,7 @@ import {
 } from '../address';
 import { IpamError, invalid, redact } from '../errors';
 import { canonicalMac, parseKeaLeases, type ParsedLeases } from './leases';
+import { unreachable } from './reachability';
 
 export type KeaService = 'dhcp4' | 'dhcp6' | 'd2';
 
@@ -325,9 +326,9 @@ export class KeaClient {
         });
       });
       request.setTimeout(timeoutMs, () => {
-        request.destroy(this.failure(`did not answer ${String(body.command)} within ${timeoutMs} ms`));
+        request.destroy(unreachable(this.failure(`did not answer ${String(body.command)} within ${timeoutMs} ms`)));
       });
-      request.on('error', (err) => reject(err instanceof IpamError ? err : this.failure(connectionReason(err))));
+      request.on('error', (err) => reject(err instanceof IpamError ? err : unreachable(this.failure(connectionReason(err)))));
       request.end(payload);
     });
   }
