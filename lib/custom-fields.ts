@@ -166,7 +166,7 @@ function checkAllowedValues(values: unknown, field: string): string[] {
   if (!Array.isArray(list)) throw invalid(field, values, 'must be a list of values');
   const checked: string[] = [];
   for (const value of list) {
-    if (typeof value !== 'string') throw invalid(field, value, 'values must be texts');
+    if (typeof value !== 'string') throw invalid(field, value, 'must list texts only');
     const trimmed = value.trim();
     if (trimmed === '') continue;
     if (trimmed.includes(MULTI_VALUE_SEPARATOR)) throw invalid(field, value, `a value must not contain "${MULTI_VALUE_SEPARATOR}"`);
