@@ -50,13 +50,20 @@ export function show(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
+/** JSON of any value: BigInts as numbers; a cycle or a prototype-less object without JSON gives a type tag. */
 function safeJson(value: unknown): string {
   if (typeof value === 'bigint') return value.toString();
   try {
-    return JSON.stringify(value) ?? String(value);
+    return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)) ?? describeType(value);
   } catch {
-    return String(value);
+    return describeType(value);
   }
+}
+
+function describeType(value: unknown): string {
+  if (typeof value === 'symbol' || typeof value === 'function') return typeof value;
+  if (value === null || typeof value !== 'object') return String(value);
+  return Object.prototype.toString.call(value);
 }
 
 /** A URL or URI with any `user:password@` part masked, for messages and logs. */
