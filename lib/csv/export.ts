@@ -58,7 +58,15 @@ export async function exportCsv(ctx: Context, options: ExportOptions): Promise<s
 async function writeCsv(rows: AsyncIterable<string[]> | Iterable<string[]>, stringifier: Stringifier, filename: unknown): Promise<string | undefined> {
   if (filename !== undefined) {
     if (typeof filename !== 'string' || filename === '') throw invalid('filename', filename, 'must be a file path');
-    await pipeline(Readable.from(rows), stringifier, fs.createWriteStream(filename));
+    try {
+      await pipeline(Readable.from(rows), stringifier, fs.createWriteStream(filename));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (typeof code === 'string' && (err as NodeJS.ErrnoException).syscall !== undefined) {
+        throw invalid('filename', filename, `cannot be written (${code})`);
+      }
+      throw err;
+    }
     return undefined;
   }
   const parts: string[] = [];

@@ -126,3 +126,16 @@ function failingAfter(store: Store, calls: number): Store {
     },
   };
 }
+
+describe('export to a file that cannot be written', () => {
+  it('fails with VALIDATION naming filename, not a raw ENOENT', async () => {
+    const ipam = Ipam.over(await embeddedMemory.open());
+    try {
+      const err = await failure(ipam.perform('import', 'export', { entity: 'blocks', filename: '/nonexistent-dir/x/blocks.csv' }));
+      expect(err).to.include({ code: 'VALIDATION', field: 'filename' });
+      expect(err.message).to.equal('filename "/nonexistent-dir/x/blocks.csv": cannot be written (ENOENT)');
+    } finally {
+      await ipam.close();
+    }
+  });
+});
