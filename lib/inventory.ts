@@ -223,7 +223,7 @@ async function groupPage(ctx: Context, page: AddressDoc[], filter: Filter, group
   const groups = new Map<string, InventoryGroup>();
   for (const doc of page) {
     const record = toRecord(doc, ctx);
-    for (const value of groupValues(grouping.kind === 'expiry' ? record : doc, grouping, kinds)) {
+    for (const value of groupValues(record, grouping, kinds)) {
       const key = JSON.stringify(value);
       let group = groups.get(key);
       if (!group) groups.set(key, (group = { value, total: null, items: [] }));
