@@ -88,12 +88,17 @@ export interface ExpiryBounds {
   dueIso: string;
   /** The UTC date of `dueIso`. */
   dueDay: string;
+  /** Now and now + threshold in epoch milliseconds. */
+  nowMs: number;
+  dueMs: number;
 }
 
 export function expiryBounds(now: Date, thresholdDays: number): ExpiryBounds {
+  const nowMs = now.getTime();
+  const dueMs = nowMs + thresholdDays * DAY_MS;
   const nowIso = now.toISOString();
-  const dueIso = new Date(now.getTime() + thresholdDays * DAY_MS).toISOString();
-  return { today: nowIso.slice(0, 10), nowIso, dueIso, dueDay: dueIso.slice(0, 10) };
+  const dueIso = new Date(dueMs).toISOString();
+  return { today: nowIso.slice(0, 10), nowIso, dueIso, dueDay: dueIso.slice(0, 10), nowMs, dueMs };
 }
 
 /** The state of one expiry date at `now`; undefined for a value that is not an ISO date or instant. */
@@ -102,15 +107,19 @@ export function expiryStatusOf(
   now: Date,
   thresholdDays = DEFAULT_THRESHOLD_DAYS,
 ): ExpiryStatus | undefined {
-  const bounds = expiryBounds(now, thresholdDays);
+  return expiryStatusWithin(expiryDate, expiryBounds(now, thresholdDays));
+}
+
+/** `expiryStatusOf` with the bounds computed once (reads shape many records at one moment). */
+export function expiryStatusWithin(expiryDate: string, bounds: ExpiryBounds): ExpiryStatus | undefined {
   if (DATE_ONLY.test(expiryDate)) {
     if (expiryDate < bounds.today) return 'Expired';
     return expiryDate <= bounds.dueDay ? 'Expiry Due' : 'Not expired';
   }
   const at = Date.parse(expiryDate);
   if (Number.isNaN(at)) return undefined;
-  if (at <= now.getTime()) return 'Expired';
-  return at <= now.getTime() + thresholdDays * DAY_MS ? 'Expiry Due' : 'Not expired';
+  if (at <= bounds.nowMs) return 'Expired';
+  return at <= bounds.dueMs ? 'Expiry Due' : 'Not expired';
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import Ajv, { type ErrorObject, type JSONSchemaType } from 'ajv';
 import { fieldMessage, invalid, IpamError } from './errors';
-import { DEFAULT_THRESHOLD_DAYS, expiryStatusOf } from './expiry';
+import { DEFAULT_THRESHOLD_DAYS, expiryBounds, expiryStatusWithin, type ExpiryBounds } from './expiry';
 import { bareObject, ownPath } from './own';
 import type { Doc } from './store/port';
 
@@ -92,10 +92,21 @@ export function toRecord<T extends Doc>(doc: T, view: ReadView): T {
   for (const field of INTERNAL_FIELDS) delete record[field];
   delete record.expiryStatus;
   if (typeof doc.expiryDate === 'string') {
-    const status = expiryStatusOf(doc.expiryDate, view.now ?? new Date(), view.expiryThresholdDays ?? DEFAULT_THRESHOLD_DAYS);
+    const status = expiryStatusWithin(doc.expiryDate, boundsOf(view));
     if (status !== undefined) record.expiryStatus = status;
   }
   return record as T;
+}
+
+let latest: { ms: number; thresholdDays: number; bounds: ExpiryBounds } | undefined;
+
+/** The expiry bounds of a read; a list shapes thousands of records per millisecond, so they are reused within one. */
+function boundsOf(view: ReadView): ExpiryBounds {
+  const thresholdDays = view.expiryThresholdDays ?? DEFAULT_THRESHOLD_DAYS;
+  if (view.now) return expiryBounds(view.now, thresholdDays);
+  const ms = Date.now();
+  if (latest?.ms !== ms || latest.thresholdDays !== thresholdDays) latest = { ms, thresholdDays, bounds: expiryBounds(new Date(ms), thresholdDays) };
+  return latest.bounds;
 }
 
 /** Fields a caller may send back unchanged (from a `get`) without them being treated as input. */
