@@ -84,7 +84,7 @@ export async function buildAddress(ctx: Context, input: unknown, base?: AddressD
 export async function addAddress(ctx: Context, input: unknown): Promise<AddressRecord> {
   const doc = await buildAddress(ctx, input);
   await insertAddress(ctx, doc);
-  return toRecord(doc);
+  return toRecord(doc, ctx);
 }
 
 /** Inserts a built address; a key collision becomes a DUPLICATE that names the address. */
@@ -123,8 +123,10 @@ export async function updateAddress(ctx: Context, selector: unknown, input: unkn
     Object.entries(doc).filter(([field, value]) => field !== 'id' && JSON.stringify(value) !== JSON.stringify(current[field])),
   );
   const $unset = unsetMissing(current, doc, OPTIONAL_FIELDS);
-  // expiryStatus is ipam-expiry's record of what it reported; it goes only with the expiryDate.
-  if ($unset.expiryDate && current.expiryStatus !== undefined) $unset.expiryStatus = true;
+  // What ipam-expiry reported (expiryReported; expiryStatus in older records) goes only with the expiryDate.
+  if ($unset.expiryDate) {
+    for (const field of ['expiryReported', 'expiryStatus']) if (current[field] !== undefined) $unset[field] = true;
+  }
   const update = { $set, ...(Object.keys($unset).length ? { $unset } : {}) };
   const requestMoves = moveWrites(doc.id, current.requestKey, doc.requestKey);
   try {
@@ -133,11 +135,11 @@ export async function updateAddress(ctx: Context, selector: unknown, input: unkn
     throw uniqueCollision(err, doc);
   }
   if (current.key !== doc.key) await addressesFreed(ctx, [current]);
-  return toRecord(doc);
+  return toRecord(doc, ctx);
 }
 
 export async function getAddress(ctx: Context, selector: unknown): Promise<AddressRecord> {
-  return toRecord(await getAddressDoc(ctx, selector));
+  return toRecord(await getAddressDoc(ctx, selector), ctx);
 }
 
 /** An address by `id`, or by `address` (+ `addressSpace`). */
@@ -249,7 +251,7 @@ function copyText(from: Record<string, unknown>, to: AddressDoc, fields: string[
 
 /** The user-editable fields of a stored address, as input for re-validation on update. */
 function editableOf(doc: AddressDoc): Record<string, unknown> {
-  const { id, family, key, requestKey: _rk, rangeId, blockId, createdAt, updatedAt, expiryStatus, ...rest } = doc;
+  const { id, family, key, requestKey: _rk, rangeId, blockId, createdAt, updatedAt, expiryStatus, expiryReported, ...rest } = doc;
   return rest;
 }
 

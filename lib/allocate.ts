@@ -317,13 +317,13 @@ export async function allocate(ctx: Context, payload: unknown): Promise<Allocate
   if (requestId) await fillFromStore(ctx, slots);
   await claimSlots(ctx, range, fields, slots);
   const checks = checksRun(ctx);
-  const records = slots.map((slot) => withChecks(slot.doc as AddressDoc, checks));
+  const records = slots.map((slot) => withChecks(ctx, slot.doc as AddressDoc, checks));
   return rawCount === undefined || count === 1 ? records[0] : records;
 }
 
 /** The record of a stored address, with the checks that made it available (added to `toRecord`'s fresh copy). */
-function withChecks(doc: AddressDoc, checks: CheckName[]): AllocatedRecord {
-  return Object.assign(toRecord<AddressRecord>(doc), { checks });
+function withChecks(ctx: Context, doc: AddressDoc, checks: CheckName[]): AllocatedRecord {
+  return Object.assign(toRecord<AddressRecord>(doc, ctx), { checks });
 }
 
 /** Slots a previous (or concurrent) call with the same requestId already filled. */
@@ -555,7 +555,7 @@ async function allocateGiven(
     const outcome = await claim(ctx, view, fields, slot, parsed.value);
     if (outcome === 'taken') throw duplicateAddress({ address: parsed.text, addressSpace: range.addressSpace });
   }
-  return withChecks(slot.doc as AddressDoc, checks);
+  return withChecks(ctx, slot.doc as AddressDoc, checks);
 }
 
 /**
@@ -620,7 +620,7 @@ export async function release(ctx: Context, payload: unknown, options: ReleaseOp
     return { released: await releaseAll(ctx, range as RangeDoc, options) };
   }
   const deleted = await deleteAddressDocs(ctx, docs, (done) => options.onProgress?.(done));
-  return { released: deleted.map((doc) => toRecord(doc)) };
+  return { released: deleted.map((doc) => toRecord(doc, ctx)) };
 }
 
 /**
@@ -637,7 +637,7 @@ async function releaseAll(ctx: Context, range: RangeDoc, options: ReleaseOptions
     if (page.length === 0) return released;
     const mine = page.filter((doc) => doc.rangeId === range.id);
     if (mine.length > 0) await deleteAddressDocs(ctx, mine);
-    for (const doc of mine) released.push(toRecord(doc));
+    for (const doc of mine) released.push(toRecord(doc, ctx));
     options.onProgress?.(released.length);
     key = { $gt: page[page.length - 1].key, $lte: range.endKey };
     await yieldToEventLoop();

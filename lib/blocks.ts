@@ -54,7 +54,7 @@ export async function addBlock(ctx: Context, input: unknown): Promise<BlockRecor
     };
     await ctx.store.collection<BlockDoc>('blocks').insertOne(doc);
     await adoptChildren(ctx, doc, doc.parentId);
-    return toRecord(doc);
+    return toRecord(doc, ctx);
   });
 }
 
@@ -77,16 +77,16 @@ export async function updateBlock(ctx: Context, selector: unknown, input: unknow
   await ctx.store.collection<BlockDoc>('blocks').updateOne({ id: current.id }, { $set: changes, ...(Object.keys($unset).length ? { $unset } : {}) });
   const updated: Record<string, unknown> = { ...current, ...changes };
   for (const field of Object.keys($unset)) delete updated[field];
-  return toRecord(updated as BlockDoc);
+  return toRecord(updated as BlockDoc, ctx);
 }
 
 export async function getBlock(ctx: Context, selector: unknown): Promise<BlockRecord> {
-  return toRecord(await getBlockDoc(ctx, selector));
+  return toRecord(await getBlockDoc(ctx, selector), ctx);
 }
 
 export async function listBlocks(ctx: Context, filter: Filter): Promise<BlockRecord[]> {
   const docs = await ctx.store.collection<BlockDoc>('blocks').find(filter, { sort: { startKey: 1 } });
-  return docs.map((doc) => toRecord(doc));
+  return docs.map((doc) => toRecord(doc, ctx));
 }
 
 /** Deletes a block; its ranges, child blocks and addresses move to its parent (or become unmapped). */
@@ -97,7 +97,7 @@ export async function deleteBlock(ctx: Context, selector: unknown): Promise<{ de
     await refuseRangeCollisionsInParent(ctx, block);
     await ctx.store.collection('blocks').deleteOne({ id: block.id });
     await moveChildren(ctx, block.id, block.parentId);
-    return { deleted: toRecord(block) };
+    return { deleted: toRecord(block, ctx) };
   });
 }
 

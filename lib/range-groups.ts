@@ -3,6 +3,7 @@
  * into a tree, with utilization per group value. The built-in `Managed by Service` group always exists.
  * Definitions live in the store (`settings`, name `rangeGroups`) so every instance sharing it agrees.
  */
+import { ownValue } from './own';
 import { sizeOf } from './address';
 import {
   checkDefinitionList,
@@ -325,7 +326,7 @@ function valuesOf(range: RangeLike, criterion: string): (string | number | null)
     const value = (range as unknown as Record<string, unknown>)[criterion];
     return [value === undefined || value === null ? null : (value as string | number)];
   }
-  const value = range.customFields?.[criterion];
+  const value = range.customFields ? ownValue(range.customFields, criterion) : undefined;
   if (value === undefined || (Array.isArray(value) && value.length === 0)) return [null];
   return Array.isArray(value) ? value : [value];
 }

@@ -49,7 +49,7 @@ export async function insertRange(ctx: Context, draft: RangeDraft): Promise<Rang
   const doc = await placeRange(ctx, draft, randomUUID(), nowIso());
   await ctx.store.collection<RangeDoc>('ranges').insertOne(doc);
   await attachAddresses(ctx, doc);
-  return toRecord(doc);
+  return toRecord(doc, ctx);
 }
 
 /**
@@ -88,17 +88,17 @@ export async function updateRange(
       { $set: { ...written, freeHint: doc.startKey, hintVersion: current.hintVersion + 1 }, ...(Object.keys($unset).length ? { $unset } : {}) },
     );
     await attachAddresses(ctx, doc);
-    return toRecord(doc);
+    return toRecord(doc, ctx);
   });
 }
 
 export async function getRange(ctx: Context, selector: unknown): Promise<RangeRecord> {
-  return toRecord(await getRangeDoc(ctx, selector));
+  return toRecord(await getRangeDoc(ctx, selector), ctx);
 }
 
 export async function listRanges(ctx: Context, filter: Filter): Promise<RangeRecord[]> {
   const docs = await ctx.store.collection<RangeDoc>('ranges').find(filter, { sort: { startKey: 1 } });
-  return docs.map((doc) => toRecord(doc));
+  return docs.map((doc) => toRecord(doc, ctx));
 }
 
 /** Deletes a range; its addresses stay and move to the next matching range, or become unmapped. */
@@ -108,7 +108,7 @@ export async function deleteRange(ctx: Context, selector: unknown): Promise<{ de
     const range = await getRangeDoc(ctx, { id: found.id });
     await ctx.store.collection('ranges').deleteOne({ id: range.id });
     await detachAddresses(ctx, range);
-    return { deleted: toRecord(range) };
+    return { deleted: toRecord(range, ctx) };
   });
 }
 

@@ -4,6 +4,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { IpamError, isErrorCode, type ErrorCode } from '../lib/errors';
 import type { Ipam } from '../lib/ipam';
 
 export type StoreState =
@@ -64,9 +65,10 @@ export function setUpOperationNode(RED: NodeAPI, node: Node, config: OperationNo
         send(message);
         done();
       })
-      .catch((err: Error & { code?: string }) => {
-        node.status({ fill: 'red', shape: 'ring', text: `${err.code ?? 'error'}: ${operation}` });
-        done(err);
+      .catch((err: unknown) => {
+        const failure = contractError(err, node);
+        node.status({ fill: 'red', shape: 'ring', text: `${failure.code}: ${operation}` });
+        done(failure);
       });
   });
 }
@@ -100,6 +102,18 @@ function followStore(node: Node, server: IpamConfigNode): void {
   node.on('close', () => server.storeEvents.off('state', show));
 }
 
-export function codedError(code: string, message: string): Error & { code: string } {
-  return Object.assign(new Error(message), { code });
+export function codedError(code: ErrorCode, message: string): IpamError {
+  return new IpamError(code, message);
+}
+
+/**
+ * What a node hands to `done(err)`: the core's IpamError as it is; anything else (a fault the core did
+ * not turn into a contract error) keeps its message under VALIDATION, and its stack goes to the log.
+ */
+export function contractError(err: unknown, node: Node): IpamError {
+  if (err instanceof IpamError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (!isErrorCode(code)) node.warn(`unexpected failure: ${err instanceof Error ? err.stack ?? message : message}`);
+  return new IpamError(isErrorCode(code) ? code : 'VALIDATION', message);
 }
