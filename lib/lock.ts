@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { IpamError, isIpamError } from './errors';
+import { localState } from './store/local';
 import type { Store } from './store/port';
 
 interface LockDoc {
@@ -34,15 +35,14 @@ export interface Lease {
   check(): void;
 }
 
-/** In-process queue per lock name, so waiters in one process line up instead of polling the store. */
-const localQueues = new Map<string, Promise<unknown>>();
-
 export async function withLock<T>(
   store: Store,
   name: string,
   work: (lease: Lease) => Promise<T>,
   options: LockOptions = {},
 ): Promise<T> {
+  // Waiters of this process on one store line up in a queue per lock name instead of polling the store.
+  const localQueues = localState(store).lockQueues;
   const previous = localQueues.get(name) ?? Promise.resolve();
   const run = previous.catch(() => undefined).then(() => withStoreLock(store, name, work, options));
   const tail = run.catch(() => undefined);
