@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { overlaps } from '../address';
 import { SERVICES, canonicalOrCustom, fold, isReservedRangeService } from '../enums';
 import { IpamError, invalid, isIpamError, show } from '../errors';
+import { optionalFields } from '../fields';
 import { detachAddresses, mostSpecificBlockId } from '../mapping';
 import { addRange, deleteRange, updateRange, type RangeDoc } from '../ranges';
 import { overlapping, type Context } from '../space';
@@ -74,7 +75,7 @@ interface JournalDoc {
 const MANDATORY = ['network', 'startAddress', 'endAddress', 'assignmentType'];
 
 /** Fields the file fully decides; an empty cell clears the optional ones. */
-const OPTIONAL = ['description', 'exclusions', 'customFields'] as const;
+const OPTIONAL = optionalFields('ranges');
 
 /** On a shared store, how long a journal's heartbeat may be silent before another process takes it over. */
 const STALE_MS = 120_000;
