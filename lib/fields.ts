@@ -169,6 +169,11 @@ export function fieldsOf(entity: Entity): readonly FieldSpec[] {
   return FIELD_TABLE[entity];
 }
 
+/** The top-level field names of every entity (a dotted field's parent object counts). */
+export function recordFieldNames(): string[] {
+  return [...new Set(Object.values(FIELD_TABLE).flatMap((specs) => specs.map((s) => s.name.split('.')[0])))];
+}
+
 /** Top-level fields a record may lack, so an update can clear them (a dotted field's parent object counts). */
 export function optionalFields(entity: Entity): string[] {
   return [...new Set(FIELD_TABLE[entity].filter((s) => s.optional).map((s) => s.name.split('.')[0]))];
