@@ -184,9 +184,16 @@ export function defaultsOf(entity: Entity): Readonly<Record<string, string>> {
   return Object.fromEntries(FIELD_TABLE[entity].filter((s) => s.default !== undefined).map((s) => [s.name, s.default!]));
 }
 
+const byName = (entity: Entity): ReadonlyMap<string, FieldSpec> => new Map(FIELD_TABLE[entity].map((spec) => [spec.name, spec]));
+const BY_NAME: Record<Entity, ReadonlyMap<string, FieldSpec>> = {
+  blocks: byName('blocks'),
+  ranges: byName('ranges'),
+  addresses: byName('addresses'),
+};
+
 /** The field's value in its canonical spelling (or the default when absent); errors name the field. */
 export function canonicalValue(entity: Entity, field: string, value: unknown): string {
-  const spec = FIELD_TABLE[entity].find((s) => s.name === field);
+  const spec = BY_NAME[entity].get(field);
   if (!spec) throw new Error(`${field} is not a field of ${entity}`);
   const given = value ?? spec.default;
   if (!spec.enumeration) return canonicalOrCustom(field, given, []);
