@@ -239,10 +239,10 @@ class SqliteCollection implements Collection {
 
   async find(filter: Filter, options: FindOptions = {}): Promise<Doc[]> {
     const { where, order, params } = translate(filter, options.sort, this.indexed);
-    const tiebreak = order ? `, rowid ${Object.values(options.sort!).at(-1) === -1 ? 'DESC' : 'ASC'}` : '';
     const limit = options.limit ? ` LIMIT ${Math.floor(options.limit)}` : options.skip ? ' LIMIT -1' : '';
     const offset = options.skip ? ` OFFSET ${Math.floor(options.skip)}` : '';
-    const sql = `SELECT id, doc FROM ${this.table} WHERE ${where}${order}${tiebreak}${limit}${offset}`;
+    // No rowid tiebreak: it would keep SQLite from reading a sorted page straight off the index (ties are unordered).
+    const sql = `SELECT id, doc FROM ${this.table} WHERE ${where}${order}${limit}${offset}`;
     const toDoc = (row: Row) => this.toDoc(row, options.fields);
     if (options.limit && options.limit <= SMALL_RESULT) {
       return guard(() => (this.store.statement(sql).all(params) as Row[]).map(toDoc));
