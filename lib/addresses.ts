@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { parseAddress, parseMac } from './address';
 import { checkCustomFields } from './custom-fields';
 import { deleteAddressesCounted, insertAddressCounted, updateAddressCounted } from './counters';
-import { canonicalValue, optionalFields } from './fields';
+import { INTERNAL_FIELDS, READ_ONLY_FIELDS, canonicalValue, optionalFields } from './fields';
 import { IpamError, invalid, isIpamError, show } from './errors';
 import { addressKey, checkAddressSpace, requestKey } from './keys';
 import { mostSpecificBlockId, mostSpecificRangeId } from './mapping';
@@ -240,8 +240,7 @@ function copyText(from: Record<string, unknown>, to: AddressDoc, fields: string[
 
 /** The user-editable fields of a stored address, as input for re-validation on update. */
 function editableOf(doc: AddressDoc): Record<string, unknown> {
-  const { id, family, key, requestKey: _rk, rangeId, blockId, createdAt, updatedAt, expiryStatus, expiryReported, ...rest } = doc;
-  return rest;
+  return Object.fromEntries(Object.entries(doc).filter(([field]) => !READ_ONLY_FIELDS.has(field) && !INTERNAL_FIELDS.includes(field)));
 }
 
 /** `update` payloads name the address by id or address; the selector is not a change. */

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import type { CsvOutcome, CsvRequest } from '../../lib/csv';
 import { defineCustomField } from '../../lib/custom-fields';
-import { FIELD_TABLE, INTERNAL_FIELDS } from '../../lib/fields';
+import { FIELD_TABLE, INTERNAL_FIELDS, optionalFields } from '../../lib/fields';
 import { Ipam } from '../../lib/ipam';
 import type { Entity } from '../../lib/records';
 import { openStore } from '../../lib/store';
@@ -136,6 +136,28 @@ describe('field table', () => {
       const indexed = FIELD_TABLE[entity].filter((spec) => spec.indexed).map((spec) => spec.name).sort();
       const inStore = INDEXES[entity].map((index) => index.field).filter((field) => !INTERNAL_FIELDS.includes(field)).sort();
       expect(indexed, entity).to.deep.equal(inStore);
+    }
+  });
+
+  it('an update keeps every field it does not name, and clears the optional ones it names empty', async () => {
+    const ipam = await openIpam();
+    try {
+      for (const entity of ENTITIES) {
+        const { id } = (await ipam.perform(KIND[entity], 'add', inputOf(entity))) as { id: string };
+        await ipam.perform(KIND[entity], 'update', { id, description: 'changed' });
+        const changed = await get(ipam, entity);
+        expect(changed.description).to.equal('changed');
+        const rest = Object.fromEntries(Object.entries(SAMPLES[entity]).filter(([field]) => field !== 'description'));
+        for (const [field, value] of Object.entries(rest)) expect(valueAt(changed, field), `${entity} ${field}`).to.deep.equal(value);
+        // A public IPv4 block must keep its RIR (the guide's rule), so it is not cleared here.
+        const clearable = optionalFields(entity).filter((field) => !(entity === 'blocks' && field === 'rir'));
+        await ipam.perform(KIND[entity], 'update', { id, ...Object.fromEntries(clearable.map((field) => [field, null])) });
+        const cleared = await get(ipam, entity);
+        for (const field of clearable) expect(cleared, `${entity} ${field} cleared`).to.not.have.property(field);
+        expect(valueAt(cleared, 'addressSpace')).to.equal('Lab');
+      }
+    } finally {
+      await ipam.close();
     }
   });
 
