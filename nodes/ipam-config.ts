@@ -10,6 +10,7 @@ import { checkThreshold } from '../lib/expiry';
 import { normaliseChecks } from '../lib/probes';
 import { applyDefinitions } from '../lib/range-groups';
 import type { StoreConfig } from '../lib/store';
+import { registerAdminEndpoints } from './admin';
 import type { IpamConfigNode, StoreState } from './common';
 
 interface ConfigDef extends NodeDef {
@@ -107,4 +108,5 @@ export = function register(RED: NodeAPI): void {
   RED.nodes.registerType('ipam-config', IpamConfig as never, {
     credentials: { username: { type: 'text' }, password: { type: 'password' } },
   } as never);
+  registerAdminEndpoints(RED);
 };
