@@ -99,8 +99,15 @@ async function spaces(ctx: Context): Promise<TreeItem[]> {
 
 async function spaceItem(ctx: Context, id: string, addressSpace: string, family: Family): Promise<TreeItem> {
   const key = familyKeys(addressSpace, family);
-  const ranges = await ctx.store.collection<Located>('ranges').find({ key }, { fields: ['startKey', 'endKey'] });
-  const assigned = await ctx.store.collection('addresses').count({ key, rangeId: { $ne: null } });
+  const ranges = await ctx.store
+    .collection<Located>('ranges')
+    .find({ startKey: key }, { sort: { startKey: 1 }, fields: ['startKey', 'endKey'] });
+  // Addresses in ranges = all of the family's minus the unmapped ones: two indexed counts, no scan.
+  const [all, unmapped] = await Promise.all([
+    ctx.store.collection('addresses').count({ key }),
+    ctx.store.collection('addresses').count({ rangeId: null, key }),
+  ]);
+  const assigned = all - unmapped;
   const size = unionSize(ranges.map(intervalOfKeys));
   return { kind: 'space', id, label: `${addressSpace} · IPv${family}`, addressSpace, family, hasChildren: true, utilization: summarise(size, size, assigned) };
 }

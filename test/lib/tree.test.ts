@@ -33,6 +33,7 @@ for (const factory of availableStores()) {
       await allocate('10.1.0.0/24', 3);
       await allocate('192.0.2.0/24', 1);
       await allocate('2001:db8::/64', 2);
+      await ipam.perform('address', 'add', { address: '172.31.0.1' }); // in no range: not counted
     }
 
     it('lists each address space once per family, with the addresses of its ranges', async () => {
