@@ -15,9 +15,17 @@ export interface IpamConfigNode extends Node {
   storeEvents: EventEmitter;
 }
 
+/** A dialog field as saved by a TypedInput: the value and its type (msg, flow, global, env, str, num, json, bool). */
+export interface FieldSetting {
+  value: string;
+  type: string;
+}
+
 export interface OperationNodeDef extends NodeDef {
   server: string;
   operation: string;
+  /** The configured operation's fields, by payload field name; absent in flows saved before dialogs had fields. */
+  fields?: Record<string, FieldSetting>;
 }
 
 export type Message = NodeMessageInFlow & Record<string, unknown>;
@@ -51,9 +59,10 @@ export function setUpOperationNode(RED: NodeAPI, node: Node, config: OperationNo
     const message = msg as Message;
     const operation = typeof message.operation === 'string' && message.operation ? message.operation : config.operation;
     node.status({ fill: 'blue', shape: 'dot', text: `${operation}...` });
-    server
-      .ipam()
-      .then((ipam) => call(ipam, operation, message, node))
+    // The dialog's fields belong to the configured operation: another one chosen by msg.operation ignores them.
+    const fields = operation === config.operation ? evaluateFields(RED, node, config.fields, message) : Promise.resolve(new Map());
+    Promise.all([server.ipam(), fields])
+      .then(([ipam, values]) => call(ipam, operation, { ...message, payload: mergeFields(values, message.payload) }, node))
       .then((result) => {
         message.payload = result;
         node.status({ fill: 'green', shape: 'dot', text: describeResult(operation, result) });
@@ -65,6 +74,46 @@ export function setUpOperationNode(RED: NodeAPI, node: Node, config: OperationNo
         done(err);
       });
   });
+}
+
+/**
+ * The one precedence rule of dialog fields and `msg.payload`: an object payload overrides the configured fields
+ * field by field (a field it does not name keeps the dialog's value); a payload that is not an object (an inject
+ * node's timestamp, a string) gives way to the fields when any are set. Without fields the payload is used as is.
+ */
+export function mergeFields(configured: ReadonlyMap<string, unknown>, payload: unknown): unknown {
+  if (configured.size === 0) return payload;
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return Object.fromEntries(configured);
+  // fromEntries defines own properties, so a field named __proto__ stays data.
+  return Object.fromEntries([...configured, ...Object.entries(payload).filter(([, value]) => value !== undefined)]);
+}
+
+/**
+ * The dialog's TypedInput fields evaluated for one message (Node-RED's evaluateNodeProperty: msg, flow, global,
+ * env, str, num, json, bool). An empty text or a property that is not set leaves the field out.
+ */
+export async function evaluateFields(
+  RED: NodeAPI,
+  node: Node,
+  fields: Record<string, FieldSetting> | undefined,
+  msg: Message,
+): Promise<Map<string, unknown>> {
+  const values = new Map<string, unknown>();
+  for (const [name, setting] of Object.entries(fields ?? {})) {
+    if (!setting || typeof setting.type !== 'string' || setting.value === undefined || setting.value === '') continue;
+    const failed = (err: Error) => codedError('VALIDATION', `${name} (${setting.type} ${JSON.stringify(setting.value)}): ${err.message}`);
+    const value = await new Promise<unknown>((resolve, reject) => {
+      try {
+        RED.util.evaluateNodeProperty(setting.value, setting.type, node, msg, (err: Error | null, result: unknown) =>
+          err ? reject(failed(err)) : resolve(result),
+        );
+      } catch (err) {
+        reject(failed(err as Error)); // a json field that does not parse throws here
+      }
+    });
+    if (value !== undefined) values.set(name, value);
+  }
+  return values;
 }
 
 /**
