@@ -54,11 +54,11 @@ export function describeResult(operation: string, result: unknown): string {
 export function setUpOperationNode(RED: NodeAPI, node: Node, config: OperationNodeDef, call: CoreCall): void {
   const server = requireServer(RED, node, config);
   if (!server) return;
-  followStore(node, server);
+  followStore(RED, node, server);
   node.on('input', (msg, send, done) => {
     const message = msg as Message;
     const operation = typeof message.operation === 'string' && message.operation ? message.operation : config.operation;
-    node.status({ fill: 'blue', shape: 'dot', text: `${operation}...` });
+    node.status({ fill: 'blue', shape: 'dot', text: statusText(RED, 'running', { operation }) });
     // The dialog's fields belong to the configured operation: another one chosen by msg.operation ignores them.
     const fields = operation === config.operation ? evaluateFields(RED, node, config.fields, message) : Promise.resolve(new Map());
     Promise.all([server.ipam(), fields])
@@ -123,22 +123,27 @@ export async function evaluateFields(
 export function requireServer(RED: NodeAPI, node: Node, config: { server: string }): IpamConfigNode | null {
   const server = RED.nodes.getNode(config.server) as IpamConfigNode | null;
   if (!server) {
-    node.status({ fill: 'red', shape: 'ring', text: 'no ipam-config selected' });
+    node.status({ fill: 'red', shape: 'ring', text: statusText(RED, 'noConfig') });
     node.on('input', (_msg, _send, done) => done(codedError('VALIDATION', 'select an ipam-config node')));
   }
   return server;
 }
 
 /** Mirrors the config node's store state in this node's status until the first message. */
-function followStore(node: Node, server: IpamConfigNode): void {
+function followStore(RED: NodeAPI, node: Node, server: IpamConfigNode): void {
   const show = (state: StoreState): void => {
-    if (state.state === 'connecting') node.status({ fill: 'yellow', shape: 'ring', text: 'connecting' });
-    else if (state.state === 'connected') node.status({ fill: 'green', shape: 'ring', text: `${state.kind} store ready` });
-    else node.status({ fill: 'red', shape: 'ring', text: `store unavailable: ${state.message}`.slice(0, 80) });
+    if (state.state === 'connecting') node.status({ fill: 'yellow', shape: 'ring', text: statusText(RED, 'connecting') });
+    else if (state.state === 'connected') node.status({ fill: 'green', shape: 'ring', text: statusText(RED, 'ready', { kind: state.kind }) });
+    else node.status({ fill: 'red', shape: 'ring', text: statusText(RED, 'unavailable', { reason: state.message }).slice(0, 80) });
   };
   show(server.storeState);
   server.storeEvents.on('state', show);
   node.on('close', () => server.storeEvents.off('state', show));
+}
+
+/** A status text shared by every node, from ipam-config's message catalog (locales/<lang>/ipam-config.json). */
+export function statusText(RED: NodeAPI, key: string, values: Record<string, string> = {}): string {
+  return RED._(`@flowipam/node-red-ipam/ipam-config:ipam-config.status.${key}`, values);
 }
 
 export function codedError(code: string, message: string): Error & { code: string } {
