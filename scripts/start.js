@@ -39,6 +39,10 @@ function writeSettings() {
   flowFile: 'flows.json',
   credentialSecret: process.env.NODE_RED_CREDENTIAL_SECRET || 'flowipam-dev-only',
   httpNodeRoot: '/',
+  // Malformed JSON gets a JSON error, not Express's HTML page with a stack trace (nodes/http-json.ts). The
+  // editor's admin app is mounted at / too and parses every JSON body first, so it needs the check as well.
+  httpAdminMiddleware: require(${JSON.stringify(path.join(root, 'dist', 'nodes', 'http-json.js'))}).jsonBodyErrors,
+  httpNodeMiddleware: require(${JSON.stringify(path.join(root, 'dist', 'nodes', 'http-json.js'))}).jsonBodyErrors,
   logging: { console: { level: 'info' } },
   // A development instance that asks nothing of the network: no telemetry or update notification, no palette
   // catalogue fetch (catalogue.nodered.org), no welcome tour.
