@@ -62,7 +62,11 @@ export function setUpOperationNode(RED: NodeAPI, node: Node, config: OperationNo
     // The dialog's fields belong to the configured operation: another one chosen by msg.operation ignores them.
     const fields = operation === config.operation ? evaluateFields(RED, node, config.fields, message) : Promise.resolve(new Map());
     Promise.all([server.ipam(), fields])
-      .then(([ipam, values]) => call(ipam, operation, { ...message, payload: mergeFields(values, message.payload) }, node))
+      .then(([ipam, values]) => {
+        // The call may set other msg properties (ipam-import's errorReport), so it gets this msg itself.
+        message.payload = mergeFields(values, message.payload);
+        return call(ipam, operation, message, node);
+      })
       .then((result) => {
         message.payload = result;
         node.status({ fill: 'green', shape: 'dot', text: describeResult(operation, result) });
