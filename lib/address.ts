@@ -3,7 +3,7 @@
  * Addresses are BigInt values; nothing here enumerates a range.
  */
 import ipaddr from 'ipaddr.js';
-import { IpamError, show } from './errors';
+import { IpamError, fieldMessage } from './errors';
 
 export type Family = 4 | 6;
 
@@ -224,5 +224,5 @@ function canonicalIPv6(address: ipaddr.IPv6): string {
 }
 
 function badAddress(field: string, value: unknown, reason: string): IpamError {
-  return new IpamError('INVALID_ADDRESS', `${field} ${show(value)}: ${reason}`, { field, value });
+  return new IpamError('INVALID_ADDRESS', fieldMessage(field, value, reason), { field, value });
 }

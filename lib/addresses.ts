@@ -5,10 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import { parseAddress, parseMac } from './address';
 import { checkCustomFields } from './custom-fields';
+import { deleteAddressesCounted, insertAddressCounted, updateAddressCounted } from './counters';
 import { ADDRESS_STATES, ASSIGNMENT_TYPES, DEVICE_TYPES, SERVICES, canonicalOf, canonicalOrCustom } from './enums';
 import { IpamError, invalid, isIpamError, show } from './errors';
 import { addressKey, checkAddressSpace, requestKey } from './keys';
 import { mostSpecificBlockId, mostSpecificRangeId } from './mapping';
+import { moveWrites, requestTaken } from './requests';
 import { checkInput, clearedFields, nowIso, unsetMissing, toRecord, type AddressRecord, type Keyed } from './records';
 import { overlapping, startFloor, type Context } from './space';
 
@@ -82,28 +84,23 @@ export async function buildAddress(ctx: Context, input: unknown, base?: AddressD
 export async function addAddress(ctx: Context, input: unknown): Promise<AddressRecord> {
   const doc = await buildAddress(ctx, input);
   await insertAddress(ctx, doc);
-  return toRecord(doc);
+  return toRecord(doc, ctx);
 }
 
 /** Inserts a built address; a key collision becomes a DUPLICATE that names the address. */
 export async function insertAddress(ctx: Context, doc: AddressDoc): Promise<void> {
   try {
-    await ctx.store.collection<AddressDoc>('addresses').insertOne(doc);
+    await insertAddressCounted(ctx, doc);
   } catch (err) {
     throw uniqueCollision(err, doc);
   }
 }
 
 /** A unique-index collision in the words of the record: the address, or the requestId, already taken. */
-function uniqueCollision(err: unknown, doc: AddressDoc): unknown {
+export function uniqueCollision(err: unknown, doc: AddressDoc): unknown {
   if (!isIpamError(err, 'DUPLICATE')) return err;
   if (err.field === 'key') return duplicateAddress(doc);
-  if (err.field === 'requestKey') {
-    return new IpamError('DUPLICATE', `requestId ${show(doc.requestId)}: already used by another address in ${show(doc.addressSpace)}`, {
-      field: 'requestId',
-      value: doc.requestId,
-    });
-  }
+  if (err.field === 'requestId' || err.field === 'id') return requestTaken(doc);
   return err;
 }
 
@@ -126,22 +123,23 @@ export async function updateAddress(ctx: Context, selector: unknown, input: unkn
     Object.entries(doc).filter(([field, value]) => field !== 'id' && JSON.stringify(value) !== JSON.stringify(current[field])),
   );
   const $unset = unsetMissing(current, doc, OPTIONAL_FIELDS);
-  // expiryStatus is ipam-expiry's record of what it reported; it goes only with the expiryDate.
-  if ($unset.expiryDate && current.expiryStatus !== undefined) $unset.expiryStatus = true;
+  // What ipam-expiry reported (expiryReported; expiryStatus in older records) goes only with the expiryDate.
+  if ($unset.expiryDate) {
+    for (const field of ['expiryReported', 'expiryStatus']) if (current[field] !== undefined) $unset[field] = true;
+  }
+  const update = { $set, ...(Object.keys($unset).length ? { $unset } : {}) };
+  const requestMoves = moveWrites(doc.id, current.requestKey, doc.requestKey);
   try {
-    await ctx.store.collection<AddressDoc>('addresses').updateOne(
-      { id: doc.id },
-      { $set, ...(Object.keys($unset).length ? { $unset } : {}) },
-    );
+    await updateAddressCounted(ctx, current, { id: doc.id }, update, doc, requestMoves);
   } catch (err) {
     throw uniqueCollision(err, doc);
   }
   if (current.key !== doc.key) await addressesFreed(ctx, [current]);
-  return toRecord(doc);
+  return toRecord(doc, ctx);
 }
 
 export async function getAddress(ctx: Context, selector: unknown): Promise<AddressRecord> {
-  return toRecord(await getAddressDoc(ctx, selector));
+  return toRecord(await getAddressDoc(ctx, selector), ctx);
 }
 
 /** An address by `id`, or by `address` (+ `addressSpace`). */
@@ -168,13 +166,20 @@ export async function getAddressDoc(ctx: Context, selector: unknown): Promise<Ad
   throw invalid('id', input?.id, 'give the id, or the address (and addressSpace)');
 }
 
-/** Deletes address records (never DHCP or DNS data) and tells their ranges the addresses are free again. */
-export async function deleteAddressDocs(ctx: Context, docs: AddressDoc[]): Promise<AddressDoc[]> {
-  const addresses = ctx.store.collection('addresses');
-  const deleted: AddressDoc[] = [];
-  for (const doc of docs) if (await addresses.deleteOne({ id: doc.id })) deleted.push(doc);
-  await addressesFreed(ctx, deleted);
-  return deleted;
+/**
+ * Deletes address records (never DHCP or DNS data) in batches with their counter changes, and tells their
+ * ranges the addresses are free again.
+ */
+export async function deleteAddressDocs(
+  ctx: Context,
+  docs: AddressDoc[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<AddressDoc[]> {
+  // The hints go down first: a failure after it leaves a hint lower than needed (allocation skips the
+  // taken addresses), never freed addresses hidden below a hint (allocation would answer RANGE_FULL).
+  await addressesFreed(ctx, docs);
+  await deleteAddressesCounted(ctx, docs, onProgress);
+  return docs;
 }
 
 /**
@@ -246,7 +251,7 @@ function copyText(from: Record<string, unknown>, to: AddressDoc, fields: string[
 
 /** The user-editable fields of a stored address, as input for re-validation on update. */
 function editableOf(doc: AddressDoc): Record<string, unknown> {
-  const { id, family, key, requestKey: _rk, rangeId, blockId, createdAt, updatedAt, expiryStatus, ...rest } = doc;
+  const { id, family, key, requestKey: _rk, rangeId, blockId, createdAt, updatedAt, expiryStatus, expiryReported, ...rest } = doc;
   return rest;
 }
 

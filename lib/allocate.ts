@@ -9,9 +9,11 @@
  */
 import { parseAddress, formatAddress, type Address, type Family, type Interval } from './address';
 import { buildAddress, deleteAddressDocs, duplicateAddress, getAddressDoc, type AddressDoc } from './addresses';
+import { CHUNK, insertAddressCounted, insertWritesCounted, yieldToEventLoop } from './counters';
 import { SERVICES, canonicalOrCustom, fold } from './enums';
 import { IpamError, invalid, isIpamError, show } from './errors';
 import { addressKey, checkAddressSpace, keyValue, requestKey } from './keys';
+import { addressesByRequest } from './requests';
 import { activeProbes, probe, type CheckName } from './probes';
 import { checkInput, toRecord, type AddressRecord } from './records';
 import { getRangeDoc, type RangeDoc } from './ranges';
@@ -106,7 +108,10 @@ async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerato
   const read = readWindow(ctx);
   const countFirst = ctx.store.kind === 'embedded';
   let pos = from < view.first ? view.first : from;
-  let span = read;
+  // Start with the span the last search of this range found its gap in: in a range used evenly (99% at
+  // random) the next gap is about as far, so the doubling counts up to it are not repeated on every call.
+  let span = gapSpans.get(view.doc.id) ?? read;
+  const start = pos;
   while (pos <= view.last) {
     const excluded = view.exclusions.find((e) => e.first <= pos && pos <= e.last);
     if (excluded) {
@@ -125,6 +130,7 @@ async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerato
         continue;
       }
       if (used === 0n) {
+        gapSpans.delete(view.doc.id);
         for (let p = lo; p <= hi; p++) yield p;
         pos = hi + 1n;
         span = read;
@@ -135,6 +141,9 @@ async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerato
         if ((await stored(addresses, view, lo, mid)) === mid - lo + 1n) lo = mid + 1n;
         else hi = mid;
       }
+      // How far from the start this gap was: the next search's first span.
+      if (hi - start + 1n > read) gapSpans.set(view.doc.id, hi - start + 1n);
+      else gapSpans.delete(view.doc.id);
     }
     const docs = await addresses.find(between(view, lo, hi), { sort: { key: 1 }, fields: ['key'] });
     if (BigInt(docs.length) === hi - lo + 1n) {
@@ -153,6 +162,9 @@ async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerato
     pos = hi + 1n;
   }
 }
+
+/** Per range, the width of the counted span the last gap search found a gap in (a speed hint only). */
+const gapSpans = new Map<string, bigint>();
 
 function between(view: RangeView, lo: bigint, hi: bigint): Filter {
   return { key: { $gte: keyAt(view, lo), $lte: keyAt(view, hi) } };
@@ -305,80 +317,124 @@ export async function allocate(ctx: Context, payload: unknown): Promise<Allocate
   if (requestId) await fillFromStore(ctx, slots);
   await claimSlots(ctx, range, fields, slots);
   const checks = checksRun(ctx);
-  const records = slots.map((slot) => withChecks(slot.doc as AddressDoc, checks));
+  const records = slots.map((slot) => withChecks(ctx, slot.doc as AddressDoc, checks));
   return rawCount === undefined || count === 1 ? records[0] : records;
 }
 
 /** The record of a stored address, with the checks that made it available (added to `toRecord`'s fresh copy). */
-function withChecks(doc: AddressDoc, checks: CheckName[]): AllocatedRecord {
-  return Object.assign(toRecord<AddressRecord>(doc), { checks });
+function withChecks(ctx: Context, doc: AddressDoc, checks: CheckName[]): AllocatedRecord {
+  return Object.assign(toRecord<AddressRecord>(doc, ctx), { checks });
 }
 
 /** Slots a previous (or concurrent) call with the same requestId already filled. */
 async function fillFromStore(ctx: Context, slots: Slot[]): Promise<void> {
   const open = slots.filter((slot) => !slot.doc && slot.requestKey);
   if (open.length === 0) return;
-  const found = await ctx.store
-    .collection<AddressDoc>('addresses')
-    .find({ requestKey: { $in: open.map((slot) => slot.requestKey as string) } });
-  for (const doc of found) {
-    const slot = open.find((s) => s.requestKey === doc.requestKey);
-    if (slot) slot.doc = doc;
-  }
+  const found = await addressesByRequest<AddressDoc>(ctx, open.map((slot) => slot.requestKey as string));
+  for (const slot of open) slot.doc = found.get(slot.requestKey as string);
 }
 
+/**
+ * Fills the open slots: candidates are reserved in this process (`claiming`) until every open slot has one,
+ * then all are written in one atomic batch, so a crash part-way leaves nothing of the call. A batch that
+ * collides (another process took an address, or a concurrent call with the same requestId won) writes
+ * nothing: the taken address is skipped, a replayed slot is filled from the store, and the rest is tried again.
+ */
 async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<string, unknown>, slots: Slot[]): Promise<void> {
   const view = viewOf(range);
   const probing = activeProbes(ctx.checks).length > 0;
-  const from = startOf(view);
-  const mine: AddressDoc[] = [];
   const skip = new Set<bigint>();
-  let cursor = from;
+  let pending: { slot: Slot; value: bigint }[] = [];
+  let cursor = startOf(view);
   let firstGap: bigint | undefined;
   let firstPass = true;
-  let blocked: Picked['blocked'] = [];
+  const unclaimed = () => slots.filter((s) => !s.doc && !pending.some((p) => p.slot === s));
   try {
-    for (let open = slots.filter((s) => !s.doc); open.length > 0; open = slots.filter((s) => !s.doc)) {
-      const want = batchSize(open.length, probing);
-      const picked = await pickCandidates(ctx, view, cursor, want, skip);
-      if (firstPass) firstGap = picked.firstGap;
-      firstPass = false;
-      blocked = blocked.concat(picked.blocked);
-      if (picked.candidates.length === 0) {
-        if (blocked.length > 0) {
-          // Only addresses other allocators were claiming are left: wait for them, then look again there.
-          await Promise.all(blocked.map((b) => b.settled));
-          cursor = blocked.reduce((min, b) => (b.value < min ? b.value : min), blocked[0].value);
-          blocked = [];
-          continue;
-        }
-        await fillFromStore(ctx, slots);
-        if (slots.every((s) => s.doc)) break;
-        if (firstGap === undefined) await markFull(ctx, view);
-        throw rangeFull(range, ctx, slots.length, slots.filter((s) => s.doc).length);
-      }
-      try {
-        const available = await availableOf(ctx, view, picked.candidates);
-        for (const [i, value] of picked.candidates.entries()) {
-          const slot = slots.find((s) => !s.doc);
-          if (!slot) break;
-          if (!available[i]) {
-            skip.add(value);
+    for (;;) {
+      for (let open = unclaimed(); open.length > 0; open = unclaimed()) {
+        const picked = await pickCandidates(ctx, view, cursor, batchSize(open.length, probing), skip);
+        if (firstPass) firstGap = picked.firstGap;
+        firstPass = false;
+        if (picked.candidates.length === 0) {
+          if (picked.blocked.length > 0) {
+            // Only addresses other allocators of this process are claiming are left: let ours go (so two
+            // waiting allocators cannot hold each other up), wait for theirs, then look again from there.
+            releaseClaims(view, pending.map((p) => p.value));
+            pending = [];
+            await Promise.all(picked.blocked.map((b) => b.settled));
+            cursor = picked.blocked.reduce((min, b) => (b.value < min ? b.value : min), picked.blocked[0].value);
             continue;
           }
-          const outcome = await claim(ctx, view, fields, slot, value);
-          if (outcome === 'claimed') mine.push(slot.doc as AddressDoc);
+          await fillFromStore(ctx, slots);
+          if (unclaimed().length === 0) break;
+          if (firstGap === undefined) await markFull(ctx, view);
+          throw rangeFull(range, ctx, slots.length, slots.length - unclaimed().length);
         }
-      } finally {
-        releaseClaims(view, picked.candidates);
+        const available = await availableOf(ctx, view, picked.candidates);
+        const unused: bigint[] = [];
+        for (const [i, value] of picked.candidates.entries()) {
+          const slot = available[i] ? open.shift() : undefined;
+          if (slot) pending.push({ slot, value });
+          else {
+            if (!available[i]) skip.add(value);
+            unused.push(value);
+          }
+        }
+        releaseClaims(view, unused);
+        cursor = picked.candidates[picked.candidates.length - 1] + 1n;
       }
-      cursor = picked.candidates[picked.candidates.length - 1] + 1n;
+      const outcome = await writeAll(ctx, view, fields, pending);
+      if (outcome === 'written') break;
+      // Not written: a taken address is skipped, a replayed slot keeps the winner's record; the rest stays pending.
+      const taken = outcome === 'replayed' ? [] : outcome;
+      const gone = pending.filter((p) => p.slot.doc || taken.includes(p.value));
+      for (const value of taken) skip.add(value);
+      releaseClaims(view, gone.map((p) => p.value));
+      pending = pending.filter((p) => !gone.includes(p));
     }
-  } catch (err) {
-    await deleteAddressDocs(ctx, mine);
-    throw err;
+  } finally {
+    releaseClaims(view, pending.map((p) => p.value));
   }
+  const mine = pending.map((p) => p.slot.doc as AddressDoc);
   if (firstGap !== undefined) await advanceHint(ctx, view, firstGap, mine);
+}
+
+/**
+ * Writes the pending records in one atomic batch and fills their slots. On a collision it writes nothing
+ * and returns the addresses of the batch found taken (all of them, so a busy neighbour is not met again
+ * one address per try), or 'replayed' once the slots a concurrent same-requestId call filled hold its records.
+ */
+async function writeAll(
+  ctx: Context,
+  view: RangeView,
+  fields: Record<string, unknown>,
+  pending: { slot: Slot; value: bigint }[],
+): Promise<'written' | 'replayed' | bigint[]> {
+  if (pending.length === 0) return 'written';
+  const docs = await Promise.all(pending.map(({ slot, value }) => addressAt(ctx, view, fields, slot, value)));
+  try {
+    await ctx.store.atomic(insertWritesCounted(docs));
+  } catch (err) {
+    if (!isIpamError(err, 'DUPLICATE')) throw err;
+    if (err.field !== 'key') {
+      await fillFromStore(ctx, pending.map((p) => p.slot));
+      if (!pending.some((p) => p.slot.doc)) throw err;
+      return 'replayed';
+    }
+    const keys = docs.map((doc) => doc.key);
+    const stored = await ctx.store.collection<AddressDoc>('addresses').find({ key: { $in: keys } }, { fields: ['key'] });
+    if (stored.length === 0) throw err;
+    const taken = new Set(stored.map((doc) => doc.key));
+    return pending.filter((_, i) => taken.has(keys[i])).map((p) => p.value);
+  }
+  pending.forEach(({ slot }, i) => (slot.doc = docs[i]));
+  return 'written';
+}
+
+async function addressAt(ctx: Context, view: RangeView, fields: Record<string, unknown>, slot: Slot, value: bigint): Promise<AddressDoc> {
+  const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) }, undefined, { range: view.doc });
+  if (slot.requestKey) doc.requestKey = slot.requestKey;
+  return doc;
 }
 
 /**
@@ -395,11 +451,11 @@ async function claim(
   const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) }, undefined, { range: view.doc });
   if (slot.requestKey) doc.requestKey = slot.requestKey;
   try {
-    await ctx.store.collection<AddressDoc>('addresses').insertOne(doc);
+    await insertAddressCounted(ctx, doc);
     slot.doc = doc;
     return 'claimed';
   } catch (err) {
-    if (isIpamError(err, 'DUPLICATE') && err.field === 'requestKey') {
+    if (isIpamError(err, 'DUPLICATE') && err.field !== 'key') {
       await fillFromStore(ctx, [slot]);
       return slot.doc ? 'replayed' : 'taken';
     }
@@ -460,6 +516,22 @@ async function moveHint(ctx: Context, view: RangeView, value: bigint, always = f
     .updateOne({ id, hintVersion, freeHint: { $lt: next } }, { $set: { freeHint: next } });
 }
 
+/**
+ * Moves a range's stored hint up to its first free address (after a bulk write such as an import, which
+ * does not move hints), so that the first allocation of any process starts there instead of skipping the
+ * filled stretch by counting. A range that no longer exists is ignored.
+ */
+export async function refreshHint(ctx: Context, rangeId: string): Promise<void> {
+  const doc = await ctx.store.collection<RangeDoc>('ranges').findOne({ id: rangeId });
+  if (!doc) return;
+  const view = viewOf(doc);
+  for await (const value of gaps(ctx, view, keyValue(storedHint(doc)))) {
+    await moveHint(ctx, view, value, true);
+    return;
+  }
+  await markFull(ctx, view);
+}
+
 /** `address` given: exactly that one, if it is inside the range and not taken. */
 async function allocateGiven(
   ctx: Context,
@@ -483,7 +555,7 @@ async function allocateGiven(
     const outcome = await claim(ctx, view, fields, slot, parsed.value);
     if (outcome === 'taken') throw duplicateAddress({ address: parsed.text, addressSpace: range.addressSpace });
   }
-  return withChecks(slot.doc as AddressDoc, checks);
+  return withChecks(ctx, slot.doc as AddressDoc, checks);
 }
 
 /**
@@ -520,7 +592,12 @@ function addressFieldsFor(range: RangeDoc, rest: Record<string, unknown>): Recor
  * Refuses, before deleting anything, an address that is not mapped to a range (or, with `range`, not to
  * that range).
  */
-export async function release(ctx: Context, payload: unknown): Promise<{ released: AddressRecord[] }> {
+export interface ReleaseOptions {
+  /** Called after each batch with the number of addresses released so far. */
+  onProgress?: (released: number) => void;
+}
+
+export async function release(ctx: Context, payload: unknown, options: ReleaseOptions = {}): Promise<{ released: AddressRecord[] }> {
   const input = asObject(payload);
   const hasRange = input.range !== undefined || input.rangeId !== undefined;
   if (!hasRange && !Array.isArray(input.addresses)) {
@@ -540,10 +617,31 @@ export async function release(ctx: Context, payload: unknown): Promise<{ release
       if (!docs.some((d) => d.id === doc.id)) docs.push(doc);
     }
   } else {
-    docs = await ctx.store.collection<AddressDoc>('addresses').find({ rangeId: (range as RangeDoc).id }, { sort: { key: 1 } });
+    return { released: await releaseAll(ctx, range as RangeDoc, options) };
   }
-  const deleted = await deleteAddressDocs(ctx, docs);
-  return { released: deleted.map((doc) => toRecord(doc)) };
+  const deleted = await deleteAddressDocs(ctx, docs, (done) => options.onProgress?.(done));
+  return { released: deleted.map((doc) => toRecord(doc, ctx)) };
+}
+
+/**
+ * Every address of the range, read and deleted a page at a time, so no step holds the event loop long. Pages
+ * follow the key index over the range's span (an ordered walk on every store); addresses in the span that map
+ * to another range (a nested one) are passed over.
+ */
+async function releaseAll(ctx: Context, range: RangeDoc, options: ReleaseOptions): Promise<AddressRecord[]> {
+  const addresses = ctx.store.collection<AddressDoc>('addresses');
+  const released: AddressRecord[] = [];
+  let key: Filter['key'] = { $gte: range.startKey, $lte: range.endKey };
+  for (;;) {
+    const page = await addresses.find({ key }, { sort: { key: 1 }, limit: CHUNK });
+    if (page.length === 0) return released;
+    const mine = page.filter((doc) => doc.rangeId === range.id);
+    if (mine.length > 0) await deleteAddressDocs(ctx, mine);
+    for (const doc of mine) released.push(toRecord(doc, ctx));
+    options.onProgress?.(released.length);
+    key = { $gt: page[page.length - 1].key, $lte: range.endKey };
+    await yieldToEventLoop();
+  }
 }
 
 function addressSelector(entry: unknown, space: string, field: string): unknown {

@@ -11,8 +11,9 @@ import { checkInput, clearedFields, nowIso, toRecord, type BlockRecord, type Key
 import { inside, intervalOf, intervalOfKeys, overlapping, resolveBounds, findBySelector, smallest, spanKey, startFloor, type Bounds, type Context } from './space';
 import type { Filter } from './store/port';
 import { checkCustomFields } from './custom-fields';
+import { COUNT_FIELD, remapAddresses } from './counters';
 
-export type BlockDoc = BlockRecord & Keyed & { startKey: string; endKey: string; spanKey: string };
+export type BlockDoc = BlockRecord & Keyed & { startKey: string; endKey: string; spanKey: string; assignedCount?: number };
 
 /** Fields an update may change without moving the block. */
 const EDITABLE = ['rir', 'description', 'customFields'] as const;
@@ -47,12 +48,13 @@ export async function addBlock(ctx: Context, input: unknown): Promise<BlockRecor
       spanKey: spanKey(bounds),
       startKey: bounds.startKey,
       endKey: bounds.endKey,
+      [COUNT_FIELD]: 0,
       createdAt: now,
       updatedAt: now,
     };
     await ctx.store.collection<BlockDoc>('blocks').insertOne(doc);
     await adoptChildren(ctx, doc, doc.parentId);
-    return toRecord(doc);
+    return toRecord(doc, ctx);
   });
 }
 
@@ -75,16 +77,16 @@ export async function updateBlock(ctx: Context, selector: unknown, input: unknow
   await ctx.store.collection<BlockDoc>('blocks').updateOne({ id: current.id }, { $set: changes, ...(Object.keys($unset).length ? { $unset } : {}) });
   const updated: Record<string, unknown> = { ...current, ...changes };
   for (const field of Object.keys($unset)) delete updated[field];
-  return toRecord(updated as BlockDoc);
+  return toRecord(updated as BlockDoc, ctx);
 }
 
 export async function getBlock(ctx: Context, selector: unknown): Promise<BlockRecord> {
-  return toRecord(await getBlockDoc(ctx, selector));
+  return toRecord(await getBlockDoc(ctx, selector), ctx);
 }
 
 export async function listBlocks(ctx: Context, filter: Filter): Promise<BlockRecord[]> {
   const docs = await ctx.store.collection<BlockDoc>('blocks').find(filter, { sort: { startKey: 1 } });
-  return docs.map((doc) => toRecord(doc));
+  return docs.map((doc) => toRecord(doc, ctx));
 }
 
 /** Deletes a block; its ranges, child blocks and addresses move to its parent (or become unmapped). */
@@ -95,7 +97,7 @@ export async function deleteBlock(ctx: Context, selector: unknown): Promise<{ de
     await refuseRangeCollisionsInParent(ctx, block);
     await ctx.store.collection('blocks').deleteOne({ id: block.id });
     await moveChildren(ctx, block.id, block.parentId);
-    return { deleted: toRecord(block) };
+    return { deleted: toRecord(block, ctx) };
   });
 }
 
@@ -157,16 +159,13 @@ async function adoptChildren(ctx: Context, block: BlockDoc, parentId: string | n
     { ...within, addressSpace: block.addressSpace, blockId: parentId },
     { $set: { blockId: block.id } },
   );
-  await ctx.store.collection('addresses').updateMany(
-    { key: { $gte: block.startKey, $lte: block.endKey }, blockId: parentId },
-    { $set: { blockId: block.id } },
-  );
+  await remapAddresses(ctx, { key: { $gte: block.startKey, $lte: block.endKey }, blockId: parentId }, 'blockId', block.id);
 }
 
 async function moveChildren(ctx: Context, from: string, to: string | null): Promise<void> {
   await ctx.store.collection('blocks').updateMany({ parentId: from }, { $set: { parentId: to } });
   await ctx.store.collection('ranges').updateMany({ blockId: from }, { $set: { blockId: to } });
-  await ctx.store.collection('addresses').updateMany({ blockId: from }, { $set: { blockId: to } });
+  await remapAddresses(ctx, { blockId: from }, 'blockId', to);
 }
 
 /** Ranges of a deleted block join its parent's; refuse when that would make two of them overlap. */

@@ -156,6 +156,8 @@ function checkFieldName(name: unknown, field: string): string {
     throw invalid(field, name, 'must not contain "." or control characters, nor start with "$"');
   }
   if (RESERVED_NAMES.includes(fold(trimmed))) throw invalid(field, name, 'is the name of a built-in field');
+  // Stored records are plain objects: this one name would set their prototype instead of a field.
+  if (trimmed === '__proto__') throw invalid(field, name, 'is reserved by JavaScript');
   return trimmed;
 }
 
@@ -164,7 +166,7 @@ function checkAllowedValues(values: unknown, field: string): string[] {
   if (!Array.isArray(list)) throw invalid(field, values, 'must be a list of values');
   const checked: string[] = [];
   for (const value of list) {
-    if (typeof value !== 'string') throw invalid(field, value, 'values must be texts');
+    if (typeof value !== 'string') throw invalid(field, value, 'must list texts only');
     const trimmed = value.trim();
     if (trimmed === '') continue;
     if (trimmed.includes(MULTI_VALUE_SEPARATOR)) throw invalid(field, value, `a value must not contain "${MULTI_VALUE_SEPARATOR}"`);

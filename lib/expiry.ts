@@ -7,9 +7,12 @@
  * - a date-time `expiryDate` (stored in UTC) is an instant: `Expired` from that instant and
  *   `Expiry Due` from `threshold` × 24 h before it.
  *
- * The state is stored on the address (`expiryStatus`) with a compare-and-set, so a transition is reported
- * once, even across restarts or by several instances sharing one store. The check pages through the
- * `expiryDate` index and, in `transitions` mode, only visits addresses whose stored state is stale.
+ * Reads derive `expiryStatus` from these rules (lib/records.ts toRecord); it is never stored. What the
+ * check last reported is stored in the internal `expiryReported` field with a compare-and-set, so a
+ * transition is reported once, even across restarts or by several instances sharing one store. The
+ * check pages through the `expiryDate` index and, in `transitions` mode, only visits addresses whose
+ * reported state is stale. Records written before `expiryReported` existed carry that state in a stored
+ * `expiryStatus`: it is read as the reported state and moved on the first check that visits them.
  */
 import { EXPIRY_STATUSES } from './enums';
 import { invalid, isIpamError } from './errors';
@@ -67,8 +70,13 @@ interface ExpiryDoc extends Doc {
   addressSpace: string;
   deviceName?: string;
   expiryDate: string;
+  expiryReported?: ExpiryStatus;
+  /** Where the reported state was kept before `expiryReported`. */
   expiryStatus?: ExpiryStatus;
 }
+
+/** The internal field holding the state the check last reported. */
+export const REPORTED_FIELD = 'expiryReported';
 
 /** The instants that split the expiry-date strings into states (see the file comment). */
 export interface ExpiryBounds {
@@ -80,12 +88,17 @@ export interface ExpiryBounds {
   dueIso: string;
   /** The UTC date of `dueIso`. */
   dueDay: string;
+  /** Now and now + threshold in epoch milliseconds. */
+  nowMs: number;
+  dueMs: number;
 }
 
 export function expiryBounds(now: Date, thresholdDays: number): ExpiryBounds {
+  const nowMs = now.getTime();
+  const dueMs = nowMs + thresholdDays * DAY_MS;
   const nowIso = now.toISOString();
-  const dueIso = new Date(now.getTime() + thresholdDays * DAY_MS).toISOString();
-  return { today: nowIso.slice(0, 10), nowIso, dueIso, dueDay: dueIso.slice(0, 10) };
+  const dueIso = new Date(dueMs).toISOString();
+  return { today: nowIso.slice(0, 10), nowIso, dueIso, dueDay: dueIso.slice(0, 10), nowMs, dueMs };
 }
 
 /** The state of one expiry date at `now`; undefined for a value that is not an ISO date or instant. */
@@ -94,15 +107,19 @@ export function expiryStatusOf(
   now: Date,
   thresholdDays = DEFAULT_THRESHOLD_DAYS,
 ): ExpiryStatus | undefined {
-  const bounds = expiryBounds(now, thresholdDays);
+  return expiryStatusWithin(expiryDate, expiryBounds(now, thresholdDays));
+}
+
+/** `expiryStatusOf` with the bounds computed once (reads shape many records at one moment). */
+export function expiryStatusWithin(expiryDate: string, bounds: ExpiryBounds): ExpiryStatus | undefined {
   if (DATE_ONLY.test(expiryDate)) {
     if (expiryDate < bounds.today) return 'Expired';
     return expiryDate <= bounds.dueDay ? 'Expiry Due' : 'Not expired';
   }
   const at = Date.parse(expiryDate);
   if (Number.isNaN(at)) return undefined;
-  if (at <= now.getTime()) return 'Expired';
-  return at <= now.getTime() + thresholdDays * DAY_MS ? 'Expiry Due' : 'Not expired';
+  if (at <= bounds.nowMs) return 'Expired';
+  return at <= bounds.dueMs ? 'Expiry Due' : 'Not expired';
 }
 
 /**
@@ -116,6 +133,28 @@ export function stateConditions(bounds: ExpiryBounds): Record<ExpiryStatus, Comp
     'Expiry Due': [{ $gt: bounds.nowIso, $lte: bounds.dueIso }, { $gte: bounds.today, $lte: bounds.today }],
     'Not expired': [{ $gt: bounds.dueIso }],
   };
+}
+
+/**
+ * A store filter of addresses whose `expiryStatus` (derived on read, never stored) is replaced by the
+ * `expiryDate` conditions of that state at `now`: the alternatives, any of which matches (none when the
+ * filter also fixes an expiryDate of another state).
+ */
+export function expiryAlternatives(filter: Filter, now: Date, thresholdDays: number): Filter[] {
+  if (!Object.hasOwn(filter, 'expiryStatus')) return [filter];
+  const { expiryStatus: status, ...rest } = filter;
+  if (rest.expiryDate !== undefined) {
+    const date = rest.expiryDate;
+    return typeof date === 'string' && expiryStatusOf(date, now, thresholdDays) === status ? [rest] : [];
+  }
+  const conditions = stateConditions(expiryBounds(now, thresholdDays));
+  const wanted = EXPIRY_STATUSES.find((s) => s === status);
+  return wanted ? conditions[wanted].map((condition) => ({ ...rest, expiryDate: condition })) : [];
+}
+
+/** `expiryAlternatives` with the Ipam's threshold, now. */
+export function addressFilters(ctx: Context, filter: Filter): Filter[] {
+  return expiryAlternatives(filter, new Date(), checkThreshold(ctx.expiryThresholdDays));
 }
 
 export function checkThreshold(value: unknown): number {
@@ -172,13 +211,15 @@ export async function checkExpiry(ctx: Context, input: unknown = {}): Promise<Ex
   for (const status of ['Expired', 'Expiry Due', 'Not expired'] as const) {
     const periodicReport = logging === 'periodic' && status !== 'Not expired';
     // Transitions mode and the Not expired state only need the addresses whose stored state is stale.
-    const stale: Filter = periodicReport ? {} : { expiryStatus: { $ne: status } };
+    const stale: Filter = periodicReport ? {} : { [REPORTED_FIELD]: { $ne: status } };
     for (const condition of conditions[status]) {
       await forEachByDate(addresses, stale, condition, pageSize, async (doc) => {
         const computed = expiryStatusOf(doc.expiryDate, now, thresholdDays);
         if (computed === undefined) return;
-        const previous = doc.expiryStatus ?? null;
+        const previous = reportedOf(doc);
         const changed = computed !== previous && (await storeStatus(addresses, doc, computed));
+        // An older record keeps its reported state in expiryStatus: move it even when nothing changed.
+        if (!changed && doc.expiryReported === undefined && doc.expiryStatus !== undefined) await storeStatus(addresses, doc, computed);
         if (changed) report.changed++;
         if (periodicReport ? computed !== 'Not expired' : changed && (previous !== null || computed !== 'Not expired')) {
           await emit(eventOf(doc, previous, computed));
@@ -213,11 +254,16 @@ async function recordRun(ctx: Context, runKey: string, ranAt: string): Promise<v
   }
 }
 
+function reportedOf(doc: ExpiryDoc): ExpiryStatus | null {
+  return doc.expiryReported ?? doc.expiryStatus ?? null;
+}
+
 /** Compare-and-set: only the run that moves the state from what it read reports the transition. */
 async function storeStatus(addresses: Collection<ExpiryDoc>, doc: ExpiryDoc, status: ExpiryStatus): Promise<boolean> {
+  const absent = { $exists: false };
   return addresses.updateOne(
-    { id: doc.id, expiryDate: doc.expiryDate, expiryStatus: doc.expiryStatus ?? { $exists: false } },
-    { $set: { expiryStatus: status } },
+    { id: doc.id, expiryDate: doc.expiryDate, [REPORTED_FIELD]: doc.expiryReported ?? absent, expiryStatus: doc.expiryStatus ?? absent },
+    { $set: { [REPORTED_FIELD]: status }, ...(doc.expiryStatus !== undefined ? { $unset: { expiryStatus: true } } : {}) },
   );
 }
 

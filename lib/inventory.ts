@@ -9,8 +9,10 @@
 import { findDefinition, listCustomFields, type CustomFieldDefinition } from './custom-fields';
 import { fold } from './enums';
 import { invalid } from './errors';
-import { isFilterField, toStoreFilter } from './filters';
+import { addressFilters } from './expiry';
+import { countAny, findAny, isFilterField, toStoreFilter } from './filters';
 import { checkAddressSpace } from './keys';
+import { bareObject, ownPath } from './own';
 import { toRecord, type AddressRecord } from './records';
 import type { Context } from './space';
 import type { Condition, Doc, Filter } from './store/port';
@@ -54,7 +56,7 @@ type AddressDoc = AddressRecord & { key: string };
 /** Whether a `list` payload is the structured query form rather than a plain filter object. */
 export function isInventoryQuery(payload: unknown): payload is InventoryQuery {
   return typeof payload === 'object' && payload !== null && !Array.isArray(payload) &&
-    QUERY_KEYS.some((key) => key in payload);
+    QUERY_KEYS.some((key) => Object.hasOwn(payload, key));
 }
 
 /**
@@ -66,8 +68,8 @@ export async function listInventory(ctx: Context, payload: unknown): Promise<Add
   const definitions = await listCustomFields(ctx);
   if (!isInventoryQuery(payload)) {
     const filter = await inventoryFilter(ctx, payload, definitions);
-    const docs = await ctx.store.collection<AddressDoc>('addresses').find(filter, { sort: { key: 1 } });
-    return docs.map((doc) => toRecord(doc));
+    const docs = await findAny(ctx.store.collection<AddressDoc>('addresses'), addressFilters(ctx, filter), { sort: { key: 1 } });
+    return docs.map((doc) => toRecord(doc, ctx));
   }
   const { filter: input, groupBy, limit, cursor, ...rest } = payload as InventoryQuery & Record<string, unknown>;
   const unknown = Object.keys(rest)[0];
@@ -77,13 +79,15 @@ export async function listInventory(ctx: Context, payload: unknown): Promise<Add
   const filter = await inventoryFilter(ctx, input, definitions);
   const size = checkLimit(limit);
   const after = decodeCursor(cursor);
-  const docs = await ctx.store
-    .collection<AddressDoc>('addresses')
-    .find(after === undefined ? filter : { ...filter, key: { $gt: after } }, { sort: { key: 1 }, limit: size + 1 });
+  const docs = await findAny(
+    ctx.store.collection<AddressDoc>('addresses'),
+    addressFilters(ctx, after === undefined ? filter : { ...filter, key: { $gt: after } }),
+    { sort: { key: 1 }, limit: size + 1 },
+  );
   const page = docs.slice(0, size);
   const nextCursor = docs.length > size ? encodeCursor(page[page.length - 1].key) : null;
   if (groupBy === undefined || groupBy === null || groupBy === '') {
-    return { items: page.map((doc) => toRecord(doc)), nextCursor };
+    return { items: page.map((doc) => toRecord(doc, ctx)), nextCursor };
   }
   const grouping = resolveGrouping(groupBy, definitions);
   return { groupBy: grouping.label, groups: await groupPage(ctx, page, filter, grouping), nextCursor };
@@ -102,7 +106,8 @@ export async function inventoryFilter(
   if (input === undefined || input === null || input === '') return {};
   if (typeof input !== 'object' || Array.isArray(input)) throw invalid('filter', input, 'must be an object of field values');
   const defs = definitions ?? (await listCustomFields(ctx));
-  const plain: Record<string, unknown> = {};
+  // A `__proto__` key must stay a field (and be refused), not become the object's prototype.
+  const plain = bareObject();
   let blockKind: unknown;
   for (const [field, value] of Object.entries(input as Record<string, unknown>)) {
     if (field === BLOCK_KIND) {
@@ -194,15 +199,16 @@ function checkAddressSpaceSafe(space: string): string | undefined {
 
 interface Grouping {
   label: string;
-  /** Store field grouped on (`blockId` for block kind). */
+  /** Store field grouped on (`blockId` for block kind; `expiryStatus` is derived, counted by expiryDate). */
   field: string;
-  kind: 'field' | 'custom' | 'block';
+  kind: 'field' | 'custom' | 'block' | 'expiry';
 }
 
 function resolveGrouping(groupBy: unknown, definitions: CustomFieldDefinition[]): Grouping {
   if (typeof groupBy !== 'string' || groupBy.trim() === '') throw invalid('groupBy', groupBy, 'must be a field name');
   const name = groupBy.trim();
   if (fold(name) === fold(BLOCK_KIND)) return { label: BLOCK_KIND, field: 'blockId', kind: 'block' };
+  if (name === 'expiryStatus') return { label: name, field: name, kind: 'expiry' };
   if (!name.startsWith('customFields.') && isFilterField('addresses', name)) return { label: name, field: name, kind: 'field' };
   const definition = findDefinition(definitions, name.replace(/^customFields\./, ''));
   if (!definition) {
@@ -216,11 +222,12 @@ async function groupPage(ctx: Context, page: AddressDoc[], filter: Filter, group
   const kinds = grouping.kind === 'block' ? await blockKinds(ctx, page) : undefined;
   const groups = new Map<string, InventoryGroup>();
   for (const doc of page) {
-    for (const value of groupValues(doc, grouping, kinds)) {
+    const record = toRecord(doc, ctx);
+    for (const value of groupValues(record, grouping, kinds)) {
       const key = JSON.stringify(value);
       let group = groups.get(key);
       if (!group) groups.set(key, (group = { value, total: null, items: [] }));
-      group.items.push(toRecord(doc));
+      group.items.push(record);
     }
   }
   const sorted = [...groups.values()].sort(byGroupValue);
@@ -228,9 +235,9 @@ async function groupPage(ctx: Context, page: AddressDoc[], filter: Filter, group
   return sorted;
 }
 
-function groupValues(doc: AddressDoc, grouping: Grouping, kinds?: Map<string, string>): GroupValue[] {
+function groupValues(doc: AddressRecord, grouping: Grouping, kinds?: Map<string, string>): GroupValue[] {
   if (grouping.kind === 'block') return [doc.blockId === null ? 'Unmapped' : kinds?.get(doc.blockId) ?? 'Unmapped'];
-  const value = grouping.field.split('.').reduce<unknown>((v, part) => (v as Record<string, unknown> | undefined)?.[part], doc);
+  const value = ownPath(doc, grouping.field);
   if (value === undefined || value === null || (Array.isArray(value) && value.length === 0)) return [null];
   return Array.isArray(value) ? (value as GroupValue[]) : [value as GroupValue];
 }
@@ -251,17 +258,25 @@ async function groupTotal(ctx: Context, filter: Filter, grouping: Grouping, valu
   const addresses = ctx.store.collection('addresses');
   if (filter[grouping.field] !== undefined) {
     if (grouping.kind === 'block') return null;
-    return filter[grouping.field] === value ? addresses.count(filter) : null;
+    return filter[grouping.field] === value ? countAny(addresses, addressFilters(ctx, filter)) : null;
   }
+  if (grouping.kind === 'expiry') {
+    // No status means no expiryDate (every stored expiryDate is a valid date).
+    if (value === null) return countAny(addresses, addressFilters(ctx, { ...filter, expiryDate: { $exists: false } }));
+    return countAny(addresses, addressFilters(ctx, { ...filter, expiryStatus: value }));
+  }
+  const count = (where: Filter): Promise<number> => countAny(addresses, addressFilters(ctx, where));
   let condition: Condition;
   if (grouping.kind === 'block') {
     condition = await blockKindCondition(ctx, value as (typeof BLOCK_KINDS)[number], filter.addressSpace);
   } else {
-    condition = value === null ? null : (value as string | number | boolean);
+    // "No value" is a field stored as null (rangeId, blockId) or absent (optional fields). `{field: null}`
+    // matches both on MongoDB but only null elsewhere, so the two are counted apart, each exactly once.
+    condition = value === null ? { $in: [null], $exists: true } : (value as string | number | boolean);
   }
-  const total = await addresses.count({ ...filter, [grouping.field]: condition });
+  const total = await count({ ...filter, [grouping.field]: condition });
   // "No value" is a field stored as null (rangeId, blockId) or absent (optional fields): count both.
-  return value === null ? total + (await addresses.count({ ...filter, [grouping.field]: { $exists: false } })) : total;
+  return value === null ? total + (await count({ ...filter, [grouping.field]: { $exists: false } })) : total;
 }
 
 function byGroupValue(a: InventoryGroup, b: InventoryGroup): number {

@@ -5,11 +5,13 @@
 import { addAddress, getAddress, updateAddress } from './addresses';
 import { allocate, findAvailable, release } from './allocate';
 import { addBlock, deleteBlock, getBlock, listBlocks, updateBlock } from './blocks';
+import { reconcile, reconcileCounters } from './counters';
 import { IpamError, invalid } from './errors';
 import { toStoreFilter } from './filters';
 import { recoverImports, runCsv, type CsvRequest } from './csv';
 import { checkExpiry } from './expiry';
 import { listInventory } from './inventory';
+import { migrateRequests } from './requests';
 import { groupUtilization } from './range-groups';
 import { addRange, deleteRange, getRange, listRanges, updateRange } from './ranges';
 import type { Context } from './space';
@@ -40,6 +42,7 @@ const OPERATIONS: Record<NodeKind, Record<string, Operation>> = {
     list: (ctx, payload) => listRanges(ctx, toStoreFilter('ranges', payload)),
     delete: deleteRange,
     utilization: rangeUtilization,
+    reconcile: reconcile,
     'allocate-subnet': allocateSubnet,
     'group-utilization': groupUtilization,
   },
@@ -80,7 +83,18 @@ export class Ipam implements Context {
   private constructor(readonly store: Store) {}
 
   static async open(config: StoreConfig): Promise<Ipam> {
-    return new Ipam(await openStore(config));
+    const store = await openStore(config);
+    const ipam = new Ipam(store);
+    try {
+      await migrateRequests(ipam);
+      // Ranges and blocks stored before counters existed get theirs now (a no-op once they all have one).
+      const missing = { assignedCount: { $exists: false } };
+      await reconcileCounters(ipam, { ranges: missing, blocks: missing });
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw err;
+    }
+    return ipam;
   }
 
   static over(store: Store): Ipam {

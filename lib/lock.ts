@@ -2,8 +2,13 @@
  * A named lock shared by every process on one store: a document in `locks` whose `name` is unique.
  * Structural changes (blocks, ranges) of one address space take it, so overlap checks and re-mapping
  * never interleave. Address allocation does not: the unique address key decides there.
+ *
+ * Expiry is on the store's clock (`store.now()`: on MongoDB the server's), never this process's, so a
+ * process with a fast clock cannot take a live holder's lock. Every write to the lock document names the
+ * holder's token (`id`): renewal learns when the lock was taken over, and the holder's `lease` says so.
  */
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { IpamError, isIpamError } from './errors';
 import type { Store } from './store/port';
 
@@ -21,10 +26,23 @@ export interface LockOptions {
   waitMs?: number;
 }
 
+/** What the work under a lock can ask about it. */
+export interface Lease {
+  /** True once the lock lapsed (renewals failed for a whole ttl) or another process took it over. */
+  readonly lost: boolean;
+  /** Throws CONFLICT when the lock is lost: call before a write that must not interleave with another holder. */
+  check(): void;
+}
+
 /** In-process queue per lock name, so waiters in one process line up instead of polling the store. */
 const localQueues = new Map<string, Promise<unknown>>();
 
-export async function withLock<T>(store: Store, name: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+export async function withLock<T>(
+  store: Store,
+  name: string,
+  work: (lease: Lease) => Promise<T>,
+  options: LockOptions = {},
+): Promise<T> {
   const previous = localQueues.get(name) ?? Promise.resolve();
   const run = previous.catch(() => undefined).then(() => withStoreLock(store, name, work, options));
   const tail = run.catch(() => undefined);
@@ -35,33 +53,75 @@ export async function withLock<T>(store: Store, name: string, work: () => Promis
   return run;
 }
 
-async function withStoreLock<T>(store: Store, name: string, work: () => Promise<T>, options: LockOptions): Promise<T> {
+async function withStoreLock<T>(store: Store, name: string, work: (lease: Lease) => Promise<T>, options: LockOptions): Promise<T> {
   const locks = store.collection<LockDoc>('locks');
   const ttlMs = options.ttlMs ?? 60_000;
-  const deadline = Date.now() + (options.waitMs ?? 20_000);
+  const id = await acquire(store, name, ttlMs, options.waitMs ?? 20_000);
+  const lease = new StoreLease(name);
+  // Long structural changes keep the lock: it is pushed forward while the work runs, so it only lapses
+  // when its holder has died (or cannot reach the store for a whole ttl).
+  let renewedAt = performance.now();
+  const renewal = setInterval(() => {
+    void renew(store, id, ttlMs).then(
+      (held) => {
+        if (held) renewedAt = performance.now();
+        else lease.lose('taken over by another writer');
+      },
+      () => {
+        if (performance.now() - renewedAt > ttlMs) lease.lose('not renewed for its whole ttl');
+      },
+    );
+  }, Math.max(ttlMs / 3, 10));
+  try {
+    return await work(lease);
+  } finally {
+    clearInterval(renewal);
+    // The work's outcome stands either way: a lock that cannot be deleted now expires by its ttl.
+    await locks.deleteOne({ id }).catch(() => undefined);
+  }
+}
+
+async function acquire(store: Store, name: string, ttlMs: number, waitMs: number): Promise<string> {
+  const locks = store.collection<LockDoc>('locks');
+  const giveUpAt = performance.now() + waitMs;
   const id = randomUUID();
   for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
     try {
-      await locks.insertOne({ id, name, expiresAt: Date.now() + ttlMs });
-      break;
+      await locks.insertOne({ id, name, expiresAt: (await store.now()) + ttlMs });
+      return id;
     } catch (err) {
       if (!isIpamError(err, 'DUPLICATE')) throw err;
-      await locks.deleteOne({ name, expiresAt: { $lt: Date.now() } });
-      if (Date.now() > deadline) {
+      await locks.deleteOne({ name, expiresAt: { $lt: await store.now() } });
+      if (performance.now() > giveUpAt) {
         throw new IpamError('CONFLICT', `address space is busy: lock ${JSON.stringify(name)} held by another writer`);
       }
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
-  // Long structural changes keep the lock: it is pushed forward while the work runs, so it only lapses
-  // when its holder has died.
-  const renewal = setInterval(() => {
-    locks.updateOne({ id }, { $set: { expiresAt: Date.now() + ttlMs } }).catch(() => undefined);
-  }, Math.max(ttlMs / 3, 10));
-  try {
-    return await work();
-  } finally {
-    clearInterval(renewal);
-    await locks.deleteOne({ id });
+}
+
+/** Pushes the holder's expiry forward; false when its document is gone (expired and taken over). */
+async function renew(store: Store, id: string, ttlMs: number): Promise<boolean> {
+  const now = await store.now();
+  return store.collection<LockDoc>('locks').updateOne({ id }, { $set: { expiresAt: now + ttlMs } });
+}
+
+class StoreLease implements Lease {
+  private reason: string | undefined;
+
+  constructor(private readonly name: string) {}
+
+  get lost(): boolean {
+    return this.reason !== undefined;
+  }
+
+  lose(reason: string): void {
+    this.reason ??= reason;
+  }
+
+  check(): void {
+    if (this.reason !== undefined) {
+      throw new IpamError('CONFLICT', `lock ${JSON.stringify(this.name)} was lost (${this.reason}); the change stopped`);
+    }
   }
 }

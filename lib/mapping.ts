@@ -3,6 +3,7 @@
  * containing it and to the most specific range containing it with the same service and instance.
  */
 import { sizeOf, type Family } from './address';
+import { remapAddresses } from './counters';
 import type { Keyed, RangeRecord } from './records';
 import { containing, floorBySpan, intervalOfKeys, overlapping, smallest, startFloor, type Context } from './space';
 
@@ -87,30 +88,26 @@ async function peers(ctx: Context, range: RangeDoc): Promise<RangeDoc[]> {
 export async function attachAddresses(ctx: Context, range: RangeDoc): Promise<number> {
   const size = sizeOf(intervalOfKeys(range));
   const larger = (await peers(ctx, range)).filter((peer) => sizeOf(intervalOfKeys(peer)) > size).map((p) => p.id);
-  return ctx.store.collection('addresses').updateMany(
+  return remapAddresses(
+    ctx,
     {
       key: { $gte: range.startKey, $lte: range.endKey },
       managedByService: range.managedByService,
       serviceInstance: range.serviceInstance,
       rangeId: { $in: [null, ...larger] },
     },
-    { $set: { rangeId: range.id } },
+    'rangeId',
+    range.id,
   );
 }
 
 /** A range leaving hands each of its addresses to the next most specific range, or unmaps it. */
 export async function detachAddresses(ctx: Context, range: RangeDoc): Promise<void> {
-  const addresses = ctx.store.collection('addresses');
   for (const peer of await peers(ctx, range)) {
-    await addresses.updateMany(
-      {
-        rangeId: range.id,
-        key: { $gte: maxKey(range.startKey, peer.startKey), $lte: minKey(range.endKey, peer.endKey) },
-      },
-      { $set: { rangeId: peer.id } },
-    );
+    const key = { $gte: maxKey(range.startKey, peer.startKey), $lte: minKey(range.endKey, peer.endKey) };
+    if (key.$gte <= key.$lte) await remapAddresses(ctx, { rangeId: range.id, key }, 'rangeId', peer.id);
   }
-  await addresses.updateMany({ rangeId: range.id }, { $set: { rangeId: null } });
+  await remapAddresses(ctx, { rangeId: range.id }, 'rangeId', null);
 }
 
 function maxKey(a: string, b: string): string {

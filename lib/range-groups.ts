@@ -3,6 +3,7 @@
  * into a tree, with utilization per group value. The built-in `Managed by Service` group always exists.
  * Definitions live in the store (`settings`, name `rangeGroups`) so every instance sharing it agrees.
  */
+import { ownValue } from './own';
 import { sizeOf } from './address';
 import {
   checkDefinitionList,
@@ -12,6 +13,7 @@ import {
   updateSetting,
   type CustomFieldDefinition,
 } from './custom-fields';
+import { assignedOf } from './counters';
 import { fold } from './enums';
 import { IpamError, invalid, show } from './errors';
 import { toStoreFilter } from './filters';
@@ -228,7 +230,7 @@ type RangeLike = RangeRecord & { customFields?: Record<string, string | string[]
 /**
  * Utilization per group value, nested by the group's criteria: one row per value at each level (parents
  * first), each counting its ranges once even when a multi-value field places a range under several values.
- * Assigned addresses come from one indexed count per range; addresses are never enumerated.
+ * Assigned addresses come from each range's maintained counter (lib/counters.ts); addresses are never counted.
  * Payload: `{group?, ...range filter}` or `{group?, filter: {...}}`; the default group is `Managed by Service`.
  */
 export async function groupUtilization(ctx: Context, payload: unknown): Promise<GroupRow[]> {
@@ -237,11 +239,10 @@ export async function groupUtilization(ctx: Context, payload: unknown): Promise<
   const group = await getRangeGroup(ctx, groupName);
   const filter = toStoreFilter('ranges', nested !== undefined ? nested : rest);
   const ranges = await ctx.store.collection<RangeLike>('ranges').find(filter, { sort: { startKey: 1 } });
-  const addresses = ctx.store.collection('addresses');
   const root: TreeNode = newNode(null);
   for (const range of ranges) {
     const size = sizeOf(intervalOf(range));
-    const assigned = await addresses.count({ rangeId: range.id });
+    const assigned = await assignedOf(ctx, 'ranges', range);
     for (const path of valuePaths(range, group.criteria)) {
       let node = root;
       for (const value of path) {
@@ -325,7 +326,7 @@ function valuesOf(range: RangeLike, criterion: string): (string | number | null)
     const value = (range as unknown as Record<string, unknown>)[criterion];
     return [value === undefined || value === null ? null : (value as string | number)];
   }
-  const value = range.customFields?.[criterion];
+  const value = range.customFields ? ownValue(range.customFields, criterion) : undefined;
   if (value === undefined || (Array.isArray(value) && value.length === 0)) return [null];
   return Array.isArray(value) ? value : [value];
 }

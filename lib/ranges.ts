@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { contains, parseAddress, type Interval } from './address';
 import { checkCustomFields } from './custom-fields';
+import { COUNT_FIELD } from './counters';
 import {
   ASSIGNMENT_TYPES,
   SERVICES,
@@ -22,7 +23,7 @@ import type { Filter } from './store/port';
 import { spaceLock } from './blocks';
 
 export type RangeDoc = RangeRecord &
-  Keyed & { startKey: string; endKey: string; spanKey: string; freeHint: string; hintVersion: number };
+  Keyed & { startKey: string; endKey: string; spanKey: string; freeHint: string; hintVersion: number; assignedCount?: number };
 
 export interface RangeWriteOptions {
   /** Discovery (ipam-sync) may write the reserved service values; users and imports may not. */
@@ -48,7 +49,7 @@ export async function insertRange(ctx: Context, draft: RangeDraft): Promise<Rang
   const doc = await placeRange(ctx, draft, randomUUID(), nowIso());
   await ctx.store.collection<RangeDoc>('ranges').insertOne(doc);
   await attachAddresses(ctx, doc);
-  return toRecord(doc);
+  return toRecord(doc, ctx);
 }
 
 /**
@@ -80,22 +81,24 @@ export async function updateRange(
     const doc = await placeRange(ctx, draft, current.id, current.createdAt);
     await detachAddresses(ctx, current);
     const $unset = unsetMissing(current, doc, OPTIONAL_FIELDS);
+    // The counter is the re-mapping's to keep: detach and attach move it.
+    const { [COUNT_FIELD]: _count, ...written } = doc;
     await ctx.store.collection<RangeDoc>('ranges').updateOne(
       { id: current.id },
-      { $set: { ...doc, freeHint: doc.startKey, hintVersion: current.hintVersion + 1 }, ...(Object.keys($unset).length ? { $unset } : {}) },
+      { $set: { ...written, freeHint: doc.startKey, hintVersion: current.hintVersion + 1 }, ...(Object.keys($unset).length ? { $unset } : {}) },
     );
     await attachAddresses(ctx, doc);
-    return toRecord(doc);
+    return toRecord(doc, ctx);
   });
 }
 
 export async function getRange(ctx: Context, selector: unknown): Promise<RangeRecord> {
-  return toRecord(await getRangeDoc(ctx, selector));
+  return toRecord(await getRangeDoc(ctx, selector), ctx);
 }
 
 export async function listRanges(ctx: Context, filter: Filter): Promise<RangeRecord[]> {
   const docs = await ctx.store.collection<RangeDoc>('ranges').find(filter, { sort: { startKey: 1 } });
-  return docs.map((doc) => toRecord(doc));
+  return docs.map((doc) => toRecord(doc, ctx));
 }
 
 /** Deletes a range; its addresses stay and move to the next matching range, or become unmapped. */
@@ -105,7 +108,7 @@ export async function deleteRange(ctx: Context, selector: unknown): Promise<{ de
     const range = await getRangeDoc(ctx, { id: found.id });
     await ctx.store.collection('ranges').deleteOne({ id: range.id });
     await detachAddresses(ctx, range);
-    return { deleted: toRecord(range) };
+    return { deleted: toRecord(range, ctx) };
   });
 }
 
@@ -181,6 +184,7 @@ async function placeRange(ctx: Context, draft: RangeDraft, id: string, createdAt
     endKey: bounds.endKey,
     freeHint: bounds.startKey,
     hintVersion: 0,
+    [COUNT_FIELD]: 0,
     createdAt,
     updatedAt: nowIso(),
   } as RangeDoc;

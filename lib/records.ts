@@ -3,7 +3,9 @@
  * ranges.ts and addresses.ts; this file only knows field names and JSON types.
  */
 import Ajv, { type ErrorObject, type JSONSchemaType } from 'ajv';
-import { invalid, show, IpamError } from './errors';
+import { fieldMessage, invalid, IpamError } from './errors';
+import { DEFAULT_THRESHOLD_DAYS, expiryBounds, expiryStatusWithin, type ExpiryBounds } from './expiry';
+import { bareObject, ownPath } from './own';
 import type { Doc } from './store/port';
 
 export type CustomFields = Record<string, string | string[]>;
@@ -72,13 +74,39 @@ export interface Keyed {
   endKey?: string;
 }
 
-const INTERNAL_FIELDS = ['key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion'];
+/** `expiryReported`: the state ipam-expiry last reported (lib/expiry.ts), for its transition log only. */
+const INTERNAL_FIELDS = ['key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion', 'assignedCount', 'expiryReported'];
 
-/** The public view of a stored document. */
-export function toRecord<T extends Doc>(doc: T): T {
+/** What shapes a read: the expiry threshold (ipam-config) and the moment read (default now). */
+export interface ReadView {
+  expiryThresholdDays?: number;
+  now?: Date;
+}
+
+/**
+ * The public view of a stored document, the one place reads are shaped: internal fields dropped and
+ * `expiryStatus` derived from `expiryDate`, the threshold and the time (never a stored value).
+ */
+export function toRecord<T extends Doc>(doc: T, view: ReadView): T {
   const record: Record<string, unknown> = { ...doc };
   for (const field of INTERNAL_FIELDS) delete record[field];
+  delete record.expiryStatus;
+  if (typeof doc.expiryDate === 'string') {
+    const status = expiryStatusWithin(doc.expiryDate, boundsOf(view));
+    if (status !== undefined) record.expiryStatus = status;
+  }
   return record as T;
+}
+
+let latest: { ms: number; thresholdDays: number; bounds: ExpiryBounds } | undefined;
+
+/** The expiry bounds of a read; a list shapes thousands of records per millisecond, so they are reused within one. */
+function boundsOf(view: ReadView): ExpiryBounds {
+  const thresholdDays = view.expiryThresholdDays ?? DEFAULT_THRESHOLD_DAYS;
+  if (view.now) return expiryBounds(view.now, thresholdDays);
+  const ms = Date.now();
+  if (latest?.ms !== ms || latest.thresholdDays !== thresholdDays) latest = { ms, thresholdDays, bounds: expiryBounds(new Date(ms), thresholdDays) };
+  return latest.bounds;
 }
 
 /** Fields a caller may send back unchanged (from a `get`) without them being treated as input. */
@@ -88,6 +116,10 @@ const READ_ONLY = new Set([
 ]);
 
 export type Entity = 'blocks' | 'ranges' | 'addresses';
+
+/** One record of an entity, for messages (`address fields`); RECORD_NOUN adds the article (`an address field`). */
+export const RECORD_NAME: Record<Entity, string> = { blocks: 'block', ranges: 'range', addresses: 'address' };
+export const RECORD_NOUN: Record<Entity, string> = { blocks: 'a block', ranges: 'a range', addresses: 'an address' };
 
 const text = { type: 'string', maxLength: 1024 } as const;
 const customFields = {
@@ -181,12 +213,13 @@ const validators = Object.fromEntries(
  */
 export function checkInput(entity: Entity, input: unknown): Record<string, unknown> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new IpamError('VALIDATION', `payload ${show(input)}: must be an object of ${entity} fields`, {
+    throw new IpamError('VALIDATION', fieldMessage('payload', input, `must be an object of ${RECORD_NAME[entity]} fields`), {
       field: 'payload',
       value: input,
     });
   }
-  const copy: Record<string, unknown> = {};
+  // Without a prototype a `__proto__` key is an own field, so the schema refuses it by name.
+  const copy = bareObject();
   for (const [field, value] of Object.entries(input)) {
     if (!READ_ONLY.has(field) && value !== undefined && value !== null && value !== '') copy[field] = value;
   }
@@ -212,7 +245,7 @@ function pathOf(error: ErrorObject): string {
 }
 
 function valueAt(input: Record<string, unknown>, dotted: string): unknown {
-  return dotted.split('.').reduce<unknown>((value, part) => (value as Record<string, unknown> | undefined)?.[part], input);
+  return ownPath(input, dotted);
 }
 
 /** Fields an update names with `null`, `''` or `[]`: the caller wants them cleared. */

@@ -1,8 +1,10 @@
 /**
- * Utilization from indexed counts and range bounds; never by walking addresses.
+ * Utilization from the maintained counters (lib/counters.ts) and range bounds; never by walking or
+ * counting addresses. A block sums its own counter and those of the blocks nested in it.
  */
 import { jsonCount, sizeOf, unionSize } from './address';
 import { getBlockDoc } from './blocks';
+import { COUNT_FIELD, assignedOf } from './counters';
 import { getRangeDoc } from './ranges';
 import { inside, intervalOf, intervalOfKeys, type Context } from './space';
 
@@ -18,19 +20,22 @@ export interface Utilization {
 export async function rangeUtilization(ctx: Context, selector: unknown): Promise<Utilization> {
   const range = await getRangeDoc(ctx, selector);
   const size = sizeOf(intervalOf(range));
-  const assigned = await ctx.store.collection('addresses').count({ rangeId: range.id });
-  return summarise(size, size, assigned);
+  return summarise(size, size, await assignedOf(ctx, 'ranges', range));
 }
 
-/** A block counts every range and address inside it, nested blocks included. */
+/** A block counts every range and address inside it, nested blocks and unmapped addresses included. */
 export async function blockUtilization(ctx: Context, selector: unknown): Promise<Utilization> {
   const block = await getBlockDoc(ctx, selector);
+  const within = { addressSpace: block.addressSpace, ...inside(block) };
   const ranges = await ctx.store
     .collection<{ id: string; startKey: string; endKey: string }>('ranges')
-    .find({ addressSpace: block.addressSpace, ...inside(block) }, { sort: { startKey: 1 }, fields: ['startKey', 'endKey'] });
-  const assigned = await ctx.store
-    .collection('addresses')
-    .count({ key: { $gte: block.startKey, $lte: block.endKey } });
+    .find(within, { sort: { startKey: 1 }, fields: ['startKey', 'endKey'] });
+  // Every address inside the block maps to it or to a block nested in it (blocks never partly overlap).
+  const blocks = await ctx.store
+    .collection<{ id: string; assignedCount?: number }>('blocks')
+    .find(within, { fields: [COUNT_FIELD] });
+  let assigned = 0;
+  for (const nested of blocks) assigned += await assignedOf(ctx, 'blocks', nested);
   return summarise(sizeOf(intervalOfKeys(block)), unionSize(ranges.map(intervalOfKeys)), assigned);
 }
 

@@ -4,9 +4,14 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { IpamError, isErrorCode, type ErrorCode } from '../lib/errors';
 import type { Ipam } from '../lib/ipam';
 
-export type StoreState = { state: 'connecting' } | { state: 'connected'; kind: string } | { state: 'failed'; message: string };
+export type StoreState =
+  | { state: 'connecting' }
+  | { state: 'connected'; kind: string; mode?: string }
+  | { state: 'reconnecting'; message: string; attempt: number; retryInMs: number }
+  | { state: 'failed'; message: string };
 
 /** What an operation node needs from `ipam-config`. */
 export interface IpamConfigNode extends Node {
@@ -73,9 +78,10 @@ export function setUpOperationNode(RED: NodeAPI, node: Node, config: OperationNo
         send(message);
         done();
       })
-      .catch((err: Error & { code?: string }) => {
-        node.status({ fill: 'red', shape: 'ring', text: `${err.code ?? 'error'}: ${operation}` });
-        done(err);
+      .catch((err: unknown) => {
+        const failure = contractError(err, node);
+        node.status({ fill: 'red', shape: 'ring', text: `${failure.code}: ${operation}` });
+        done(failure);
       });
   });
 }
@@ -137,8 +143,13 @@ export function requireServer(RED: NodeAPI, node: Node, config: { server: string
 function followStore(RED: NodeAPI, node: Node, server: IpamConfigNode): void {
   const show = (state: StoreState): void => {
     if (state.state === 'connecting') node.status({ fill: 'yellow', shape: 'ring', text: statusText(RED, 'connecting') });
-    else if (state.state === 'connected') node.status({ fill: 'green', shape: 'ring', text: statusText(RED, 'ready', { kind: state.kind }) });
-    else node.status({ fill: 'red', shape: 'ring', text: statusText(RED, 'unavailable', { reason: state.message }).slice(0, 80) });
+    else if (state.state === 'connected') {
+      const text = state.mode ? statusText(RED, 'readyMode', { kind: state.kind, mode: state.mode }) : statusText(RED, 'ready', { kind: state.kind });
+      node.status({ fill: 'green', shape: 'ring', text });
+    } else if (state.state === 'reconnecting') {
+      const values = { attempt: String(state.attempt), seconds: String(Math.round(state.retryInMs / 1000)), reason: state.message };
+      node.status({ fill: 'yellow', shape: 'ring', text: statusText(RED, 'reconnecting', values).slice(0, 80) });
+    } else node.status({ fill: 'red', shape: 'ring', text: statusText(RED, 'unavailable', { reason: state.message }).slice(0, 80) });
   };
   show(server.storeState);
   server.storeEvents.on('state', show);
@@ -150,6 +161,18 @@ export function statusText(RED: NodeAPI, key: string, values: Record<string, str
   return RED._(`@flowipam/node-red-ipam/ipam-config:ipam-config.status.${key}`, values);
 }
 
-export function codedError(code: string, message: string): Error & { code: string } {
-  return Object.assign(new Error(message), { code });
+export function codedError(code: ErrorCode, message: string): IpamError {
+  return new IpamError(code, message);
+}
+
+/**
+ * What a node hands to `done(err)`: the core's IpamError as it is; anything else (a fault the core did
+ * not turn into a contract error) keeps its message under VALIDATION, and its stack goes to the log.
+ */
+export function contractError(err: unknown, node: Node): IpamError {
+  if (err instanceof IpamError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (!isErrorCode(code)) node.warn(`unexpected failure: ${err instanceof Error ? err.stack ?? message : message}`);
+  return new IpamError(isErrorCode(code) ? code : 'VALIDATION', message);
 }

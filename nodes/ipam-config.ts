@@ -8,6 +8,8 @@ import type { NodeAPI, NodeDef } from 'node-red';
 import { Ipam } from '../lib/ipam';
 import { checkThreshold } from '../lib/expiry';
 import { normaliseChecks } from '../lib/probes';
+import { openWithRetry } from '../lib/reconnect';
+import { invalid } from '../lib/errors';
 import { applyDefinitions } from '../lib/range-groups';
 import type { StoreConfig } from '../lib/store';
 import { registerAdminEndpoints } from './admin';
@@ -30,6 +32,11 @@ interface ConfigDef extends NodeDef {
   customFields?: unknown[];
   /** [{name, criteria: [...]}]: user range groups; the built-in Managed by Service group always exists. */
   rangeGroups?: unknown[];
+  /* MongoDB connection policy (lib/store/mongodb.ts MONGO_DEFAULTS when empty). */
+  serverSelectionTimeoutMs?: number | string;
+  connectTimeoutMs?: number | string;
+  writeConcern?: string;
+  writeTimeoutMs?: number | string;
 }
 
 interface Credentials {
@@ -48,23 +55,46 @@ export = function register(RED: NodeAPI): void {
       node.storeEvents.emit('state', state);
     };
     setState({ state: 'connecting' });
-    const opening = openFor(config, (node as unknown as { credentials?: Credentials }).credentials ?? {}).then(
+    let closed = false;
+    // While the store is down after a first failed attempt, operations fail at once with the last error
+    // rather than queue; the open is retried with backoff and shown in every node's status.
+    let lastError: Error | undefined;
+    const credentials = (node as unknown as { credentials?: Credentials }).credentials ?? {};
+    const opening = openWithRetry(() => openFor(config, credentials), {
+      stopped: () => closed,
+      onRetry: (attempt, retryInMs, err) => {
+        lastError = err;
+        setState({ state: 'reconnecting', message: err.message, attempt, retryInMs });
+        node.warn(`ipam-config: store unavailable (attempt ${attempt}), retrying in ${Math.round(retryInMs / 1000)} s: ${err.message}`);
+      },
+    }).then(
       async (ipam) => {
+        lastError = undefined;
+        if (closed) {
+          await ipam.close();
+          throw new Error('ipam-config closed');
+        }
         await applyConfiguredDefinitions(ipam, config).catch((err: Error) =>
           node.error(`ipam-config: custom fields and range groups not applied: ${err.message}`),
         );
-        setState({ state: 'connected', kind: ipam.store.kind });
+        const mode = atomicMode(ipam);
+        if (mode) node.log(`ipam-config: MongoDB multi-write changes use ${mode}`);
+        for (const warning of (ipam.store as { warnings?: string[] }).warnings ?? []) node.warn(`ipam-config: ${warning}`);
+        const shortMode = (ipam.store as { mode?: string }).mode;
+        setState({ state: 'connected', kind: ipam.store.kind, ...(shortMode ? { mode: shortMode } : {}) });
         return ipam;
       },
       (err: Error) => {
+        lastError = undefined;
         setState({ state: 'failed', message: err.message });
         node.error(`ipam-config: ${err.message}`);
         throw err;
       },
     );
     opening.catch(() => undefined);
-    node.ipam = () => opening;
+    node.ipam = () => (lastError ? Promise.reject(lastError) : opening);
     node.on('close', (_removed: boolean, done: () => void) => {
+      closed = true;
       opening
         .then((ipam) => ipam.close())
         .catch(() => undefined)
@@ -99,10 +129,22 @@ export = function register(RED: NodeAPI): void {
         database: config.database || 'flowipam',
         username: credentials.username || undefined,
         password: credentials.password || undefined,
+        serverSelectionTimeoutMs: milliseconds('serverSelectionTimeoutMs', config.serverSelectionTimeoutMs),
+        connectTimeoutMs: milliseconds('connectTimeoutMs', config.connectTimeoutMs),
+        writeConcern: writeConcern(config.writeConcern),
+        writeTimeoutMs: milliseconds('writeTimeoutMs', config.writeTimeoutMs),
       };
     }
     const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
     return { kind: 'embedded', directory: path.resolve(userDir, config.directory || 'ipam-data') };
+  }
+
+  /** 'transactions (replica set or mongos)' or 'a journal (standalone)' on MongoDB; undefined elsewhere. */
+  function atomicMode(ipam: Ipam): string | undefined {
+    const mode = (ipam.store as { mode?: string }).mode;
+    if (mode === 'transactions') return 'transactions (replica set or mongos)';
+    if (mode === 'journal') return 'a journal (standalone: no transactions)';
+    return undefined;
   }
 
   RED.nodes.registerType('ipam-config', IpamConfig as never, {
@@ -110,3 +152,20 @@ export = function register(RED: NodeAPI): void {
   } as never);
   registerAdminEndpoints(RED);
 };
+
+/** An optional timeout setting: empty means the product default; otherwise whole milliseconds, 1 or more. */
+function milliseconds(field: string, value: number | string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 1) throw invalid(field, value, 'must be a whole number of milliseconds, 1 or more');
+  return ms;
+}
+
+/** 'majority' (the default) or a number of members, 1 or more (0 would not wait for any acknowledgement). */
+function writeConcern(value: string | undefined): 'majority' | number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'majority') return value;
+  const members = Number(value);
+  if (!Number.isInteger(members) || members < 1) throw invalid('writeConcern', value, "must be 'majority' or a number of members, 1 or more");
+  return members;
+}

@@ -6,7 +6,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { lastExpiryRun, type ExpiryEvent, type ExpiryReport } from '../lib/expiry';
 import type { Ipam } from '../lib/ipam';
-import { requireServer, type Message } from './common';
+import { contractError, requireServer, type Message } from './common';
 
 interface ExpiryNodeDef extends NodeDef {
   server: string;
@@ -45,9 +45,10 @@ export = function register(RED: NodeAPI): void {
           node.status({ fill: report.counts.expired > 0 ? 'yellow' : 'green', shape: 'dot', text: describe(report) });
           return report;
         },
-        (err: Error & { code?: string }) => {
-          node.status({ fill: 'red', shape: 'ring', text: `${err.code ?? 'error'}: ${operation}` });
-          throw err;
+        (err: unknown) => {
+          const failure = contractError(err, node);
+          node.status({ fill: 'red', shape: 'ring', text: `${failure.code}: ${operation}` });
+          throw failure;
         },
       );
     };

@@ -7,7 +7,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Ipam } from '../lib/ipam';
 import { SCHEDULABLE, type SyncRequest, type SyncResult } from '../lib/sync/operations';
 import type { TsigAlgorithm } from '../lib/sync/dns';
-import { requireServer, type Message } from './common';
+import { contractError, requireServer, type Message } from './common';
 
 interface SyncNodeDef extends NodeDef {
   server: string;
@@ -98,10 +98,11 @@ export = function register(RED: NodeAPI): void {
           node.status({ fill, shape: 'dot', text: describe(result) });
           return result;
         },
-        (err: Error & { code?: string }) => {
+        (err: unknown) => {
           active--;
-          node.status({ fill: 'red', shape: 'ring', text: `${timeOf(new Date())} ${operation}: ${err.code ?? 'error'}`.slice(0, 80) });
-          throw err;
+          const failure = contractError(err, node);
+          node.status({ fill: 'red', shape: 'ring', text: `${timeOf(new Date())} ${operation}: ${failure.code}`.slice(0, 80) });
+          throw failure;
         },
       );
     };

@@ -2,13 +2,14 @@
  * `export`: a whole entity or the records matching a filter (record fields only), as CSV text or
  * streamed to a file, reading the store page by page in key order so memory does not grow with the set.
  */
-import { stringify } from 'csv-stringify';
+import { stringify, type Stringifier } from 'csv-stringify';
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { listCustomFields } from '../custom-fields';
 import { invalid } from '../errors';
-import { toStoreFilter } from '../filters';
+import { addressFilters } from '../expiry';
+import { findAny, toStoreFilter } from '../filters';
 import { toRecord, type Entity } from '../records';
 import type { Context } from '../space';
 import type { Doc, Filter } from '../store/port';
@@ -40,29 +41,50 @@ export async function exportCsv(ctx: Context, options: ExportOptions): Promise<s
   async function* lines(): AsyncGenerator<string[]> {
     yield exportHeader(entity, definitions);
     for await (const page of pages(ctx, entity, filter, options.batchSize ?? DEFAULT_BATCH_SIZE)) {
-      for (const doc of page) yield recordToRow(entity, toRecord(doc), definitions);
+      for (const doc of page) yield recordToRow(entity, toRecord(doc, ctx), definitions);
       rows += page.length;
       options.onProgress?.(rows, 'exporting');
       await yieldToEventLoop();
     }
   }
-  const csv = Readable.from(lines()).pipe(stringify({ quoted_match: /[\u201c\u201d]/ }));
-  if (options.filename !== undefined) {
-    if (typeof options.filename !== 'string' || options.filename === '') throw invalid('filename', options.filename, 'must be a file path');
-    await pipeline(csv, fs.createWriteStream(options.filename));
-    return { entity, filename: options.filename, rows };
+  const written = await writeCsv(lines(), stringify({ quoted_match: /[\u201c\u201d]/ }), options.filename);
+  return written === undefined ? { entity, filename: options.filename as string, rows } : written;
+}
+
+/**
+ * Streams rows through the stringifier to the file, or collects the text (returned). One pipeline, so
+ * an error thrown while producing rows rejects here instead of surfacing as an uncaught stream error.
+ */
+async function writeCsv(rows: AsyncIterable<string[]> | Iterable<string[]>, stringifier: Stringifier, filename: unknown): Promise<string | undefined> {
+  if (filename !== undefined) {
+    if (typeof filename !== 'string' || filename === '') throw invalid('filename', filename, 'must be a file path');
+    try {
+      await pipeline(Readable.from(rows), stringifier, fs.createWriteStream(filename));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (typeof code === 'string' && (err as NodeJS.ErrnoException).syscall !== undefined) {
+        throw invalid('filename', filename, `cannot be written (${code})`);
+      }
+      throw err;
+    }
+    return undefined;
   }
   const parts: string[] = [];
-  for await (const part of csv) parts.push(String(part));
+  await pipeline(Readable.from(rows), stringifier, async (csv: AsyncIterable<unknown>) => {
+    for await (const part of csv) parts.push(String(part));
+  });
   return parts.join('');
 }
 
 /** Pages of documents in key order: each asks for the keys after the previous page's last (an indexed range scan). */
 async function* pages(ctx: Context, entity: Entity, filter: Filter, size: number): AsyncGenerator<Doc[]> {
   const collection = ctx.store.collection(entity);
+  // One moment for the whole export: an expiryStatus filter becomes expiryDate conditions once.
+  const filters = addressFilters(ctx, filter);
   let after: string | undefined;
   for (;;) {
-    const page = await collection.find(after === undefined ? filter : { ...filter, key: { $gt: after } }, { sort: { key: 1 }, limit: size });
+    const where = after === undefined ? filters : filters.map((filter) => ({ ...filter, key: { $gt: after as string } }));
+    const page = await findAny(collection, where, { sort: { key: 1 }, limit: size });
     if (page.length > 0) yield page;
     if (page.length < size) return;
     after = page[page.length - 1].key as string;
@@ -73,13 +95,7 @@ async function* pages(ctx: Context, entity: Entity, filter: Filter, size: number
 export async function exportRangeGroups(ctx: Context, options: { group?: unknown; filename?: string }): Promise<string | { entity: 'rangeGroups'; filename: string; rows: number }> {
   const rows = await rangeGroupRows(ctx, typeof options.group === 'string' && options.group ? options.group : undefined);
   const columns = ['group', 'level', 'criterion', 'value', 'path', 'ranges', 'size', 'assigned', 'free', 'utilizedPercent'];
-  const csv = Readable.from([columns, ...rows.map((row) => columns.map((c) => String(row[c] ?? '')))]).pipe(stringify());
-  if (options.filename !== undefined) {
-    if (typeof options.filename !== 'string' || options.filename === '') throw invalid('filename', options.filename, 'must be a file path');
-    await pipeline(csv, fs.createWriteStream(options.filename));
-    return { entity: 'rangeGroups', filename: options.filename, rows: rows.length };
-  }
-  const parts: string[] = [];
-  for await (const part of csv) parts.push(String(part));
-  return parts.join('');
+  const table = [columns, ...rows.map((row) => columns.map((c) => String(row[c] ?? '')))];
+  const written = await writeCsv(table, stringify(), options.filename);
+  return written === undefined ? { entity: 'rangeGroups', filename: options.filename as string, rows: rows.length } : written;
 }

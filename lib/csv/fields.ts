@@ -5,7 +5,7 @@
 import type { CustomFieldDefinition } from '../custom-fields';
 import { fold } from '../enums';
 import { IpamError, show } from '../errors';
-import type { Entity } from '../records';
+import { RECORD_NOUN, type Entity } from '../records';
 
 export interface Column {
   /** Record field; nested fields are dotted (`dhcpReservation.serverName`). */
@@ -16,6 +16,8 @@ export interface Column {
   aliases?: string[];
   /** Accepted on import but never exported (the export writes the same data another way). */
   importOnly?: boolean;
+  /** Exported but derived on read, so an import ignores it (listed in IGNORED). */
+  exportOnly?: boolean;
 }
 
 const NETWORK: Column[] = [
@@ -52,6 +54,7 @@ export const COLUMNS: Record<Entity, Column[]> = {
     { field: 'deviceName', header: 'Device name' },
     ...TAIL,
     { field: 'expiryDate', header: 'Expiry date' },
+    { field: 'expiryStatus', header: 'Expiry status', exportOnly: true },
     { field: 'duid', header: 'DUID' },
     { field: 'iaid', header: 'IAID' },
     { field: 'requestId', header: 'Request ID' },
@@ -112,7 +115,7 @@ export function mapHeader(
     const target = field ?? (custom ? `customFields.${custom.name}` : undefined);
     if (target === undefined) {
       if (IGNORED.some((ignored) => fold(ignored) === folded)) return { kind: 'ignored', header };
-      throw headerError(header, `is not a ${entity} field nor a defined custom field (define custom fields in ipam-config first)`);
+      throw headerError(header, `is neither ${RECORD_NOUN[entity]} field nor a defined custom field (define custom fields in ipam-config first)`);
     }
     if (seen.has(target)) throw headerError(header, `names the same field as column ${show(seen.get(target))}`);
     seen.set(target, header);
@@ -140,6 +143,7 @@ export function headerOf(entity: Entity, field: string): string {
 function lookupTable(entity: Entity): Map<string, string> {
   const table = new Map<string, string>();
   for (const column of COLUMNS[entity]) {
+    if (column.exportOnly) continue;
     for (const name of [column.field, column.field.replace('.', ''), column.header, ...(column.aliases ?? [])]) {
       table.set(fold(name), column.field);
     }

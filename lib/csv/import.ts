@@ -5,9 +5,11 @@
  * the whole file is checked first and nothing stays written if any row fails.
  */
 import { parseAddress } from '../address';
-import { buildAddress, deleteAddressDocs, duplicateAddress, type AddressDoc } from '../addresses';
+import { buildAddress, deleteAddressDocs, duplicateAddress, uniqueCollision, type AddressDoc } from '../addresses';
 import { addBlock, deleteBlock } from '../blocks';
-import { IpamError, isIpamError } from '../errors';
+import { IpamError } from '../errors';
+import { refreshHint } from '../allocate';
+import { insertAddressesCounted, reconcileCounters } from '../counters';
 import { addRange, deleteRange } from '../ranges';
 import { addressKey, checkAddressSpace } from '../keys';
 import type { Entity } from '../records';
@@ -40,6 +42,7 @@ interface Pass {
   rows: number;
   written: number;
   undo: () => Promise<void>;
+  finish: () => Promise<void>;
 }
 
 export async function importCsv(ctx: Context, input: CsvInput, options: ImportOptions): Promise<ImportOutcome> {
@@ -57,6 +60,7 @@ export async function importCsv(ctx: Context, input: CsvInput, options: ImportOp
       pass.written = 0;
     }
   }
+  if (!options.dryRun) await pass.finish();
   const created = options.dryRun ? rows - errors.failed : options.allOrNothing && errors.failed > 0 ? 0 : pass.written;
   const result = errors.finish({
     entity,
@@ -87,13 +91,15 @@ async function runPass(ctx: Context, table: Table, errors: ErrorCollector, phase
     if (options.allOrNothing && phase === 'writing') await step.undo().catch(() => undefined);
     throw err;
   }
-  return { rows, written: step.written(), undo: step.undo };
+  return { rows, written: step.written(), undo: step.undo, finish: () => step.finish?.() ?? Promise.resolve() };
 }
 
 interface Step {
   batch(rows: CsvRow[]): Promise<void>;
   written(): number;
   undo(): Promise<void>;
+  /** After a writing pass that was kept. */
+  finish?(): Promise<void>;
 }
 
 /** `undoable`: remember what is written so that all-or-nothing can remove it again. */
@@ -165,6 +171,7 @@ function addressStep(ctx: Context, table: Table, errors: ErrorCollector, phase: 
   const addresses = ctx.store.collection<AddressDoc>('addresses');
   const seen = new Map<string, number>();
   const inserted: AddressDoc[] = [];
+  const touched = { ranges: new Set<string>(), blocks: new Set<string>() };
   let written = 0;
   return {
     async batch(rows) {
@@ -178,7 +185,9 @@ function addressStep(ctx: Context, table: Table, errors: ErrorCollector, phase: 
       }
       const batchCtx: Context = { store: await batchSnapshot(ctx.store, inputs.map((i) => keyOf(i.input)).filter(isKey)) };
       const built: { row: CsvRow; doc: AddressDoc }[] = [];
-      for (const { row, input } of inputs) {
+      for (const [i, { row, input }] of inputs.entries()) {
+        // buildAddress on the snapshot resolves without I/O: give the event loop a turn now and then.
+        if (i % 100 === 99) await yieldToEventLoop();
         try {
           built.push({ row, doc: await buildAddress(batchCtx, input) });
         } catch (err) {
@@ -190,20 +199,25 @@ function addressStep(ctx: Context, table: Table, errors: ErrorCollector, phase: 
         return;
       }
       const docs = built.map((b) => b.doc);
-      const { failures } = await addresses.insertMany(docs);
+      const { failures } = await insertAddressesCounted(ctx, docs);
       const failed = new Set<number>();
       for (const { index, error } of failures) {
         failed.add(index);
         const { row, doc } = built[index];
-        errors.add(row, isIpamError(error, 'DUPLICATE') && error.field === 'key' ? duplicateAddress(doc) : error);
+        errors.add(row, uniqueCollision(error, doc) as Error);
       }
       written += docs.length - failures.length;
+      for (const doc of docs) {
+        if (doc.rangeId) touched.ranges.add(doc.rangeId);
+        if (doc.blockId) touched.blocks.add(doc.blockId);
+      }
       if (undoable) inserted.push(...docs.filter((_, i) => !failed.has(i)).map(slim));
     },
     written: () => written,
     async undo() {
       await deleteAddressDocs(ctx, inserted);
     },
+    finish: () => afterAddressImport(ctx, touched),
   };
 }
 
@@ -239,9 +253,21 @@ async function checkDuplicates(
   }
 }
 
-/** What undoing an insert needs (the full documents would hold the whole file in memory). */
+/** What undoing an insert needs, counters included (the full documents would hold the whole file in memory). */
 function slim(doc: AddressDoc): AddressDoc {
-  return { id: doc.id, key: doc.key, address: doc.address, addressSpace: doc.addressSpace, family: doc.family } as AddressDoc;
+  const { id, key, address, addressSpace, family, rangeId, blockId, requestKey } = doc;
+  return { id, key, address, addressSpace, family, rangeId, blockId, ...(requestKey ? { requestKey } : {}) } as AddressDoc;
+}
+
+/**
+ * Recounts the counters of the ranges and blocks the import wrote into (they were kept in the same batches;
+ * this repairs a batch a crash cut short on a store without transactions) and moves each range's stored
+ * allocation hint to its first free address, so the first allocation after a bulk fill starts there.
+ */
+async function afterAddressImport(ctx: Context, touched: { ranges: Set<string>; blocks: Set<string> }): Promise<void> {
+  if (touched.ranges.size === 0 && touched.blocks.size === 0) return;
+  await reconcileCounters(ctx, { ranges: { id: { $in: [...touched.ranges] } }, blocks: { id: { $in: [...touched.blocks] } } });
+  for (const id of touched.ranges) await refreshHint(ctx, id);
 }
 
 function duplicateRow(label: string, input: Record<string, unknown>, line: number): IpamError {

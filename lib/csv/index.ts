@@ -3,6 +3,7 @@
  */
 import { fold } from '../enums';
 import { invalid } from '../errors';
+import { ownValue } from '../own';
 import type { Entity } from '../records';
 import type { Context } from '../space';
 import { exportCsv, exportRangeGroups } from './export';
@@ -65,7 +66,7 @@ const ENTITIES: Record<string, Entity> = {
 };
 
 export function entityOf(value: unknown): Entity {
-  const entity = typeof value === 'string' ? ENTITIES[fold(value)] : undefined;
+  const entity = typeof value === 'string' ? ownValue(ENTITIES, fold(value)) : undefined;
   if (!entity) throw invalid('entity', value ?? '', 'must be addresses, ranges or blocks');
   return entity;
 }

@@ -3,6 +3,7 @@
  */
 import { MULTI_VALUE_SEPARATOR, type CustomFieldDefinition } from '../custom-fields';
 import { invalid } from '../errors';
+import { ownPath, ownValue } from '../own';
 import type { Entity } from '../records';
 import { COLUMNS, LIST_SEPARATOR, type Column, type ColumnMapping } from './fields';
 
@@ -41,12 +42,12 @@ export function exportHeader(entity: Entity, definitions: CustomFieldDefinition[
 
 export function recordToRow(entity: Entity, record: Record<string, unknown>, definitions: CustomFieldDefinition[]): string[] {
   const cells = exportColumns(entity).map((column) => {
-    const value = column.field === 'exclusions' ? formatExclusions(record.exclusions) : getPath(record, column.field);
+    const value = column.field === 'exclusions' ? formatExclusions(record.exclusions) : ownPath(record, column.field);
     return value === undefined || value === null ? '' : String(value);
   });
   const custom = (record.customFields ?? {}) as Record<string, string | string[]>;
   for (const definition of definitions) {
-    const value = custom[definition.name];
+    const value = ownValue(custom, definition.name);
     cells.push(value === undefined ? '' : Array.isArray(value) ? value.join(MULTI_VALUE_SEPARATOR) : value);
   }
   return cells;
@@ -82,10 +83,4 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
   }
   const nested = (target[head] ??= {}) as Record<string, unknown>;
   nested[tail] = value;
-}
-
-function getPath(source: Record<string, unknown>, dotted: string): unknown {
-  const [head, tail] = dotted.split('.');
-  const value = source[head];
-  return tail === undefined ? value : (value as Record<string, unknown> | undefined)?.[tail];
 }

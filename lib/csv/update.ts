@@ -5,6 +5,13 @@
  * change and the journal is removed after the last, so a process that dies part-way is finished on the
  * next start (`recoverImports`): the pair ends exactly as the file says. A failure while applying (a
  * concurrent writer took the space) undoes what was applied, so the pair is as it was.
+ *
+ * Ownership: a journal names its owner (this process) and carries a heartbeat on the store's clock
+ * (`store.now()`), renewed while it is applied. Another process takes over only a journal whose heartbeat
+ * is older than the stale limit, by compare-and-set on the owner; every journal write of the owner filters
+ * on it, so an owner that was taken over learns it at its next write and stops (CONFLICT) instead of
+ * writing on. A journal still fresh at recovery is reported as deferred and recovery runs again once it
+ * would be stale, so a quick restart does not leave it behind.
  */
 import { randomUUID } from 'node:crypto';
 import { overlaps } from '../address';
@@ -72,6 +79,17 @@ const OPTIONAL = ['description', 'exclusions', 'customFields'] as const;
 const OWNER = randomUUID();
 const active = new Set<string>();
 
+/** On a shared store, how long a journal's heartbeat may be silent before another process takes it over. */
+const STALE_MS = 120_000;
+/** The owner renews its heartbeat this often while applying (so a slow step is not mistaken for a dead owner). */
+const HEARTBEAT_MS = 20_000;
+
+/** One pending retry of `recoverImports` per store (a journal was deferred because it was still fresh). */
+const retries = new WeakMap<object, NodeJS.Timeout>();
+
+/** Thrown by an owner whose journal another process took over: it stops, and the new owner finishes. */
+const lostOwnership = new WeakSet<Error>();
+
 export async function importAndUpdate(ctx: Context, input: CsvInput, options: UpdateOptions): Promise<UpdateOutcome> {
   const pair = checkPair(options);
   await recoverImports(ctx, { name: journalName(pair) });
@@ -124,14 +142,22 @@ export async function recoverImports(
   options: { name?: string; staleMs?: number } = {},
 ): Promise<{ name: string; outcome: 'completed' | 'rolled-back' | 'deferred'; error?: string }[]> {
   const journal = ctx.store.collection<JournalDoc>('journal');
-  const staleMs = options.staleMs ?? (ctx.store.kind === 'embedded' ? 0 : 120_000);
+  const staleMs = options.staleMs ?? (ctx.store.kind === 'embedded' ? 0 : STALE_MS);
   const found = await journal.find(options.name ? { name: options.name } : { kind: 'import-and-update' });
-  const outcomes = [];
+  const outcomes: { name: string; outcome: 'completed' | 'rolled-back' | 'deferred'; error?: string }[] = [];
   for (const doc of found) {
-    if (active.has(doc.id) || Date.now() - doc.heartbeatAt < staleMs) continue;
+    if (active.has(doc.id)) continue;
+    const now = await ctx.store.now();
+    const age = now - doc.heartbeatAt;
+    if (age < staleMs) {
+      const retryInMs = staleMs - age + 1000;
+      outcomes.push({ name: doc.name, outcome: 'deferred', error: `another process applied it ${Math.round(age / 1000)} s ago; recovery retries in ${Math.round(retryInMs / 1000)} s` });
+      scheduleRecovery(ctx, retryInMs);
+      continue;
+    }
     const taken = await journal.updateOne(
       { id: doc.id, owner: doc.owner, heartbeatAt: doc.heartbeatAt },
-      { $set: { owner: OWNER, heartbeatAt: Date.now() } },
+      { $set: { owner: OWNER, heartbeatAt: now } },
     );
     if (!taken) continue;
     try {
@@ -142,6 +168,16 @@ export async function recoverImports(
     }
   }
   return outcomes;
+}
+
+function scheduleRecovery(ctx: Context, delayMs: number): void {
+  if (retries.has(ctx.store)) return;
+  const timer = setTimeout(() => {
+    retries.delete(ctx.store);
+    void recoverImports(ctx).catch(() => undefined);
+  }, delayMs);
+  timer.unref();
+  retries.set(ctx.store, timer);
 }
 
 function checkPair(options: UpdateOptions): Pair {
@@ -268,7 +304,7 @@ async function applyJournaled(ctx: Context, pair: Pair, ops: Op[], onProgress?: 
     ops,
     done: 0,
     owner: OWNER,
-    heartbeatAt: Date.now(),
+    heartbeatAt: await ctx.store.now(),
     createdAt: new Date().toISOString(),
   };
   try {
@@ -291,35 +327,67 @@ async function runJournal(
   onProgress?: ProgressListener,
 ): Promise<{ outcome: 'completed' | 'rolled-back'; failure?: unknown }> {
   const journal = ctx.store.collection<JournalDoc>('journal');
-  const save = (changes: Partial<JournalDoc>): Promise<boolean> =>
-    journal.updateOne({ id: doc.id }, { $set: { ...changes, heartbeatAt: Date.now() } });
+  const mine = { id: doc.id, owner: doc.owner };
+  let lost = false;
+  const stillMine = (): void => {
+    if (lost) throw ownershipLost(doc);
+  };
+  const save = async (changes: Partial<JournalDoc>): Promise<void> => {
+    stillMine();
+    if (!(await journal.updateOne(mine, { $set: { ...changes, heartbeatAt: await ctx.store.now() } }))) lost = true;
+    stillMine();
+  };
+  const heartbeat = setInterval(() => {
+    void ctx.store.now().then((now) => journal.updateOne(mine, { $set: { heartbeatAt: now } })).then(
+      (held) => {
+        if (!held) lost = true;
+      },
+      () => undefined,
+    );
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
   active.add(doc.id);
   try {
     let failure: unknown;
     if (doc.state === 'applying') {
       try {
         for (let index = doc.done; index < doc.ops.length; index++) {
+          stillMine();
           await applyOp(ctx, doc.pair, doc.ops[index]);
           await save({ done: index + 1 });
           onProgress?.(index + 1, 'applying');
         }
-        await journal.deleteOne({ id: doc.id });
+        stillMine();
+        await journal.deleteOne(mine);
         return { outcome: 'completed' };
       } catch (err) {
+        if (err instanceof Error && lostOwnership.has(err)) throw err;
         failure = err;
         doc.done = Math.min((await journal.findOne({ id: doc.id }))?.done ?? doc.done, doc.ops.length - 1) + 1;
         await save({ state: 'rolling-back', done: doc.done });
       }
     }
     for (let index = doc.done - 1; index >= 0; index--) {
+      stillMine();
       await undoOp(ctx, doc.pair, doc.ops[index]);
       await save({ done: index });
     }
-    await journal.deleteOne({ id: doc.id });
+    stillMine();
+    await journal.deleteOne(mine);
     return { outcome: 'rolled-back', failure };
   } finally {
+    clearInterval(heartbeat);
     active.delete(doc.id);
   }
+}
+
+function ownershipLost(doc: JournalDoc): IpamError {
+  const err = new IpamError(
+    'CONFLICT',
+    `import-and-update of ${show(doc.pair.managedByService)} / ${show(doc.pair.serviceInstance)}: another process took over its journal (this one was silent too long); it stopped and the other finishes it`,
+  );
+  lostOwnership.add(err);
+  return err;
 }
 
 function rolledBack(pair: Pair, cause: unknown): IpamError {

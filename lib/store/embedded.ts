@@ -1,124 +1,239 @@
 /**
- * Embedded store: @seald-io/nedb, one append-only file per collection in a directory, or in memory.
- * Single process: a lock file refuses a directory that another live process holds.
+ * Embedded store: SQLite through better-sqlite3, one file `ipam.sqlite` in the configured directory (or in
+ * memory for tests). A document store behind the port: a table per collection (`id`, `doc` as JSON) with an
+ * expression index on (type rank, value) for each index of schema.ts, unique and partial unique ones enforced
+ * by SQLite. WAL journal, `synchronous = FULL`: an acknowledged write survives a process kill and a power loss.
+ * Several processes may share the file: SQLite's file locks serialise writers, the unique indexes keep
+ * allocation unique. Big reads and writes go in chunks that yield to the event loop.
  */
-import Datastore from '@seald-io/nedb';
-// nedb's own matcher and copier, so the ordered scan answers exactly as nedb's find would.
-import model = require('@seald-io/nedb/lib/model.js');
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { IpamError } from '../errors';
-import type { Collection, CollectionName, Doc, Filter, FindOptions, IndexSpec, Store, Update } from './port';
-import type { Write } from './port';
-import { applyWithUndo } from './sequential';
-import { fromStored, renameId, toStored, type StoredDoc } from './ids';
-import { boundsOf, walk, type NedbIndex } from './nedb-walk';
+import { applyUpdate } from './apply-update';
+import { convertNedbDirectory } from './nedb-convert';
+import type { Collection, CollectionName, Comparison, Doc, Filter, FindOptions, IndexSpec, Store, Update, Write } from './port';
 import { COLLECTIONS, INDEXES } from './schema';
+import { literalPath, rankSql, tableDdl, translate, valueSql } from './sqlite-query';
 
-type NedbDoc = StoredDoc;
+type Db = Database.Database;
+type Statement = Database.Statement;
 
-
-const LOCK_FILE = 'flowipam.lock';
+export const DATA_FILE = 'ipam.sqlite';
+/** How long a write waits for another process's write transaction before failing with STORE_UNAVAILABLE. */
+const BUSY_TIMEOUT_MS = 5000;
+/** Rows per chunk of a big update, delete or insert; each chunk is one short transaction. */
+const CHUNK_ROWS = 500;
+/** A long read gives the event loop a turn at least this often. */
+const YIELD_EVERY_MS = 10;
+/** Results up to this size are read in one call; larger (or unlimited) ones in yielding pages. */
+const SMALL_RESULT = 1000;
 
 export interface EmbeddedOptions {
-  /** Directory of the data files; omit for an in-memory store (tests). */
+  /** Directory of the data file; omit for an in-memory store (tests). */
   directory?: string;
+  /** `FULL` (default): every commit is fsynced. `NORMAL` survives a process kill but may lose the last commits on power loss. */
+  synchronous?: 'FULL' | 'NORMAL';
+  /** Where the one-time conversion from the old nedb files reports (default: console.log). */
+  log?: (message: string) => void;
+  /** Index entries per step of a large count (default 50,000; tests use small ones). */
+  countStep?: number;
 }
 
 export async function openEmbeddedStore(options: EmbeddedOptions = {}): Promise<Store> {
-  const directory = options.directory;
-  if (directory) {
-    fs.mkdirSync(directory, { recursive: true });
-    takeLock(directory);
-  }
+  const { directory } = options;
   try {
-    const collections = new Map<CollectionName, EmbeddedCollection>();
-    for (const name of COLLECTIONS) {
-      const db = new Datastore<NedbDoc>(
-        directory ? { filename: path.join(directory, `${name}.db`) } : { inMemoryOnly: true },
-      );
-      await db.loadDatabaseAsync();
-      collections.set(name, await EmbeddedCollection.create(db, INDEXES[name]));
+    if (directory) {
+      fs.mkdirSync(directory, { recursive: true });
+      await convertNedbDirectory(directory, path.join(directory, DATA_FILE), options.log ?? console.log);
     }
-    // The lock file makes this process the only user of the directory: locks left by a process that died
-    // (lib/lock.ts) can go now rather than block writers until they expire.
-    await collections.get('locks')!.deleteMany({});
-    return new EmbeddedStore(collections, directory);
+    const file = directory ? path.join(directory, DATA_FILE) : ':memory:';
+    const db = connect(file, options.synchronous ?? 'FULL');
+    try {
+      createSchema(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return new SqliteStore(db, directory ? file : undefined, options.synchronous ?? 'FULL', options.countStep ?? 50_000);
   } catch (err) {
-    if (directory) releaseLock(directory);
-    throw new IpamError('STORE_UNAVAILABLE', `embedded store at ${directory}: ${(err as Error).message}`);
+    throw new IpamError('STORE_UNAVAILABLE', `embedded store at ${directory ?? '(memory)'}: ${(err as Error).message}`);
   }
 }
 
-class EmbeddedStore implements Store {
+function connect(file: string, synchronous: 'FULL' | 'NORMAL'): Db {
+  const db = new Database(file);
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  if (file !== ':memory:') db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous}`);
+  // 64 MiB of page cache (default 2 MiB): the indexes of a large store stay in memory between writes.
+  db.pragma('cache_size = -65536');
+  // Checkpoints run in small steps after commits (1000 pages); the WAL file is cut back after each.
+  db.pragma('wal_autocheckpoint = 1000');
+  db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+  return db;
+}
+
+export function indexName(collection: CollectionName, field: string): string {
+  return `${collection}__${field}`;
+}
+
+/** Tables and indexes, in one write transaction so two processes opening a new file do not race. */
+function createSchema(db: Db): void {
+  db.transaction(() => {
+    for (const name of COLLECTIONS) {
+      db.exec(tableDdl(name));
+      for (const index of INDEXES[name]) db.exec(indexDdl(name, index));
+    }
+  }).immediate();
+}
+
+export function indexDdl(collection: CollectionName, index: IndexSpec): string {
+  const field = literalPath(index.field);
+  const partial = index.sparse ? ` WHERE ${valueSql(field)} IS NOT NULL` : '';
+  return `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS "${indexName(collection, index.field)}" ON "${collection}" (${rankSql(field)}, ${valueSql(field)})${partial}`;
+}
+
+class SqliteStore implements Store {
   readonly kind = 'embedded' as const;
-  readonly transactional = false;
+  readonly transactional = true;
+  private closed = false;
+  private readonly collections = new Map<CollectionName, SqliteCollection>();
+  private readonly statements = new Map<string, Statement>();
+  /** Idle connections for long reads, which page through their own snapshot while the main one writes. */
+  private readonly readers: { db: Db; statements: Map<string, Statement> }[] = [];
+
+  constructor(
+    readonly db: Db,
+    private readonly file: string | undefined,
+    private readonly synchronous: 'FULL' | 'NORMAL',
+    readonly countStep: number,
+  ) {
+    for (const name of COLLECTIONS) this.collections.set(name, new SqliteCollection(this, name, INDEXES[name]));
+  }
+
+  collection<T extends Doc = Doc>(name: CollectionName): Collection<T> {
+    this.checkOpen();
+    return this.collections.get(name) as unknown as Collection<T>;
+  }
+
+  async atomic(writes: Write[]): Promise<void> {
+    this.checkOpen();
+    guard(() =>
+      this.db
+        .transaction(() => {
+          for (const write of writes) {
+            const collection = this.collections.get(write.collection)!;
+            if (write.op === 'insert') collection.insertSync(write.doc);
+            else if (write.op === 'update') collection.updateSync(write.filter, write.update, write.many ?? false);
+            else collection.deleteSync(write.filter, write.many ?? false);
+          }
+        })
+        .immediate(),
+    );
+  }
 
   now(): Promise<number> {
     return Promise.resolve(Date.now());
   }
 
-  atomic(writes: Write[]): Promise<void> {
-    return applyWithUndo(this, writes);
+  statement(sql: string): Statement {
+    this.checkOpen();
+    return cached(this.db, this.statements, sql);
   }
-  private closed = false;
 
-  constructor(
-    private readonly collections: Map<CollectionName, EmbeddedCollection>,
-    private readonly directory: string | undefined,
-  ) {}
+  /** Runs a read on a connection of its own (the main one when in memory), for reads that yield part-way. */
+  async withReader<R>(read: (statement: (sql: string) => Statement, yielding: boolean) => Promise<R>): Promise<R> {
+    this.checkOpen();
+    // In memory there is one connection, busy while a statement iterates: such reads go in one call.
+    if (!this.file) return read((sql) => this.statement(sql), false);
+    const reader = this.readers.pop() ?? { db: connect(this.file, this.synchronous), statements: new Map<string, Statement>() };
+    try {
+      return await read((sql) => cached(reader.db, reader.statements, sql), true);
+    } finally {
+      if (this.closed) reader.db.close();
+      else this.readers.push(reader);
+    }
+  }
 
-  collection<T extends Doc = Doc>(name: CollectionName): Collection<T> {
-    if (this.closed) throw new IpamError('STORE_UNAVAILABLE', 'the embedded store is closed');
-    return this.collections.get(name) as unknown as Collection<T>;
+  /** Runs a synchronous write in one (IMMEDIATE) transaction: compare-and-set holds across processes too. */
+  transaction<R>(work: () => R): R {
+    this.checkOpen();
+    return guard(() => this.db.transaction(work).immediate());
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (!this.directory) return;
-    for (const collection of this.collections.values()) await collection.compact();
-    releaseLock(this.directory);
+    for (const reader of this.readers.splice(0)) reader.db.close();
+    this.db.close();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new IpamError('STORE_UNAVAILABLE', 'the embedded store is closed');
   }
 }
 
-class EmbeddedCollection implements Collection {
-  private constructor(
-    private readonly db: Datastore<NedbDoc>,
-    private readonly uniqueFields: string[],
-  ) {}
+function cached(db: Db, statements: Map<string, Statement>, sql: string): Statement {
+  let statement = statements.get(sql);
+  if (!statement) {
+    if (statements.size > 500) statements.clear();
+    statement = db.prepare(sql);
+    statements.set(sql, statement);
+  }
+  return statement;
+}
 
-  static async create(db: Datastore<NedbDoc>, indexes: IndexSpec[]): Promise<EmbeddedCollection> {
-    for (const index of indexes) {
-      await db.ensureIndexAsync({ fieldName: index.field, unique: index.unique, sparse: index.sparse });
-    }
-    const nedbIndexes = (db as unknown as { indexes: Record<string, UpdatableIndex> }).indexes;
-    for (const index of Object.values(nedbIndexes)) {
-      swapUnchangedKeys(index);
-      spliceFromLargeBuckets(index);
-    }
-    return new EmbeddedCollection(db, indexes.filter((i) => i.unique).map((i) => i.field));
+interface Row {
+  rowid: number;
+  id: string;
+  doc: string;
+}
+
+class SqliteCollection implements Collection {
+  private readonly indexed: Set<string>;
+  private readonly table: string;
+
+  constructor(
+    private readonly store: SqliteStore,
+    private readonly name: CollectionName,
+    private readonly indexes: IndexSpec[],
+  ) {
+    this.indexed = new Set(indexes.map((index) => index.field));
+    this.table = `"${name}"`;
   }
 
   async insertOne(doc: Doc): Promise<void> {
-    try {
-      await this.db.insertAsync(toStored(doc));
-    } catch (err) {
-      throw this.normalise(err, doc);
-    }
+    this.store.transaction(() => this.insertSync(doc));
   }
 
   async insertMany(docs: Doc[]): Promise<{ inserted: number; failures: { index: number; error: Error }[] }> {
+    const failures: { index: number; error: Error }[] = [];
+    for (let start = 0; start < docs.length; start += CHUNK_ROWS) {
+      if (start > 0) await yieldToLoop();
+      this.store.transaction(() => {
+        for (let index = start; index < Math.min(start + CHUNK_ROWS, docs.length); index++) {
+          try {
+            this.insertSync(docs[index]);
+          } catch (err) {
+            if (!(err instanceof IpamError)) throw err;
+            failures.push({ index, error: err });
+          }
+        }
+      });
+    }
+    return { inserted: docs.length - failures.length, failures };
+  }
+
+  insertSync(doc: Doc): void {
+    const { id, ...rest } = doc;
+    if (typeof id !== 'string') throw new IpamError('VALIDATION', `id ${JSON.stringify(id)}: must be a string`, { field: 'id', value: id });
+    this.checkIndexed(rest);
     try {
-      await this.db.insertAsync(docs.map(toStored));
-      return { inserted: docs.length, failures: [] };
-    } catch {
-      // nedb rolls the whole batch back; retry one by one to keep the valid documents.
-      const failures: { index: number; error: Error }[] = [];
-      for (const [index, doc] of docs.entries()) {
-        await this.insertOne(doc).catch((error: Error) => failures.push({ index, error }));
-      }
-      return { inserted: docs.length - failures.length, failures };
+      this.store.statement(`INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`).run(id, JSON.stringify(rest));
+    } catch (err) {
+      throw this.normalise(err, doc);
     }
   }
 
@@ -128,207 +243,216 @@ class EmbeddedCollection implements Collection {
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<Doc[]> {
-    const ordered = this.orderedScan(filter, options);
-    if (ordered) return ordered;
-    let cursor = this.db.findAsync(renameId(filter), options.fields ? projectionOf(options.fields) : undefined);
-    if (options.sort) cursor = cursor.sort(renameId(options.sort));
-    if (options.skip) cursor = cursor.skip(options.skip);
-    if (options.limit) cursor = cursor.limit(options.limit);
-    return (await cursor).map(fromStored);
+    const { where, order, params } = translate(filter, options.sort, this.indexed);
+    const limit = options.limit ? ` LIMIT ${Math.floor(options.limit)}` : options.skip ? ' LIMIT -1' : '';
+    const offset = options.skip ? ` OFFSET ${Math.floor(options.skip)}` : '';
+    // No rowid tiebreak: it would keep SQLite from reading a sorted page straight off the index (ties are unordered).
+    const sql = `SELECT id, doc FROM ${this.table} WHERE ${where}${order}${limit}${offset}`;
+    const toDoc = (row: Row) => this.toDoc(row, options.fields);
+    if (options.limit && options.limit <= SMALL_RESULT) {
+      return guard(() => (this.store.statement(sql).all(params) as Row[]).map(toDoc));
+    }
+    return this.store.withReader(async (statement, yielding) => {
+      const docs: Doc[] = [];
+      await paged(statement(sql), params, yielding, (row) => docs.push(toDoc(row)));
+      return docs;
+    });
   }
 
-  count(filter: Filter): Promise<number> {
-    const [field, ...others] = Object.keys(filter);
-    const index = field && others.length === 0 ? this.indexFor(field, filter) : undefined;
-    const bounds = index && boundsOf(filter[field]);
-    if (index && bounds) {
-      let count = 0;
-      walk(index.tree.tree, bounds, false, model.compareThings, () => ++count > 0);
-      return Promise.resolve(count);
+  async count(filter: Filter): Promise<number> {
+    const { where, params } = translate(filter, undefined, this.indexed);
+    if (Object.keys(filter).every((field) => field === 'id' || this.indexed.has(field))) {
+      const step = this.store.countStep;
+      const capped = guard(() => (this.store.statement(`SELECT count(*) AS n FROM (SELECT 1 FROM ${this.table} WHERE ${where} LIMIT ${step + 1})`).get(params) as { n: number }).n);
+      const stepField = capped > step ? this.steppingField(filter) : undefined;
+      if (!stepField) return capped > step ? this.countAll(where, params) : capped;
+      return this.countInSteps(filter, stepField, step);
     }
-    return this.db.countAsync(renameId(filter)) as unknown as Promise<number>;
+    // A field without an index means reading documents: counted in pages that yield, like a large find.
+    return this.countAll(where, params);
+  }
+
+  /** A unique indexed field the filter bounds by string comparisons only: big counts can walk its order in steps. */
+  private steppingField(filter: Filter): string | undefined {
+    return this.indexes
+      .filter((index) => index.unique && !index.sparse)
+      .map((index) => index.field)
+      .find((field) => {
+        const condition = filter[field];
+        if (condition === null || typeof condition !== 'object') return false;
+        const bounds = Object.entries(condition);
+        return bounds.length > 0 && bounds.every(([op, value]) => ['$gt', '$gte', '$lt', '$lte'].includes(op) && typeof value === 'string');
+      });
   }
 
   /**
-   * Sorted, limited reads on one indexed field walk the index and stop at the limit (see nedb-walk.ts);
-   * undefined when the query does not have that shape.
+   * Counts a large interval `step` index entries at a time (each step one short call, the event loop served
+   * in between): the value `step` entries on becomes the next step's exclusive lower bound.
    */
-  private orderedScan(filter: Filter, options: FindOptions): Doc[] | undefined {
-    const sortFields = Object.keys(options.sort ?? {});
-    if (sortFields.length !== 1) return undefined;
-    const [field] = sortFields;
-    const index = this.indexFor(field, filter);
-    const bounds = index && boundsOf(filter[field]);
-    if (!index || !bounds) return undefined;
-    const query = renameId(filter);
-    const wanted = options.limit ? options.limit + (options.skip ?? 0) : Infinity;
-    const found: Doc[] = [];
-    walk(index.tree.tree, bounds, options.sort![field] === -1, model.compareThings, (doc) => {
-      if (model.match(doc, query)) {
-        found.push(fromStored((options.fields ? pick(doc, options.fields) : model.deepCopy(doc)) as StoredDoc));
+  private async countInSteps(filter: Filter, field: string, step: number): Promise<number> {
+    const { $gt: _gt, $gte: _gte, ...upper } = filter[field] as Comparison;
+    let bounds = filter[field] as Comparison;
+    let total = 0;
+    for (;;) {
+      const stepFilter = { ...filter, [field]: bounds };
+      const { where, order, params } = translate(stepFilter, { [field]: 1 }, this.indexed);
+      const sql = `SELECT json_extract(doc, ${literalPath(field)}) AS v FROM ${this.table} WHERE ${where}${order} LIMIT 1 OFFSET ${step - 1}`;
+      const row = guard(() => this.store.statement(sql).get(params)) as { v: string } | undefined;
+      if (!row) {
+        const { where: rest, params: restParams } = translate(stepFilter, undefined, this.indexed);
+        return total + guard(() => (this.store.statement(`SELECT count(*) AS n FROM ${this.table} WHERE ${rest}`).get(restParams) as { n: number }).n);
       }
-      return found.length < wanted;
-    });
-    return found.slice(options.skip ?? 0);
+      total += step;
+      bounds = { ...upper, $gt: row.v };
+      await yieldToLoop();
+    }
   }
 
-  /** The index on a field, when it can answer for this filter (a sparse one only when the filter names the field). */
-  private indexFor(field: string, filter: Filter): NedbIndex | undefined {
-    const index = (this.db as unknown as { indexes: Record<string, NedbIndex> }).indexes[field];
-    if (!index || (index.sparse && filter[field] === undefined)) return undefined;
-    return index;
+  private async countAll(where: string, params: Record<string, unknown>): Promise<number> {
+    let n = 0;
+    await this.store.withReader((statement, yielding) => paged(statement(`SELECT rowid FROM ${this.table} WHERE ${where}`), params, yielding, () => n++));
+    return n;
   }
 
   async updateOne(filter: Filter, update: Update): Promise<boolean> {
-    return (await this.update(filter, update, false)) > 0;
+    return this.store.transaction(() => this.updateSync(filter, update, false)) > 0;
   }
 
-  updateMany(filter: Filter, update: Update): Promise<number> {
-    return this.update(filter, update, true);
+  async updateMany(filter: Filter, update: Update): Promise<number> {
+    let matched = 0;
+    for (const chunk of await this.matchingRowids(filter)) {
+      matched += this.store.transaction(() => this.updateRows(this.rowsAmong(chunk, filter), update));
+      await yieldToLoop();
+    }
+    return matched;
   }
 
   async deleteOne(filter: Filter): Promise<boolean> {
-    return (await this.db.removeAsync(renameId(filter), { multi: false })) > 0;
+    return this.store.transaction(() => this.deleteSync(filter, false)) > 0;
   }
 
-  deleteMany(filter: Filter): Promise<number> {
-    return this.db.removeAsync(renameId(filter), { multi: true });
+  async deleteMany(filter: Filter): Promise<number> {
+    let deleted = 0;
+    const { where, params } = translate(filter, undefined, this.indexed);
+    const sql = `DELETE FROM ${this.table} WHERE rowid IN (SELECT value FROM json_each(@rowids)) AND ${where}`;
+    for (const chunk of await this.matchingRowids(filter)) {
+      deleted += this.store.transaction(() => this.store.statement(sql).run({ ...params, rowids: JSON.stringify(chunk) }).changes);
+      await yieldToLoop();
+    }
+    return deleted;
   }
 
-  compact(): Promise<void> {
-    return this.db.compactDatafileAsync();
+  /** Within the caller's transaction. */
+  updateSync(filter: Filter, update: Update, many: boolean): number {
+    const { where, params } = translate(filter, undefined, this.indexed);
+    const rows = this.store.statement(`SELECT rowid, id, doc FROM ${this.table} WHERE ${where}${many ? '' : ' LIMIT 1'}`).all(params) as Row[];
+    return this.updateRows(rows, update);
   }
 
-  private async update(filter: Filter, update: Update, multi: boolean): Promise<number> {
-    try {
-      const result = await this.db.updateAsync(renameId(filter), update as Record<string, unknown>, { multi });
-      return result.numAffected;
-    } catch (err) {
-      throw this.normalise(err, (update.$set ?? {}) as Doc);
+  /** Within the caller's transaction. */
+  deleteSync(filter: Filter, many: boolean): number {
+    const { where, params } = translate(filter, undefined, this.indexed);
+    const target = many ? where : `rowid = (SELECT rowid FROM ${this.table} WHERE ${where} LIMIT 1)`;
+    return this.store.statement(`DELETE FROM ${this.table} WHERE ${target}`).run(params).changes;
+  }
+
+  private updateRows(rows: Row[], update: Update): number {
+    const write = this.store.statement(`UPDATE ${this.table} SET doc = ? WHERE rowid = ?`);
+    for (const row of rows) {
+      const { id: _id, ...after } = applyUpdate({ id: row.id, ...(JSON.parse(row.doc) as Record<string, unknown>) }, update);
+      this.checkIndexed(after);
+      const text = JSON.stringify(after);
+      if (text === row.doc) continue;
+      try {
+        write.run(text, row.rowid);
+      } catch (err) {
+        throw this.normalise(err, { id: row.id, ...after });
+      }
+    }
+    return rows.length;
+  }
+
+  /** The rowids matching a filter now, in chunks, read in pages that yield. */
+  private async matchingRowids(filter: Filter): Promise<number[][]> {
+    const { where, params } = translate(filter, undefined, this.indexed);
+    const chunks: number[][] = [[]];
+    await this.store.withReader((statement, yielding) =>
+      paged(statement(`SELECT rowid FROM ${this.table} WHERE ${where}`), params, yielding, (row) => {
+        if (chunks[chunks.length - 1].length >= CHUNK_ROWS) chunks.push([]);
+        chunks[chunks.length - 1].push(row.rowid);
+      }),
+    );
+    return chunks[0].length > 0 ? chunks : [];
+  }
+
+  /** Rows of a chunk that still match (another writer may have changed them since they were listed). */
+  private rowsAmong(rowids: number[], filter: Filter): Row[] {
+    const { where, params } = translate(filter, undefined, this.indexed);
+    const sql = `SELECT rowid, id, doc FROM ${this.table} WHERE rowid IN (SELECT value FROM json_each(@rowids)) AND ${where}`;
+    return this.store.statement(sql).all({ ...params, rowids: JSON.stringify(rowids) }) as Row[];
+  }
+
+  private toDoc(row: Row, fields?: string[]): Doc {
+    const doc = JSON.parse(row.doc) as Record<string, unknown>;
+    if (!fields) return { id: row.id, ...doc };
+    const picked: Doc = { id: row.id };
+    for (const field of fields) if (Object.hasOwn(doc, field)) picked[field] = doc[field];
+    return picked;
+  }
+
+  /** Indexed fields hold scalars (or are missing): the indexes and their filters rely on it. */
+  private checkIndexed(doc: Record<string, unknown>): void {
+    for (const field of this.indexed) {
+      const value = doc[field];
+      if (value !== null && typeof value === 'object') {
+        throw new IpamError('VALIDATION', `${field} ${JSON.stringify(value)}: an indexed field holds a string, number, boolean or null`, {
+          field,
+          value,
+        });
+      }
     }
   }
 
   private normalise(err: unknown, doc: Record<string, unknown>): Error {
-    const e = err as { errorType?: string; key?: unknown };
-    if (e.errorType !== 'uniqueViolated') return err as Error;
-    const field = this.uniqueFields.find((f) => doc[f] === e.key) ?? this.uniqueFields[0];
-    return new IpamError('DUPLICATE', `${field} ${JSON.stringify(e.key)} already exists`, {
-      field,
-      value: e.key,
-    });
+    const e = err as { code?: string; message?: string };
+    if (e.code !== 'SQLITE_CONSTRAINT_UNIQUE' && e.code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') return err as Error;
+    const index = /index '([^']+)'/.exec(e.message ?? '')?.[1];
+    const spec = this.indexes.find((i) => indexName(this.name, i.field) === index);
+    const field = spec?.field ?? 'id';
+    const value = doc[field];
+    return new IpamError('DUPLICATE', `${field} ${JSON.stringify(value)} already exists`, { field, value });
   }
 }
 
-interface UpdatableIndex extends NedbIndex {
-  update(oldDoc: unknown, newDoc?: unknown): void;
-  remove(doc: unknown): void;
-}
-
-type Pair = { oldDoc: Record<string, unknown>; newDoc: Record<string, unknown> };
-
-/**
- * nedb updates an index by removing the old document and inserting the new one, and removal filters the whole
- * list of documents sharing the key: every update of an address in a range of 40,000 cost milliseconds. When the
- * indexed value did not change (most updates), swapping the document in place gives the same index, cheaply.
- */
-function swapUnchangedKeys(index: UpdatableIndex): void {
-  const original = index.update.bind(index);
-  index.update = (oldDoc: unknown, newDoc?: unknown): void => {
-    const pairs = Array.isArray(oldDoc) ? (oldDoc as Pair[]) : [{ oldDoc, newDoc } as Pair];
-    const swapped = pairs.filter((pair) => swapInPlace(index, pair));
-    const rest = pairs.filter((pair) => !swapped.includes(pair));
-    if (rest.length === 0) return;
-    try {
-      original(rest);
-    } catch (err) {
-      for (const pair of swapped) swapInPlace(index, { oldDoc: pair.newDoc, newDoc: pair.oldDoc });
-      throw err;
-    }
-  };
-}
-
-/**
- * Removing one document from a key many documents share: nedb filters the whole list into a new one; a native
- * indexOf and splice does the same work far faster. A key held by one document goes through nedb (the tree node goes).
- */
-function spliceFromLargeBuckets(index: UpdatableIndex): void {
-  const original = index.remove.bind(index);
-  index.remove = (doc: unknown): void => {
-    if (Array.isArray(doc)) {
-      for (const one of doc) index.remove(one);
-      return;
-    }
-    const key = model.getDotValue(doc, index.fieldName);
-    if ((typeof key !== 'object' || key === null) && key !== undefined) {
-      const bucket = (index.tree as unknown as { search(key: unknown): unknown[] }).search(key);
-      const position = bucket.length > 1 ? bucket.indexOf(doc) : -1;
-      if (position >= 0) {
-        bucket.splice(position, 1);
-        return;
+/** Steps through a statement's rows, giving the event loop a turn every YIELD_EVERY_MS. */
+async function paged(statement: Statement, params: Record<string, unknown>, yielding: boolean, visit: (row: Row) => void): Promise<void> {
+  if (!yielding) {
+    for (const row of guard(() => statement.all(params)) as Row[]) visit(row);
+    return;
+  }
+  const rows = guard(() => statement.iterate(params)) as IterableIterator<Row>;
+  let since = performance.now();
+  try {
+    for (;;) {
+      const step = guard(() => rows.next());
+      if (step.done) return;
+      visit(step.value);
+      if (performance.now() - since > YIELD_EVERY_MS) {
+        await yieldToLoop();
+        since = performance.now();
       }
     }
-    original(doc);
-  };
-}
-
-/** Replaces oldDoc by newDoc under their shared key; false when the key changed or is not a plain value. */
-function swapInPlace(index: UpdatableIndex, { oldDoc, newDoc }: Pair): boolean {
-  const key = model.getDotValue(oldDoc, index.fieldName);
-  if (key !== model.getDotValue(newDoc, index.fieldName) || (typeof key === 'object' && key !== null)) return false;
-  if (key === undefined && index.sparse) return true;
-  const bucket = (index.tree as unknown as { search(key: unknown): unknown[] }).search(key);
-  const position = bucket.indexOf(oldDoc);
-  if (position < 0) return false;
-  bucket[position] = newDoc;
-  return true;
-}
-
-function projectionOf(fields: string[]): Record<string, 1> {
-  return Object.fromEntries(fields.map((field) => [field, 1 as const]));
-}
-
-/** The named top-level fields of a stored document (and its `_id`), copied. */
-function pick(doc: Record<string, unknown>, fields: string[]): Record<string, unknown> {
-  const picked: Record<string, unknown> = { _id: doc._id };
-  for (const field of fields) if (doc[field] !== undefined) picked[field] = model.deepCopy(doc[field]);
-  return picked;
-}
-
-function takeLock(directory: string): void {
-  const file = path.join(directory, LOCK_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(fs.readFileSync(file, 'utf8'));
-      if (isAlive(holder)) {
-        throw new IpamError(
-          'STORE_UNAVAILABLE',
-          `embedded store ${directory} is in use by process ${holder}; use MongoDB to share data between processes`,
-        );
-      }
-      fs.rmSync(file, { force: true });
-    }
+  } finally {
+    rows.return?.();
   }
 }
 
-function releaseLock(directory: string): void {
-  const file = path.join(directory, LOCK_FILE);
+/** SQLite errors other than unique collisions (already DUPLICATE) surface as STORE_UNAVAILABLE. */
+function guard<R>(work: () => R): R {
   try {
-    if (Number(fs.readFileSync(file, 'utf8')) === process.pid) fs.rmSync(file);
-  } catch {
-    // already gone
-  }
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
+    return work();
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if (err instanceof IpamError) throw err;
+    throw new IpamError('STORE_UNAVAILABLE', `embedded store: ${(err as Error).message}`);
   }
 }

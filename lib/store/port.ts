@@ -2,6 +2,24 @@
  * The one storage port the core is written against. Both adapters (embedded, MongoDB) implement it.
  * Filters are a deliberately small subset that both backends support; the core builds them, never
  * the user (see `lib/filters.ts`).
+ *
+ * Semantics: MongoDB's, everywhere (it is the production store); test/lib/store/semantics.test.ts checks
+ * every adapter against mingo on generated data. In short:
+ * - `{f: null}` matches f stored as null *and* f missing; `{f: {$ne: null}}` matches neither.
+ *   `$in` containing null also matches missing. `$exists` tells stored (even as null) from missing.
+ * - `$ne` and `$in` on a missing field: `{f: {$ne: 'x'}}` matches a document without f.
+ * - Comparisons (`$gt`, ...) stay within the bound's type: `{f: {$lt: 'z'}}` never matches a number,
+ *   null or missing. A range bound is a string, number or boolean, never null (refused).
+ * - A field holding an array matches when any element matches (equality, `$in`, each comparison
+ *   separately); `$ne` matches when no element equals. Indexed fields (schema.ts) hold scalars only.
+ * - Dotted paths (`a.b`) reach into subdocuments (not through arrays); a path through a missing or
+ *   non-object value is missing.
+ * - Sort order across types: null/missing < numbers < strings < objects < arrays < booleans; strings by
+ *   code point (binary). Sort fields hold scalars. Ties come in an unspecified (stable per adapter) order.
+ * - Updates: `$set` (dotted paths create subdocuments; `id` only to its own value), `$unset`, `$inc`
+ *   (missing counts as 0), `$min` (missing takes the value; otherwise by the sort order above).
+ *   A field set to `undefined` is not stored. `updateMany`/`deleteMany` are not atomic across documents
+ *   (as on MongoDB): use `atomic` for all-or-none.
  */
 export type Scalar = string | number | boolean | null;
 
@@ -61,7 +79,7 @@ export interface IndexSpec {
   sparse?: boolean;
 }
 
-export type CollectionName = 'blocks' | 'ranges' | 'addresses' | 'settings' | 'locks' | 'journal';
+export type CollectionName = 'blocks' | 'ranges' | 'addresses' | 'requests' | 'settings' | 'locks' | 'journal';
 
 /**
  * One write of an atomic batch (`Store.atomic`). `many` turns update/delete into updateMany/deleteMany.

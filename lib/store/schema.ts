@@ -8,13 +8,15 @@ import type { CollectionName, IndexSpec } from './port';
 export const INDEXES: Record<CollectionName, IndexSpec[]> = {
   blocks: [{ field: 'key', unique: true }, { field: 'startKey' }, { field: 'spanKey' }, { field: 'parentId' }],
   ranges: [{ field: 'key', unique: true }, { field: 'startKey' }, { field: 'spanKey' }, { field: 'blockId' }],
+  // `key` is the only unique index, so addresses can be sharded on {key: 1} (docs/scaling.md).
   addresses: [
     { field: 'key', unique: true },
-    { field: 'requestKey', unique: true, sparse: true },
     { field: 'rangeId' },
     { field: 'blockId' },
     { field: 'expiryDate', sparse: true },
   ],
+  /** requestId idempotency (lib/requests.ts): `id` is the request key, unique as the primary key. */
+  requests: [],
   settings: [{ field: 'name', unique: true }],
   locks: [{ field: 'name', unique: true }],
   journal: [{ field: 'name', unique: true }],

@@ -7,6 +7,8 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { formatAddress, parseAddress, reverseName } from '../address';
 import { IpamError } from '../errors';
+import { ownValue } from '../own';
+import { unreachable } from './reachability';
 
 export type TsigAlgorithm = 'hmac-sha256' | 'hmac-sha512' | 'hmac-sha384' | 'hmac-sha224' | 'hmac-sha1';
 export type RecordType = 'A' | 'AAAA' | 'PTR' | 'CNAME' | 'NS' | 'SOA' | 'TXT' | 'ANY';
@@ -478,11 +480,11 @@ function exchangeUdp(message: Buffer, server: DnsServer): Promise<Buffer> {
       else resolve(reply as Buffer);
     };
     const timer = setTimeout(
-      () => finish(failure(`DNS server ${describe(server)} did not answer within ${timeoutMs} ms`)),
+      () => finish(unreachable(failure(`DNS server ${describe(server)} did not answer within ${timeoutMs} ms`))),
       timeoutMs,
     );
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      finish(failure(`DNS server ${describe(server)}: ${socketReason(err)}`));
+      finish(unreachable(failure(`DNS server ${describe(server)}: ${socketReason(err)}`)));
     });
     socket.on('message', (reply) => {
       if (reply.length >= 2 && reply.readUInt16BE(0) === id) finish(null, reply);
@@ -498,7 +500,7 @@ function exchangeTcp(message: Buffer, server: DnsServer): Promise<Buffer> {
     const socket = net.connect({ host: server.host, port: server.port ?? 53 });
     let received = Buffer.alloc(0);
     socket.setTimeout(timeoutMs, () => {
-      socket.destroy(failure(`DNS server ${describe(server)} did not answer over TCP within ${timeoutMs} ms`));
+      socket.destroy(unreachable(failure(`DNS server ${describe(server)} did not answer over TCP within ${timeoutMs} ms`)));
     });
     socket.on('connect', () => socket.write(Buffer.concat([u16(message.length), message])));
     socket.on('data', (chunk) => {
@@ -509,7 +511,7 @@ function exchangeTcp(message: Buffer, server: DnsServer): Promise<Buffer> {
       }
     });
     socket.on('error', (err: NodeJS.ErrnoException) =>
-      reject(err instanceof IpamError ? err : failure(`DNS server ${describe(server)}: ${socketReason(err)}`)),
+      reject(err instanceof IpamError ? err : unreachable(failure(`DNS server ${describe(server)}: ${socketReason(err)}`))),
     );
     socket.on('close', () => {
       reject(failure(`DNS server ${describe(server)} closed the TCP connection without a reply`));
@@ -534,7 +536,7 @@ function newId(): number {
 
 /** Sends one query (recursion desired) and returns the answer records of `type`; NXDOMAIN gives []. */
 export async function query(name: string, type: RecordType, server: DnsServer): Promise<DnsRecord[]> {
-  const code = TYPE_CODES[type];
+  const code = ownValue(TYPE_CODES, type);
   if (code === undefined) throw failure(`record type ${JSON.stringify(type)} is not supported`);
   const message = Buffer.concat([header(newId(), OPCODE_QUERY, true, [1, 0, 0, 0]), question(name, code, CLASS_IN)]);
   const reply = await exchange(message, server);

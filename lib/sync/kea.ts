@@ -13,8 +13,9 @@ import {
   type Interval,
   type Network,
 } from '../address';
-import { IpamError, redact } from '../errors';
+import { IpamError, invalid, redact } from '../errors';
 import { canonicalMac, parseKeaLeases, type ParsedLeases } from './leases';
+import { unreachable } from './reachability';
 
 export type KeaService = 'dhcp4' | 'dhcp6' | 'd2';
 
@@ -290,7 +291,7 @@ export class KeaClient {
   }
 
   private invalid(field: string, value: unknown, reason: string): IpamError {
-    return new IpamError('VALIDATION', `${field} ${JSON.stringify(value)}: ${reason}`, { field, value });
+    return invalid(field, value, reason);
   }
 
   private failure(reason: string): IpamError {
@@ -325,9 +326,9 @@ export class KeaClient {
         });
       });
       request.setTimeout(timeoutMs, () => {
-        request.destroy(this.failure(`did not answer ${String(body.command)} within ${timeoutMs} ms`));
+        request.destroy(unreachable(this.failure(`did not answer ${String(body.command)} within ${timeoutMs} ms`)));
       });
-      request.on('error', (err) => reject(err instanceof IpamError ? err : this.failure(connectionReason(err))));
+      request.on('error', (err) => reject(err instanceof IpamError ? err : unreachable(this.failure(connectionReason(err)))));
       request.end(payload);
     });
   }

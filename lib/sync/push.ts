@@ -2,7 +2,9 @@
  * Pushing address records to servers: DHCP reservations on Kea and DNS host/PTR records by RFC 2136.
  * Each address is tried on its own and its outcome stored on the record (`dhcpReservation.syncStatus`,
  * `dns.hostSyncStatus` / `dns.ptrSyncStatus` and `syncMessage`); nothing else on the record changes.
- * When every address failed, the operation fails with the first address's error.
+ * When every address failed, the operation fails with the first address's error. A server that does not
+ * answer costs one timeout per run: the addresses after it fail at once, their status saying why
+ * (lib/sync/reachability.ts). Kea is checked up front by the config-get that finds its subnets.
  */
 import { parseAddress, reverseName } from '../address';
 import { getAddressDoc, updateAddress, type AddressDoc } from '../addresses';
@@ -12,6 +14,7 @@ import type { Context } from '../space';
 import { DnsUpdateClient, qualify, reverseZoneFor, type DnsServer, type TsigKey } from './dns';
 import { keaClientOf, keaInstance } from './import-leases';
 import type { KeaClient, KeaScope } from './kea';
+import { DownServers } from './reachability';
 import { emptyResult, errorOf, type DnsSettings, type KeaSettings, type SyncRequest, type SyncResult } from './result';
 
 export type SyncStatus = 'Create Success' | 'Create Failed' | 'Delete Success' | 'Delete Failed';
@@ -90,12 +93,12 @@ async function pushEach(
   result: SyncResult,
   statusOf: (doc: AddressDoc, status: SyncStatus, message: string) => Record<string, unknown>,
   verb: 'Create' | 'Delete',
-  prepare: (targets: Target[]) => Promise<Act>,
+  prepare: (targets: Target[], servers: DownServers) => Promise<Act>,
 ): Promise<SyncResult> {
   const targets = await loadTargets(ctx, request);
   let act: Act;
   try {
-    act = await prepare(targets);
+    act = await prepare(targets, new DownServers());
   } catch (err) {
     // The server could not be reached or refused us: every address fails with the server's reason.
     act = () => Promise.reject(err);
@@ -193,7 +196,7 @@ export async function createDhcpReservation(ctx: Context, request: SyncRequest):
   const { client, instance, settings } = keaParts(request);
   const result = emptyResult('create-dhcp-reservation', 'kea', instance);
   let scopes: KeaScope[] = [];
-  return pushEach(ctx, request, result, reservationStatus(instance, () => scopes), 'Create', async (targets) => {
+  return pushEach(ctx, request, result, reservationStatus(instance, () => scopes), 'Create', async (targets, servers) => {
     scopes = await discoverFor(client, targets, settings);
     return async (doc) => {
       const scope = scopeFor(scopes, doc.address, instance);
@@ -205,13 +208,15 @@ export async function createDhcpReservation(ctx: Context, request: SyncRequest):
           throw invalid('macAddress', doc.macAddress, `address ${doc.address} needs a MAC address for a DHCPv4 reservation`);
         }
         identity = doc.macAddress;
-        await client.upsertReservation4({ subnetId: scope.id, ipAddress: doc.address, hwAddress: doc.macAddress, hostname });
+        const hwAddress = doc.macAddress;
+        await servers.call(instance, () => client.upsertReservation4({ subnetId: scope.id, ipAddress: doc.address, hwAddress, hostname }));
       } else {
         if (!doc.duid && !doc.macAddress) {
           throw invalid('duid', doc.duid, `address ${doc.address} needs a DUID (or a MAC address) for a DHCPv6 reservation`);
         }
         identity = doc.duid ?? (doc.macAddress as string);
-        await client.upsertReservation6({ subnetId: scope.id, ipAddress: doc.address, duid: doc.duid, hwAddress: doc.macAddress, hostname });
+        const reservation = { subnetId: scope.id, ipAddress: doc.address, duid: doc.duid, hwAddress: doc.macAddress, hostname };
+        await servers.call(instance, () => client.upsertReservation6(reservation));
       }
       const replaced = previous && identityOf(previous) !== identity ? `; replaced the reservation for ${identityOf(previous)}` : '';
       return { message: `reserved for ${identity} in Kea subnet ${scope.id} (${scope.subnet})${replaced}` };
@@ -223,10 +228,11 @@ export async function deleteDhcpReservation(ctx: Context, request: SyncRequest):
   const { client, instance, settings } = keaParts(request);
   const result = emptyResult('delete-dhcp-reservation', 'kea', instance);
   let scopes: KeaScope[] = [];
-  return pushEach(ctx, request, result, reservationStatus(instance, () => scopes), 'Delete', async (targets) => {
+  return pushEach(ctx, request, result, reservationStatus(instance, () => scopes), 'Delete', async (targets, servers) => {
     scopes = await discoverFor(client, targets, settings);
     return async (doc) => {
-      const removed = doc.family === 4 ? await client.deleteReservation4(doc.address) : await client.deleteReservation6(doc.address);
+      const remove = () => (doc.family === 4 ? client.deleteReservation4(doc.address) : client.deleteReservation6(doc.address));
+      const removed = await servers.call(instance, remove);
       return { message: removed ? `reservation removed from Kea ${instance}` : `Kea ${instance} had no reservation for ${doc.address}` };
     };
   });
@@ -319,6 +325,20 @@ function dnsStatus(kind: DnsKind) {
   });
 }
 
+/** A DNS client whose updates go through the run's DownServers (its record checks come first). */
+class GuardedDnsClient extends DnsUpdateClient {
+  constructor(
+    options: ConstructorParameters<typeof DnsUpdateClient>[0],
+    private readonly gate: (work: () => Promise<void>) => Promise<void>,
+  ) {
+    super(options);
+  }
+
+  override update(zone: string, changes: Parameters<DnsUpdateClient['update']>[1]): Promise<void> {
+    return this.gate(() => super.update(zone, changes));
+  }
+}
+
 function describeServer(server: DnsServer): string {
   return `${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port ?? 53}`;
 }
@@ -333,11 +353,11 @@ async function runDns(
 ): Promise<SyncResult> {
   const settings = request.dns ?? {};
   const result = emptyResult(operation, 'dns', settings.server || undefined);
-  return pushEach(ctx, request, result, dnsStatus(kind), verb, async () => {
+  return pushEach(ctx, request, result, dnsStatus(kind), verb, async (_targets, servers) => {
     const key = tsigKeyOf(settings);
     return async (doc) => {
       const server = dnsServerFor(doc, kind, settings);
-      const client = new DnsUpdateClient({ ...server, key });
+      const client = new GuardedDnsClient({ ...server, key }, (work) => servers.call(describeServer(server), work));
       return { message: await act(client, doc, server, settings.ttl) };
     };
   });

@@ -1,7 +1,8 @@
 /**
  * Allocation across store connections on MongoDB: two MongoClients in this process, and a second
  * Node.js process, allocate from one range at once. Only the unique index can keep them apart (the
- * in-process candidate set is not shared with another process). Needs IPAM_TEST_MONGODB_URI.
+ * in-process candidate set is not shared with another process). Needs a server (see test/support/stores.ts:
+ * MONGOMS_SYSTEM_BINARY or IPAM_TEST_MONGODB_URI); skipped, and counted as skipped, without one.
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
@@ -9,8 +10,9 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Ipam } from '../../lib/ipam';
 import type { AddressRecord, RangeRecord } from '../../lib/records';
+import { mongoSkipReason, mongodb, mongoUri, NEEDS_MONGOD } from '../support/stores';
 
-const uri = process.env.IPAM_TEST_MONGODB_URI;
+let uri = '';
 
 /** Runs `count` allocations (with `requestId` prefix, when given) in a separate Node.js process. */
 function allocateInChild(database: string, rangeId: string, count: number, requestPrefix?: string): Promise<string[]> {
@@ -28,7 +30,11 @@ function allocateInChild(database: string, rangeId: string, count: number, reque
     })().catch((err) => { console.error(err); process.exit(1); });
   `;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--require', 'tsx/cjs', '-e', script], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', '-e', script], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, IPAM_TEST_MONGODB_URI: uri },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -37,17 +43,15 @@ function allocateInChild(database: string, rangeId: string, count: number, reque
   });
 }
 
-describe('allocation across MongoDB connections', function () {
+describe(`allocation across MongoDB connections ${NEEDS_MONGOD}`, function () {
   this.timeout(60_000);
   const database = `flowipam_alloc_${randomUUID().slice(0, 8)}`;
   let first: Ipam;
   let second: Ipam;
 
   before(async function () {
-    if (!uri) {
-      console.log('      skipped: set IPAM_TEST_MONGODB_URI to a running mongod to test allocation across connections and processes');
-      this.skip();
-    }
+    if (mongoSkipReason()) return; // each test is skipped by test/support/mongo-hooks.ts, with the reason
+    uri = await mongoUri();
     first = await Ipam.open({ kind: 'mongodb', uri, database });
     second = await Ipam.open({ kind: 'mongodb', uri, database });
   });
@@ -56,6 +60,7 @@ describe('allocation across MongoDB connections', function () {
     for (const name of ['blocks', 'ranges', 'addresses', 'locks'] as const) await first?.store.collection(name).deleteMany({});
     await first?.close();
     await second?.close();
+    await mongodb.shutdown?.();
   });
 
   it('200 allocations split across two MongoClients give 200 distinct addresses', async () => {

@@ -381,6 +381,9 @@ function racingStore(store: Store, race: () => Promise<void>): Store {
   let raced = false;
   return {
     kind: store.kind,
+    transactional: store.transactional,
+    atomic: (writes) => store.atomic(writes),
+    now: () => store.now(),
     close: () => store.close(),
     collection: (name) => {
       const collection = store.collection(name);

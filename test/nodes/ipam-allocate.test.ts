@@ -108,4 +108,15 @@ describe('ipam-allocate node', () => {
     expect(results[6]).to.include({ network: '10.30.0.0/26' });
     expect((results[7] as { released: unknown[] }).released).to.have.length(2);
   });
+
+  it('a list filter with a "__proto__" key (as JSON.parse makes it) reaches the Catch node, never the whole inventory', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    await helper.load(NODES, flow('list') as any);
+    await send({ address: '10.70.0.1', deviceName: 'h1' }, { operation: 'add' });
+    await send({ address: '10.70.0.2', deviceName: 'h2' }, { operation: 'add' });
+    const caught = nextMessage('caught');
+    helper.getNode('n1').receive({ payload: JSON.parse('{"__proto__": {"deviceName": "h1"}}') });
+    expect((await caught).error).to.deep.include({ code: 'VALIDATION', message: 'filter.__proto__ {"deviceName":"h1"}: is not an address field' });
+    expect(((await send({ deviceName: 'h1' })).payload as { address: string }[]).map((a) => a.address)).to.deep.equal(['10.70.0.1']);
+  });
 });

@@ -94,10 +94,12 @@ describe('ipam-block and ipam-range nodes', () => {
     const listed = new Promise<Record<string, unknown>>((resolve) => helper.getNode('out2').once('input', resolve));
     helper.getNode('n2').receive({ payload: {} });
     expect((await listed).payload).to.have.length(1);
-    const lock = path.join(config.directory as string, 'flowipam.lock');
-    expect(fs.existsSync(lock)).to.equal(true);
+    const file = path.join(config.directory as string, 'ipam.sqlite');
+    expect(fs.existsSync(`${file}-wal`), 'open: writes go through the WAL').to.equal(true);
     await helper.unload();
-    expect(fs.existsSync(lock)).to.equal(false);
+    // Closing the last connection checkpoints the WAL into the file and removes it.
+    expect(fs.existsSync(`${file}-wal`), 'closed').to.equal(false);
+    expect(fs.existsSync(file)).to.equal(true);
   });
 
   it('MongoDB user and password are credentials; a password inside the URI is refused', async () => {

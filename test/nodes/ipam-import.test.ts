@@ -111,4 +111,14 @@ describe('ipam-import node', () => {
     expect(caught.error).to.nested.include({ code: 'VALIDATION' });
     expect((caught.error as { message: string }).message).to.contain('Owner');
   });
+
+  for (const operation of ['export', 'import']) {
+    it(`${operation} with msg.entity "constructor" reaches the Catch node as VALIDATION; the process lives on`, async () => {
+      await helper.load(NODES, flow({}));
+      const caught = await send({ operation, entity: 'constructor', payload: 'IP address\n10.0.0.1' }, 'caught');
+      expect(caught.error).to.deep.include({ code: 'VALIDATION', message: 'entity "constructor": must be addresses, ranges or blocks' });
+      const exported = await send({ operation: 'export', entity: 'addresses' });
+      expect(exported.payload).to.match(/^IP address,/);
+    });
+  }
 });

@@ -2,12 +2,10 @@
  * One contract, every adapter: what the core relies on from a store.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { IpamError } from '../../../lib/errors';
 import { openStore } from '../../../lib/store';
+import { openEmbeddedStore } from '../../../lib/store/embedded';
 import type { Filter, Store } from '../../../lib/store/port';
 import { availableStores, tempDir } from '../../support/stores';
 
@@ -75,13 +73,14 @@ for (const factory of availableStores()) {
       expect(await rows().count({})).to.equal(1);
     });
 
-    it('a sparse unique index ignores documents without the field', async () => {
-      await rows().insertOne(row('D|4|01', 1));
-      await rows().insertOne(row('D|4|02', 2));
+    it('addresses are unique by key alone; requests by id (requestId idempotency, lib/requests.ts)', async () => {
       await rows().insertOne(row('D|4|03', 3, { requestKey: 'D|r1' }));
-      const err = await rows().insertOne(row('D|4|04', 4, { requestKey: 'D|r1' })).catch((e: IpamError) => e);
+      await rows().insertOne(row('D|4|04', 4, { requestKey: 'D|r1' }));
+      const requests = store.collection('requests');
+      await requests.insertOne({ id: 'D|r1', addressId: 'a' });
+      const err = await requests.insertOne({ id: 'D|r1', addressId: 'b' }).catch((e: IpamError) => e);
       expect((err as IpamError).code).to.equal('DUPLICATE');
-      expect((err as IpamError).field).to.equal('requestKey');
+      expect(await requests.find({ id: 'D|r1' })).to.deep.equal([{ id: 'D|r1', addressId: 'a' }]);
     });
 
     it('orders fixed-width hex keys numerically and answers interval queries', async () => {
@@ -215,24 +214,6 @@ describe('embedded store files', () => {
     await second.close();
   });
 
-  it('refuses a directory another live process holds', async () => {
-    const directory = tempDir();
-    // The parent of this test process is alive and is not this process.
-    fs.writeFileSync(path.join(directory, 'flowipam.lock'), String(process.ppid));
-    const err = await openStore({ kind: 'embedded', directory }).catch((e: IpamError) => e);
-    expect((err as IpamError).code).to.equal('STORE_UNAVAILABLE');
-    expect((err as IpamError).message).to.match(/in use by process \d+/);
-  });
-
-  it('takes over the lock of a process that has died', async () => {
-    const directory = tempDir();
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
-    fs.writeFileSync(path.join(directory, 'flowipam.lock'), dead.stdout.toString());
-    const store = await openStore({ kind: 'embedded', directory });
-    expect(fs.readFileSync(path.join(directory, 'flowipam.lock'), 'utf8')).to.equal(String(process.pid));
-    await store.close();
-  });
-
   it('shares one open store per directory inside a process and closes it with its last user', async () => {
     const directory = tempDir();
     const a = await openStore({ kind: 'embedded', directory });
@@ -242,6 +223,25 @@ describe('embedded store files', () => {
     await a.close();
     expect(await b.collection('blocks').count({})).to.equal(1);
     await b.close();
-    expect(fs.existsSync(path.join(directory, 'flowipam.lock'))).to.equal(false);
+    expect(() => b.collection('blocks')).to.throw(IpamError, /closed/);
+  });
+});
+
+describe('embedded store: large counts in steps', () => {
+  it('counts an interval of the unique key in steps exactly as one count would', async () => {
+    const store = await openEmbeddedStore({ countStep: 7 });
+    try {
+      const keys = Array.from({ length: 100 }, (_, i) => `S|4|${(i * 37 % 1000).toString(16).padStart(8, '0')}`);
+      await store.collection('addresses').insertMany(keys.map((key, i) => ({ id: `a${i}`, key, rangeId: i % 2 ? 'r1' : null })));
+      const bounds: Record<string, string>[] = [{ $gte: 'S|4|00000000' }, { $gt: 'S|4|00000100', $lte: 'S|4|00000300' }, { $lt: 'S|4|000002ff' }, { $gte: 'S|4|000003e0' }];
+      for (const bound of bounds) {
+        const expected = keys.filter((k) => (!bound.$gte || k >= bound.$gte) && (!bound.$gt || k > bound.$gt) && (!bound.$lt || k < bound.$lt) && (!bound.$lte || k <= bound.$lte)).length;
+        expect(await store.collection('addresses').count({ key: bound }), JSON.stringify(bound)).to.equal(expected);
+      }
+      expect(await store.collection('addresses').count({ rangeId: 'r1' }), 'no stepping field: counted in pages').to.equal(50);
+      expect(await store.collection('addresses').count({}), 'the whole collection').to.equal(100);
+    } finally {
+      await store.close();
+    }
   });
 });

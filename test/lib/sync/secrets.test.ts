@@ -34,7 +34,7 @@ describe('secrets in URLs', () => {
   });
 
   it('a malformed MongoDB URI is STORE_UNAVAILABLE naming uri', async () => {
-    const err = await openMongoStore({ uri: 'localhost:27017', database: 'x', timeoutMs: 200 }).catch((e: IpamError) => e);
+    const err = await openMongoStore({ uri: 'localhost:27017', database: 'x', serverSelectionTimeoutMs: 200 }).catch((e: IpamError) => e);
     expect((err as IpamError).code).to.equal('STORE_UNAVAILABLE');
     expect((err as IpamError).field).to.equal('uri');
   });

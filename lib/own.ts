@@ -1,0 +1,25 @@
+/**
+ * Lookups of user-supplied names. A name such as `constructor`, `toString` or `__proto__` must never
+ * find a member of `Object.prototype`, and assigning one must never change an object's prototype:
+ * every table keyed by user input is read with these, or is a Map.
+ */
+
+/** The value stored under `key` itself in `table`, never an inherited member; undefined otherwise. */
+export function ownValue<T>(table: Readonly<Record<string, T>>, key: unknown): T | undefined {
+  return typeof key === 'string' && Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
+/** Follows a dotted path (`dns.forwardZone`) through own properties only. */
+export function ownPath(source: unknown, dotted: string): unknown {
+  let value = source;
+  for (const part of dotted.split('.')) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, part)) return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+/** An empty object without a prototype: any user-supplied key, `__proto__` included, becomes an own field. */
+export function bareObject<T = unknown>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}

@@ -1,0 +1,222 @@
+/**
+ * The port's filter subset and sort, translated to SQLite over `doc` (the document as JSON, without `id`)
+ * with MongoDB's meaning (see port.ts, "Semantics"). Values are always bound parameters. Indexed fields
+ * (schema.ts) are addressed by literal JSON paths so the expression indexes apply; any other field's path is
+ * bound as a parameter too.
+ *
+ * `json_extract` returns SQL NULL for both JSON null and a missing field, and 1/0 for true/false, so every
+ * test also looks at `json_type`, and values are compared within their MongoDB type bracket.
+ */
+import { IpamError } from '../errors';
+import type { Comparison, Condition, Filter, Scalar } from './port';
+
+/** Field names of the indexes (schema.ts): safe identifiers, inlined so the planner matches the index expressions. */
+const SAFE_FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** MongoDB's sort order of types: null (and missing) < numbers < strings < objects < arrays < booleans. */
+export function rankSql(path: string): string {
+  return `(CASE json_type(doc, ${path}) WHEN 'integer' THEN 1 WHEN 'real' THEN 1 WHEN 'text' THEN 2 WHEN 'object' THEN 3 WHEN 'array' THEN 4 WHEN 'true' THEN 5 WHEN 'false' THEN 5 ELSE 0 END)`;
+}
+
+export function valueSql(path: string): string {
+  return `json_extract(doc, ${path})`;
+}
+
+/** The literal JSON path of an indexed field, as it appears in the index definitions. */
+export function literalPath(field: string): string {
+  if (!SAFE_FIELD.test(field)) throw new Error(`index field ${JSON.stringify(field)} is not a plain identifier`);
+  return `'$.${field}'`;
+}
+
+/** The JSON path of any field name (dotted for subdocuments), for binding as a parameter. */
+export function jsonPath(field: string): string {
+  const segments = field.split('.');
+  for (const segment of segments) {
+    if (segment === '' || segment.startsWith('$') || segment.includes('"') || /[\u0000-\u001f]/.test(segment)) {
+      throw new IpamError('VALIDATION', `field ${JSON.stringify(field)}: not a storable field name`, { field, value: field });
+    }
+  }
+  return `$${segments.map((s) => `."${s}"`).join('')}`;
+}
+
+export function rank(value: unknown): number {
+  if (value === null || value === undefined) return 0;
+  if (typeof value === 'number') return 1;
+  if (typeof value === 'string') return 2;
+  if (typeof value === 'boolean') return 5;
+  return Array.isArray(value) ? 4 : 3;
+}
+
+/** A test of one scalar given as SQL: its value, its json_type, or (indexed fields) its rank instead. */
+type Scalar1 = (value: string, type: string, rankOf?: string) => string;
+
+class Builder {
+  readonly params: Record<string, unknown> = {};
+  private next = 0;
+  /** Indexed fields the filter holds to one type (a comparison): their sort needs no rank term. */
+  private readonly pinned = new Set<string>();
+  constructor(private readonly indexed: Set<string>) {}
+
+  private bind(value: unknown): string {
+    const name = `p${this.next++}`;
+    this.params[name] = value;
+    return `@${name}`;
+  }
+
+  /** Where the field lives: a path, inlined for indexed fields, else a parameter. */
+  private path(field: string): string {
+    return this.indexed.has(field) ? literalPath(field) : this.bind(jsonPath(field));
+  }
+
+  filter(filter: Filter): string {
+    const terms = Object.entries(filter).map(([field, condition]) => this.condition(field, condition));
+    return terms.length > 0 ? terms.join(' AND ') : '1';
+  }
+
+  private condition(field: string, condition: Condition): string {
+    const ops: [string, unknown][] =
+      condition !== null && typeof condition === 'object' ? Object.entries(condition as Comparison) : [['$eq', condition]];
+    if (ops.length === 0) throw invalidFilter(field, condition);
+    return ops.map(([op, operand]) => this.operator(field, op, operand)).join(' AND ');
+  }
+
+  private operator(field: string, op: string, operand: unknown): string {
+    switch (op) {
+      case '$eq':
+        return this.test(field, (v, t, r) => this.equals(v, t, operand as Scalar, r), operand === null);
+      case '$ne':
+        return `NOT (${this.operator(field, '$eq', operand)})`;
+      case '$in': {
+        if (!Array.isArray(operand)) throw invalidFilter(field, operand);
+        if (operand.length === 0) return '0';
+        const hasNull = operand.includes(null);
+        return this.test(field, (v, t, r) => `(${this.anyOf(v, t, operand as Scalar[], r)})`, hasNull);
+      }
+      case '$exists':
+        return this.exists(field, operand === true);
+      case '$gt':
+      case '$gte':
+      case '$lt':
+      case '$lte':
+        return this.range(field, op, operand as Scalar);
+      default:
+        throw invalidFilter(field, { [op]: operand });
+    }
+  }
+
+  /**
+   * A test of one scalar (`value`, `type` as SQL) applied the MongoDB way: to the field's value or, when it
+   * holds an array, to any element. Missing counts as null for equality with null (`nullMatchesMissing`).
+   */
+  private test(field: string, scalar: Scalar1, nullMatchesMissing: boolean): string {
+    if (field === 'id') return scalar('id', `'text'`);
+    const path = this.path(field);
+    // Indexed fields hold scalars (enforced on write) and are tested through the (rank, value) index.
+    if (this.indexed.has(field)) return scalar(valueSql(path), '', rankSql(path));
+    // json_type is NULL for a missing field: IFNULL keeps every test true or false, so NOT (for $ne) is exact.
+    const direct = `IFNULL(${scalar(valueSql(path), `json_type(doc, ${path})`)}, 0)`;
+    const missing = nullMatchesMissing ? ` OR json_type(doc, ${path}) IS NULL` : '';
+    const element = scalar('j.value', 'j.type');
+    return `(CASE WHEN json_type(doc, ${path}) = 'array' THEN EXISTS (SELECT 1 FROM json_each(doc, ${path}) AS j WHERE ${element}) ELSE (${direct}${missing}) END)`;
+  }
+
+  /** `rankOf` given: the field is indexed, and its rank stands for its type (null's rank covers missing). */
+  private equals(value: string, type: string, operand: Scalar, rankOf?: string): string {
+    if (rankOf) {
+      if (operand === null) return `${rankOf} = 0`;
+      const bound = typeof operand === 'boolean' ? Number(operand) : operand;
+      return `(${rankOf} = ${rank(operand)} AND ${value} = ${this.bind(bound)})`;
+    }
+    if (operand === null) return `${type} IS 'null'`;
+    if (typeof operand === 'boolean') return `${type} IS '${operand}'`;
+    if (typeof operand === 'number') return `(${type} IN ('integer', 'real') AND ${value} = ${this.bind(operand)})`;
+    if (typeof operand === 'string') return `(${type} IS 'text' AND ${value} = ${this.bind(operand)})`;
+    throw new IpamError('VALIDATION', `filter value ${JSON.stringify(operand)}: must be a string, number, boolean or null`);
+  }
+
+  private anyOf(value: string, type: string, operands: Scalar[], rankOf?: string): string {
+    const strings = operands.filter((o): o is string => typeof o === 'string');
+    const others = operands.filter((o) => typeof o !== 'string');
+    const terms: string[] = [];
+    if (strings.length > 0) {
+      const isText = rankOf ? `${rankOf} = 2` : `${type} IS 'text'`;
+      terms.push(`(${isText} AND ${value} IN (${strings.map((s) => this.bind(s)).join(', ')}))`);
+    }
+    for (const operand of others) terms.push(this.equals(value, type, operand, rankOf));
+    return terms.join(' OR ');
+  }
+
+  private exists(field: string, wanted: boolean): string {
+    if (field === 'id') return wanted ? '1' : '0';
+    return `json_type(doc, ${this.path(field)}) IS ${wanted ? 'NOT ' : ''}NULL`;
+  }
+
+  /** Comparison within the operand's type bracket (MongoDB: `$lt: 'x'` never matches a number). */
+  private range(field: string, op: string, operand: Scalar): string {
+    const sqlOp = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' }[op]!;
+    if (operand === null || typeof operand === 'object' || operand === undefined) {
+      throw new IpamError('VALIDATION', `filter on ${field}: ${op} needs a string, number or boolean bound, not ${JSON.stringify(operand)}`, {
+        field,
+        value: operand,
+      });
+    }
+    const r = rank(operand);
+    if (field === 'id') {
+      return r === 2 ? `id ${sqlOp} ${this.bind(operand)}` : '0';
+    }
+    const bound = typeof operand === 'boolean' ? Number(operand) : operand;
+    if (this.indexed.has(field)) {
+      const path = this.path(field);
+      this.pinned.add(field);
+      return `(${rankSql(path)} = ${r} AND ${valueSql(path)} ${sqlOp} ${this.bind(bound)})`;
+    }
+    const types = r === 1 ? `('integer', 'real')` : r === 2 ? `('text')` : `('true', 'false')`;
+    return this.test(
+      field,
+      (value, type) => `(${type} IN ${types} AND ${value} ${sqlOp} ${this.bind(bound)})`,
+      false,
+    );
+  }
+
+  /** ORDER BY in MongoDB's order (type bracket, then value); ties in no particular order. */
+  order(sort: Record<string, 1 | -1> | undefined): string {
+    const terms: string[] = [];
+    for (const [field, direction] of Object.entries(sort ?? {})) {
+      const dir = direction === -1 ? 'DESC' : 'ASC';
+      if (field === 'id') {
+        terms.push(`id ${dir}`);
+        continue;
+      }
+      const path = this.path(field);
+      // With the rank fixed by the filter, ORDER BY the value alone lets SQLite read the (rank, value) index in
+      // order; with the rank term as well it sorts every match first (a temporary B-tree).
+      if (!this.pinned.has(field)) terms.push(`${rankSql(path)} ${dir}`);
+      terms.push(`${valueSql(path)} ${dir}`);
+    }
+    return terms.length > 0 ? ` ORDER BY ${terms.join(', ')}` : '';
+  }
+}
+
+function invalidFilter(field: string, condition: unknown): IpamError {
+  return new IpamError('VALIDATION', `filter on ${field}: ${JSON.stringify(condition)} is not in the store's filter subset`, {
+    field,
+    value: condition,
+  });
+}
+
+/** WHERE condition and ORDER BY clause of a query, sharing one set of named parameters. */
+export function translate(
+  filter: Filter,
+  sort: Record<string, 1 | -1> | undefined,
+  indexed: Set<string>,
+): { where: string; order: string; params: Record<string, unknown> } {
+  const builder = new Builder(indexed);
+  const where = builder.filter(filter);
+  const order = builder.order(sort);
+  return { where, order, params: builder.params };
+}
+
+/** A collection's table: the document's `id` and the rest of it as JSON. */
+export function tableDdl(collection: string): string {
+  return `CREATE TABLE IF NOT EXISTS "${collection}" (id TEXT PRIMARY KEY NOT NULL, doc TEXT NOT NULL)`;
+}
