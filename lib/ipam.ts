@@ -10,6 +10,8 @@ import { IpamError, invalid } from './errors';
 import { toStoreFilter } from './filters';
 import { recoverImports, runCsv, type CsvRequest } from './csv';
 import { checkExpiry } from './expiry';
+import { confirm } from './holds';
+import { readHistory } from './history';
 import { listInventory } from './inventory';
 import { migrateRequests } from './requests';
 import { groupUtilization } from './range-groups';
@@ -34,6 +36,7 @@ const OPERATIONS: Record<NodeKind, Record<string, Operation>> = {
     list: (ctx, payload) => listBlocks(ctx, toStoreFilter('blocks', payload)),
     delete: deleteBlock,
     utilization: blockUtilization,
+    history: (ctx, payload) => readHistory(ctx, 'block', payload),
   },
   range: {
     add: (ctx, payload) => addRange(ctx, payload),
@@ -45,6 +48,7 @@ const OPERATIONS: Record<NodeKind, Record<string, Operation>> = {
     reconcile: reconcile,
     'allocate-subnet': allocateSubnet,
     'group-utilization': groupUtilization,
+    history: (ctx, payload) => readHistory(ctx, 'range', payload),
   },
   address: {
     allocate,
@@ -54,6 +58,8 @@ const OPERATIONS: Record<NodeKind, Record<string, Operation>> = {
     get: getAddress,
     list: listInventory,
     release,
+    confirm,
+    history: (ctx, payload) => readHistory(ctx, 'address', payload),
   },
   expiry: {
     check: checkExpiry,
@@ -79,6 +85,8 @@ export class Ipam implements Context {
   checks?: AvailabilityChecks;
   /** Days before expiryDate at which an address becomes Expiry Due; unset = 10. */
   expiryThresholdDays?: number;
+  /** Days of history kept (ipam-config); unset = unlimited. Pruned by each ipam-expiry run. */
+  historyRetentionDays?: number;
 
   private constructor(readonly store: Store) {}
 

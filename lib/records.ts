@@ -57,6 +57,8 @@ export interface AddressRecord extends Common {
   macAddress?: string;
   deviceName?: string;
   expiryDate?: string;
+  /** ISO instant: held (state Reserved) until confirmed, free after it (lib/holds.ts). */
+  holdUntil?: string;
   expiryStatus?: string;
   duid?: string;
   iaid?: number;
@@ -111,7 +113,7 @@ function boundsOf(view: ReadView): ExpiryBounds {
 
 /** Fields a caller may send back unchanged (from a `get`) without them being treated as input. */
 const READ_ONLY = new Set([
-  'id', 'family', 'isPrivate', 'blockId', 'rangeId', 'parentId', 'createdAt', 'updatedAt', 'expiryStatus',
+  'id', 'family', 'isPrivate', 'blockId', 'rangeId', 'parentId', 'createdAt', 'updatedAt', 'expiryStatus', 'holdUntil',
   '_msgid',
 ]);
 

@@ -5,6 +5,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { IpamError, isErrorCode, type ErrorCode } from '../lib/errors';
+import { withSource, type HistorySource } from '../lib/history';
 import type { Ipam } from '../lib/ipam';
 
 export type StoreState =
@@ -58,7 +59,7 @@ export function setUpOperationNode(RED: NodeAPI, node: Node, config: OperationNo
     node.status({ fill: 'blue', shape: 'dot', text: `${operation}...` });
     server
       .ipam()
-      .then((ipam) => call(ipam, operation, message, node))
+      .then((ipam) => withSource(sourceOf(node, message), operation, () => call(ipam, operation, message, node)))
       .then((result) => {
         message.payload = result;
         node.status({ fill: 'green', shape: 'dot', text: describeResult(operation, result) });
@@ -71,6 +72,18 @@ export function setUpOperationNode(RED: NodeAPI, node: Node, config: OperationNo
         done(failure);
       });
   });
+}
+
+/** Who writes, for history entries: this node, its flow, and the message's requestId and file if any. */
+export function sourceOf(node: Node, msg: Message): HistorySource {
+  const payload = (msg.payload && typeof msg.payload === 'object' && !Array.isArray(msg.payload) ? msg.payload : {}) as Record<string, unknown>;
+  return {
+    nodeId: node.id,
+    nodeName: node.name || undefined,
+    flowId: (node as Node & { z?: string }).z,
+    requestId: typeof payload.requestId === 'string' ? payload.requestId : undefined,
+    importFile: typeof msg.filename === 'string' ? msg.filename : undefined,
+  };
 }
 
 /**

@@ -7,7 +7,8 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Ipam } from '../lib/ipam';
 import { SCHEDULABLE, type SyncRequest, type SyncResult } from '../lib/sync/operations';
 import type { TsigAlgorithm } from '../lib/sync/dns';
-import { contractError, requireServer, type Message } from './common';
+import { withSource } from '../lib/history';
+import { contractError, requireServer, sourceOf, type Message } from './common';
 
 interface SyncNodeDef extends NodeDef {
   server: string;
@@ -88,7 +89,7 @@ export = function register(RED: NodeAPI): void {
           },
         };
         const ipam: Ipam = await server.ipam();
-        return (await ipam.perform('sync', operation, request)) as SyncResult;
+        return (await withSource(sourceOf(node, msg ?? ({} as Message)), 'sync', () => ipam.perform('sync', operation, request))) as SyncResult;
       });
       queue = next;
       return next.then(
