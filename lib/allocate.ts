@@ -649,7 +649,7 @@ export async function release(ctx: Context, payload: unknown, options: ReleaseOp
   } else {
     return { released: await releaseAll(ctx, range as RangeDoc, options) };
   }
-  const deleted = await deleteAddressDocs(ctx, docs, (done) => options.onProgress?.(done));
+  const deleted = await deleteAddressDocs(ctx, docs, (done) => options.onProgress?.(done), 'release');
   return { released: deleted.map((doc) => toRecord(doc, ctx)) };
 }
 
@@ -666,7 +666,7 @@ async function releaseAll(ctx: Context, range: RangeDoc, options: ReleaseOptions
     const page = await addresses.find({ key }, { sort: { key: 1 }, limit: CHUNK });
     if (page.length === 0) return released;
     const mine = page.filter((doc) => doc.rangeId === range.id);
-    if (mine.length > 0) await deleteAddressDocs(ctx, mine);
+    if (mine.length > 0) await deleteAddressDocs(ctx, mine, undefined, 'release');
     for (const doc of mine) released.push(toRecord(doc, ctx));
     options.onProgress?.(released.length);
     key = { $gt: page[page.length - 1].key, $lte: range.endKey };

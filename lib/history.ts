@@ -45,7 +45,10 @@ export interface HistoryEntry {
   source: HistorySource;
 }
 
-/** The stored entry: `id` is the entry's own; `order` (`at|id`) sorts and pages. */
+/**
+ * The stored entry: `id` is the entry's own; `order` (`at|sequence|id`) sorts and pages: entries of one process
+ * within a millisecond keep the order they were written in.
+ */
 export interface HistoryDoc extends Doc {
   recordId: string;
   entity: HistoryEntity;
@@ -70,6 +73,7 @@ interface Scope {
 }
 
 const scope = new AsyncLocalStorage<Scope>();
+let sequence = 0;
 
 /** Runs `work` with `source` and `operation` recorded on every history entry it writes. */
 export function withSource<T>(source: HistorySource, operation: string | undefined, work: () => Promise<T>): Promise<T> {
@@ -85,12 +89,6 @@ export function asOperation<T>(operation: string, work: () => Promise<T>): Promi
 /** For benchmarks: runs `work` writing no history (except hold ends), to measure what history costs. */
 export function withoutHistory<T>(work: () => Promise<T>): Promise<T> {
   return scope.run({ ...(scope.getStore() ?? { source: {} }), off: true }, work);
-}
-
-/** The source of an import row: the file and line join the caller's source. */
-export function withImportLine<T>(importFile: string | undefined, line: number, work: () => T): T {
-  const current = scope.getStore() ?? { source: {} };
-  return scope.run({ ...current, source: cleanSource({ ...current.source, importFile, line }) }, work);
 }
 
 function cleanSource(source: HistorySource): HistorySource {
@@ -149,6 +147,7 @@ export function historyWrites(entity: HistoryEntity, before: Recorded | null, af
   const record = (after ?? before) as Recorded;
   const at = nowIso();
   const id = holdEnd ?? randomUUID();
+  const order = `${at}|${String(++sequence).padStart(12, '0')}|${id}`;
   const op = operation ?? operationName(before === null ? 'insert' : after === null ? 'delete' : 'update');
   const doc: HistoryDoc = {
     id,
@@ -157,7 +156,7 @@ export function historyWrites(entity: HistoryEntity, before: Recorded | null, af
     key: String(entity === 'address' ? record.address : record.network),
     addressSpace: String(record.addressSpace ?? 'Default'),
     at,
-    order: `${at}|${id}`,
+    order,
     operation: op,
     changes: changesOf(before, after),
     source: current?.source ?? {},

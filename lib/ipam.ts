@@ -11,7 +11,7 @@ import { toStoreFilter } from './filters';
 import { recoverImports, runCsv, type CsvRequest } from './csv';
 import { checkExpiry } from './expiry';
 import { confirm } from './holds';
-import { readHistory } from './history';
+import { asOperation, readHistory } from './history';
 import { listInventory } from './inventory';
 import { migrateRequests } from './requests';
 import { groupUtilization } from './range-groups';
@@ -115,7 +115,8 @@ export class Ipam implements Context {
     if (!run) {
       throw invalid('operation', operation, `must be one of ${operationsOf(kind).join(', ')}`);
     }
-    return run(this, payload ?? {});
+    // History entries of this call name its operation (the caller's source, if any, stays).
+    return asOperation(kind === 'sync' ? 'sync' : (operation as string), () => run(this, payload ?? {}));
   }
 
   /** Finishes import-and-update runs a dead process left half applied (lib/csv/update.ts). */
