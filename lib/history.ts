@@ -194,16 +194,16 @@ export interface HistoryPage {
  * address or network (`address` / `network`, + `addressSpace`), or of every record of the entity, within
  * `from`..`to` (ISO instants, `to` exclusive), oldest first, `limit` per page (default 100, at most 1000).
  */
-export async function readHistory(ctx: Context, entity: HistoryEntity, payload: unknown): Promise<HistoryPage> {
+export async function readHistory(ctx: Context, entity: HistoryEntity | undefined, payload: unknown): Promise<HistoryPage> {
   const input = (typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? payload : {}) as Record<string, unknown>;
-  const filter: Filter = { entity };
+  const filter: Filter = entity ? { entity } : {};
   if (input.id !== undefined && input.id !== '') {
     if (typeof input.id !== 'string') throw invalid('id', input.id, 'must be the record id (text)');
     filter.recordId = input.id;
   } else if (entity === 'address' && input.address !== undefined && input.address !== '') {
     filter.key = parseAddress(input.address, 'address').text;
     filter.addressSpace = checkAddressSpace(input.addressSpace);
-  } else if (entity !== 'address' && input.network !== undefined && input.network !== '') {
+  } else if (entity !== 'address' && entity !== undefined && input.network !== undefined && input.network !== '') {
     if (typeof input.network !== 'string') throw invalid('network', input.network, 'must be a CIDR such as 10.1.0.0/24');
     filter.key = canonicalNetwork(input.network);
     filter.addressSpace = checkAddressSpace(input.addressSpace);
@@ -254,6 +254,24 @@ export function entryOf(doc: HistoryDoc): HistoryEntry {
     changes: doc.changes,
     source: doc.source,
   };
+}
+
+/** History entities as `ipam-import` export names them (`entity: 'history'`, filter `{entity: 'address'}`). */
+export function historyEntityOf(value: unknown): HistoryEntity | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (value === 'block' || value === 'range' || value === 'address') return value;
+  throw invalid('filter.entity', value, 'must be block, range or address');
+}
+
+/** Every matching entry, a page at a time (export). */
+export async function* historyPages(ctx: Context, filter: Record<string, unknown>): AsyncGenerator<HistoryEntry[]> {
+  const { entity, ...rest } = filter;
+  let after: string | null | undefined;
+  do {
+    const page = await readHistory(ctx, historyEntityOf(entity), { ...rest, limit: MAX_PAGE, ...(after ? { after } : {}) });
+    if (page.entries.length > 0) yield page.entries;
+    after = page.next;
+  } while (after);
 }
 
 /* ------------------------------------------------------------------ retention */

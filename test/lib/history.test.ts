@@ -90,6 +90,20 @@ for (const factory of availableStores()) {
       expect(entries.map((e) => [e.operation, e.changes.deviceName])).to.deep.equal([['import', [null, 'printer']]]);
     });
 
+    it("exports entries as CSV with entity 'history', filtered by entity", async () => {
+      const range = await run<RangeRecord>('range', 'add', { network: '10.2.0.0/29' });
+      const address = await run<AllocatedRecord>('address', 'allocate', { range: range.id, deviceName: 'csv' });
+      const all = (await ipam.perform('import', 'export', { entity: 'history' })) as CsvOutcome;
+      const lines = String(all.payload).trim().split('\n');
+      expect(lines[0]).to.equal('at,entity,id,key,addressSpace,operation,changes,source');
+      expect(lines).to.have.length(3);
+      const only = String(((await ipam.perform('import', 'export', { entity: 'History', filter: { entity: 'address' } })) as CsvOutcome).payload);
+      const row = only.trim().split('\n')[1];
+      expect(row).to.contain(`address,${address.id},10.2.0.1,Default,allocate,`);
+      expect(row).to.contain('""deviceName"":[null,""csv""]');
+      expect((await failure(ipam.perform('import', 'export', { entity: 'history', filter: { entity: 'vlan' } }))).field).to.equal('filter.entity');
+    });
+
     it('pages by limit and after, and windows by from/to', async () => {
       const range = await run<RangeRecord>('range', 'add', { network: '10.6.0.0/24' });
       const address = await run<AllocatedRecord>('address', 'allocate', { range: range.id });
