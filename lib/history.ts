@@ -181,6 +181,10 @@ export async function recordHistory(ctx: Context, entity: 'block' | 'range', bef
 /* ------------------------------------------------------------------ reads */
 
 export const MAX_PAGE = 1000;
+const PAGING = ['addressSpace', 'from', 'to', 'limit', 'after'];
+const ADDRESS_SELECTORS = new Set(['id', 'address', ...PAGING]);
+const NETWORK_SELECTORS = new Set(['id', 'network', ...PAGING]);
+const SELECTORS = new Set(['id', ...PAGING]);
 const DEFAULT_PAGE = 100;
 
 export interface HistoryPage {
@@ -196,6 +200,8 @@ export interface HistoryPage {
  */
 export async function readHistory(ctx: Context, entity: HistoryEntity | undefined, payload: unknown): Promise<HistoryPage> {
   const input = (typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? payload : {}) as Record<string, unknown>;
+  const known = entity === 'address' ? ADDRESS_SELECTORS : entity === undefined ? SELECTORS : NETWORK_SELECTORS;
+  for (const field of Object.keys(input)) if (!known.has(field)) throw invalid(field, input[field], 'is not a known field of a history query');
   const filter: Filter = entity ? { entity } : {};
   if (input.id !== undefined && input.id !== '') {
     if (typeof input.id !== 'string') throw invalid('id', input.id, 'must be the record id (text)');
