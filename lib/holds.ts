@@ -242,4 +242,3 @@ function eventOf(entry: HistoryDoc): HoldExpiredEvent {
   return event;
 }
 
-export type { AddressRecord };

@@ -22,7 +22,7 @@ export const INDEXES: Record<CollectionName, IndexSpec[]> = {
   settings: [{ field: 'name', unique: true }],
   locks: [{ field: 'name', unique: true }],
   journal: [{ field: 'name', unique: true }],
-  /** lib/history.ts: `order` (`at|id`) sorts and pages; a record's entries by id or by address/network. */
+  /** lib/history.ts: `order` (`at|sequence|id`) sorts and pages; a record's entries by id or by address/network. */
   history: [{ field: 'order' }, { field: 'recordId' }, { field: 'key' }, { field: 'requestKey', sparse: true }, { field: 'unreported', sparse: true }],
 };
 

@@ -26,6 +26,8 @@ describe('SQLite query plans', () => {
     ['a whole-collection page', {}, { key: 1 }, 'addresses__key'],
     ['an expiry scan', { expiryDate: { $lte: '2030-01-01' } }, { expiryDate: 1 }, 'addresses__expiryDate'],
     ['a range member lookup', { rangeId: 'r1' }, undefined, 'addresses__rangeId'],
+    ['an expired-hold lookup', { holdUntil: { $lte: '2030-01-01T00:00:00.000Z' } }, { holdUntil: 1 }, 'addresses__holdUntil'],
+    ["a range's expired holds", { rangeId: 'r1', holdUntil: { $lte: '2030-01-01T00:00:00.000Z' } }, { holdUntil: 1 }, 'addresses__holdUntil'],
     ['a requestId replay', { requestKey: { $in: ['a', 'b'] } }, undefined, 'addresses__requestKey'],
   ];
   for (const [name, filter, sort, index] of cases) {
