@@ -163,11 +163,12 @@ export async function deleteAddressDocs(
   ctx: Context,
   docs: AddressDoc[],
   onProgress?: (done: number, total: number) => void,
+  operation?: string,
 ): Promise<AddressDoc[]> {
   // The hints go down first: a failure after it leaves a hint lower than needed (allocation skips the
   // taken addresses), never freed addresses hidden below a hint (allocation would answer RANGE_FULL).
   await addressesFreed(ctx, docs);
-  await deleteAddressesCounted(ctx, docs, onProgress);
+  await deleteAddressesCounted(ctx, docs, onProgress, operation);
   return docs;
 }
 

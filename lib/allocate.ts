@@ -17,6 +17,7 @@ import { addressesByRequest } from './requests';
 import { activeProbes, probe, type CheckName } from './probes';
 import { checkInput, toRecord, type AddressRecord } from './records';
 import { getRangeDoc, type RangeDoc } from './ranges';
+import { endExpiredHolds, expiredHolds, freeExpiredHoldsOf, heldState, holdUntilOf, isExpiredHold, storeNowIso } from './holds';
 import type { Context } from './space';
 import { localState, type StoreLocal } from './store/local';
 import type { Collection, Filter } from './store/port';
@@ -279,8 +280,18 @@ export async function findAvailable(ctx: Context, payload: unknown): Promise<str
     }
     cursor = picked.candidates[picked.candidates.length - 1] + 1n;
   }
-  if (found.length === 0) throw rangeFull(range, ctx, 1, 0);
-  return found.map((value) => formatAddress(view.family, value));
+  const merged = [...found, ...(await expiredHoldValues(ctx, view, count))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (merged.length === 0) throw rangeFull(range, ctx, 1, 0);
+  return merged.slice(0, count).map((value) => formatAddress(view.family, value));
+}
+
+/** Expired holds of the range that pass the probes: free, though still stored (find writes nothing). */
+async function expiredHoldValues(ctx: Context, view: RangeView, count: number): Promise<bigint[]> {
+  const now = await storeNowIso(ctx);
+  const docs = await expiredHolds(ctx, { rangeId: view.doc.id }, now, MAX_COUNT);
+  const values = docs.map((doc) => keyValue(doc.key)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, count);
+  const available = await availableOf(ctx, view, values);
+  return values.filter((_, i) => available[i]);
 }
 
 /* ------------------------------------------------------------------ allocate */
@@ -288,6 +299,8 @@ export async function findAvailable(ctx: Context, payload: unknown): Promise<str
 interface Slot {
   index: number;
   requestKey?: string;
+  /** The hold's end (ISO) when the allocation is a hold. */
+  holdUntil?: string;
   doc?: AddressDoc;
 }
 
@@ -298,18 +311,22 @@ interface Slot {
  */
 export async function allocate(ctx: Context, payload: unknown): Promise<AllocatedRecord | AllocatedRecord[]> {
   const input = asObject(payload);
-  const { range: _range, rangeId: _rangeId, count: rawCount, address, ...rest } = input;
+  const { range: _range, rangeId: _rangeId, count: rawCount, address, holdSeconds, holdUntil: holdAt, ...rest } = input;
   const count = checkCount(rawCount);
-  const range = await resolveRange(ctx, input);
-  const fields = addressFieldsFor(range, rest);
+  const holdUntil = await holdUntilOf(ctx, holdSeconds, holdAt);
+  const resolved = await resolveRange(ctx, input);
+  const fields = addressFieldsFor(resolved, holdUntil ? { ...rest, ...heldState() } : rest);
+  // Freeing lowered the range's hint and bumped its version: search from the range as it is now.
+  const range = (await freeExpiredHoldsOf(ctx, resolved.id)) ? await getRangeDoc(ctx, { id: resolved.id }) : resolved;
   if (address !== undefined && address !== '' && address !== null) {
     if (count !== 1) throw invalid('count', rawCount, 'must be 1 when an address is given');
-    return allocateGiven(ctx, range, fields, address);
+    return allocateGiven(ctx, range, fields, address, holdUntil);
   }
   const requestId = fields.requestId as string | undefined;
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({
     index,
     ...(requestId ? { requestKey: requestKey(range.addressSpace, requestId, index) } : {}),
+    ...(holdUntil ? { holdUntil } : {}),
   }));
   if (requestId) await fillFromStore(ctx, slots);
   await claimSlots(ctx, range, fields, slots);
@@ -328,7 +345,15 @@ async function fillFromStore(ctx: Context, slots: Slot[]): Promise<void> {
   const open = slots.filter((slot) => !slot.doc && slot.requestKey);
   if (open.length === 0) return;
   const found = await addressesByRequest<AddressDoc>(ctx, open.map((slot) => slot.requestKey as string));
-  for (const slot of open) slot.doc = found.get(slot.requestKey as string);
+  // A hold of this request that expired is not replayed: it is ended, and the slot allocates afresh.
+  const held = [...found.values()].filter((doc) => typeof doc.holdUntil === 'string');
+  const now = held.length > 0 ? await storeNowIso(ctx) : '';
+  const expired = held.filter((doc) => isExpiredHold(doc, now));
+  if (expired.length > 0) await endExpiredHolds(ctx, expired);
+  for (const slot of open) {
+    const doc = found.get(slot.requestKey as string);
+    slot.doc = doc && expired.includes(doc) ? undefined : doc;
+  }
 }
 
 /**
@@ -439,6 +464,7 @@ async function writeAll(
 async function addressAt(ctx: Context, view: RangeView, fields: Record<string, unknown>, slot: Slot, value: bigint): Promise<AddressDoc> {
   const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) }, undefined, { range: view.doc });
   if (slot.requestKey) doc.requestKey = slot.requestKey;
+  if (slot.holdUntil) doc.holdUntil = slot.holdUntil;
   return doc;
 }
 
@@ -453,8 +479,7 @@ async function claim(
   slot: Slot,
   value: bigint,
 ): Promise<'claimed' | 'taken' | 'replayed'> {
-  const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) }, undefined, { range: view.doc });
-  if (slot.requestKey) doc.requestKey = slot.requestKey;
+  const doc = await addressAt(ctx, view, fields, slot, value);
   try {
     await insertAddressCounted(ctx, doc);
     slot.doc = doc;
@@ -542,6 +567,7 @@ async function allocateGiven(
   range: RangeDoc,
   fields: Record<string, unknown>,
   address: unknown,
+  holdUntil: string | undefined,
 ): Promise<AllocatedRecord> {
   const parsed = parseAddress(address, 'address');
   const view = viewOf(ctx, range);
@@ -553,7 +579,11 @@ async function allocateGiven(
   }
   const checks: CheckName[] = ['store', 'reservations'];
   const requestId = fields.requestId as string | undefined;
-  const slot: Slot = { index: 0, ...(requestId ? { requestKey: requestKey(range.addressSpace, requestId) } : {}) };
+  const slot: Slot = {
+    index: 0,
+    ...(requestId ? { requestKey: requestKey(range.addressSpace, requestId) } : {}),
+    ...(holdUntil ? { holdUntil } : {}),
+  };
   if (requestId) await fillFromStore(ctx, [slot]);
   if (!slot.doc) {
     const outcome = await claim(ctx, view, fields, slot, parsed.value);
@@ -623,7 +653,7 @@ export async function release(ctx: Context, payload: unknown, options: ReleaseOp
   } else {
     return { released: await releaseAll(ctx, range as RangeDoc, options) };
   }
-  const deleted = await deleteAddressDocs(ctx, docs, (done) => options.onProgress?.(done));
+  const deleted = await deleteAddressDocs(ctx, docs, (done) => options.onProgress?.(done), 'release');
   return { released: deleted.map((doc) => toRecord(doc, ctx)) };
 }
 
@@ -640,7 +670,7 @@ async function releaseAll(ctx: Context, range: RangeDoc, options: ReleaseOptions
     const page = await addresses.find({ key }, { sort: { key: 1 }, limit: CHUNK });
     if (page.length === 0) return released;
     const mine = page.filter((doc) => doc.rangeId === range.id);
-    if (mine.length > 0) await deleteAddressDocs(ctx, mine);
+    if (mine.length > 0) await deleteAddressDocs(ctx, mine, undefined, 'release');
     for (const doc of mine) released.push(toRecord(doc, ctx));
     options.onProgress?.(released.length);
     key = { $gt: page[page.length - 1].key, $lte: range.endKey };

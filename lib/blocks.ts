@@ -7,6 +7,7 @@ import { isPrivate, overlaps } from './address';
 import { canonicalOf, RIRS } from './enums';
 import { optionalFields } from './fields';
 import { IpamError, invalid, show } from './errors';
+import { recordHistory } from './history';
 import { withLock } from './lock';
 import { checkInput, clearedFields, nowIso, toRecord, type BlockRecord, type Keyed, type RangeRecord } from './records';
 import { inside, intervalOf, intervalOfKeys, overlapping, resolveBounds, findBySelector, smallest, spanKey, startFloor, type Bounds, type Context } from './space';
@@ -54,6 +55,7 @@ export async function addBlock(ctx: Context, input: unknown): Promise<BlockRecor
       updatedAt: now,
     };
     await ctx.store.collection<BlockDoc>('blocks').insertOne(doc);
+    await recordHistory(ctx, 'block', null, doc);
     await adoptChildren(ctx, doc, doc.parentId);
     return toRecord(doc, ctx);
   });
@@ -78,6 +80,7 @@ export async function updateBlock(ctx: Context, selector: unknown, input: unknow
   await ctx.store.collection<BlockDoc>('blocks').updateOne({ id: current.id }, { $set: changes, ...(Object.keys($unset).length ? { $unset } : {}) });
   const updated: Record<string, unknown> = { ...current, ...changes };
   for (const field of Object.keys($unset)) delete updated[field];
+  await recordHistory(ctx, 'block', current, updated as BlockDoc);
   return toRecord(updated as BlockDoc, ctx);
 }
 
@@ -97,6 +100,7 @@ export async function deleteBlock(ctx: Context, selector: unknown): Promise<{ de
     const block = await getBlockDoc(ctx, { id: found.id });
     await refuseRangeCollisionsInParent(ctx, block);
     await ctx.store.collection('blocks').deleteOne({ id: block.id });
+    await recordHistory(ctx, 'block', block, null);
     await moveChildren(ctx, block.id, block.parentId);
     return { deleted: toRecord(block, ctx) };
   });

@@ -8,6 +8,7 @@
  */
 import type { AddressDoc } from './addresses';
 import type { IpamError } from './errors';
+import { historyOfUpdate, historyWrites } from './history';
 import { checkAddressSpace } from './keys';
 import { insertManyWithRequests, insertWrites } from './requests';
 import type { Context } from './space';
@@ -44,11 +45,14 @@ class Deltas {
   }
 }
 
-/** The writes that store these addresses, with their requests (lib/requests.ts) and counter changes: one batch. */
+/**
+ * The writes that store these addresses, with their requests (lib/requests.ts), history entries
+ * (lib/history.ts) and counter changes: one batch.
+ */
 export function insertWritesCounted(docs: AddressDoc[]): Write[] {
   const deltas = new Deltas();
   for (const doc of docs) deltas.add(doc, 1);
-  return [...docs.flatMap(insertWrites), ...deltas.writes()];
+  return [...docs.flatMap(insertWrites), ...docs.flatMap((doc) => historyWrites('address', null, doc)), ...deltas.writes()];
 }
 
 /** Inserts one address and counts it, all or none; `alongside` are other writes that belong to the same step. */
@@ -87,34 +91,54 @@ async function insertThenCount(ctx: Context, chunk: AddressDoc[]): Promise<{ ind
   const { failures } = await insertManyWithRequests(ctx, chunk);
   const failed = new Set(failures.map((f) => f.index));
   const deltas = new Deltas();
-  for (const [index, doc] of chunk.entries()) if (!failed.has(index)) deltas.add(doc, 1);
-  const counts = deltas.writes();
+  const history: Write[] = [];
+  for (const [index, doc] of chunk.entries()) {
+    if (failed.has(index)) continue;
+    deltas.add(doc, 1);
+    history.push(...historyWrites('address', null, doc));
+  }
+  const counts = [...history, ...deltas.writes()];
   if (counts.length > 0) await ctx.store.atomic(counts);
   return failures;
 }
 
-/** Updates one address; a change of its range or block moves its count in the same batch. */
+/**
+ * Updates one address (`before` is its stored document); a change of its range or block moves its count in the
+ * same batch, with its history entry. The history entry goes first: when it ends a hold, its collision (the
+ * hold ended otherwise meanwhile) stops the batch before anything else is written.
+ */
 export function updateAddressCounted(
   ctx: Context,
-  before: Mapped,
+  before: AddressDoc,
   filter: Filter,
   update: Update,
   after: Mapped,
   alongside: Write[] = [],
+  operation?: string,
 ): Promise<void> {
   const write: Write = { op: 'update', collection: 'addresses', filter, update };
   const deltas = new Deltas();
   if ((before.rangeId ?? null) !== (after.rangeId ?? null)) deltas.add({ rangeId: before.rangeId }, -1).add({ rangeId: after.rangeId }, 1);
   if ((before.blockId ?? null) !== (after.blockId ?? null)) deltas.add({ blockId: before.blockId }, -1).add({ blockId: after.blockId }, 1);
+  const history = historyOfUpdate('address', before, update, operation);
   const others = [...alongside, ...deltas.writes()];
-  if (others.length === 0) return ctx.store.collection('addresses').updateOne(filter, update).then(() => undefined);
-  return ctx.store.atomic([write, ...others]);
+  if (others.length === 0 && history.length === 0) return ctx.store.collection('addresses').updateOne(filter, update).then(() => undefined);
+  return ctx.store.atomic([...history, write, ...others]);
 }
 
-/** Deletes addresses by id, one deleteMany and its counter changes per CHUNK, yielding between chunks. */
-export async function deleteAddressesCounted(ctx: Context, docs: Mapped[], onProgress?: (done: number, total: number) => void): Promise<void> {
+/**
+ * Deletes addresses (their stored documents) by id, one deleteMany with its history entries and counter changes
+ * per CHUNK, yielding between chunks. History goes first (see updateAddressCounted).
+ */
+export async function deleteAddressesCounted(
+  ctx: Context,
+  docs: AddressDoc[],
+  onProgress?: (done: number, total: number) => void,
+  operation?: string,
+): Promise<void> {
   for (let start = 0; start < docs.length; start += CHUNK) {
     const chunk = docs.slice(start, start + CHUNK);
+    const history = chunk.flatMap((doc) => historyWrites('address', doc, null, operation));
     const deltas = new Deltas();
     for (const doc of chunk) deltas.add(doc, -1);
     const remove: Write = chunk.length === 1
@@ -122,7 +146,7 @@ export async function deleteAddressesCounted(ctx: Context, docs: Mapped[], onPro
       : { op: 'delete', collection: 'addresses', filter: { id: { $in: chunk.map((doc) => doc.id) } }, many: true };
     const requestKeys = chunk.filter((doc) => doc.requestKey).map((doc) => doc.requestKey as string);
     const requests: Write[] = requestKeys.length > 0 ? [{ op: 'delete', collection: 'requests', filter: { id: { $in: requestKeys } }, many: true }] : [];
-    await ctx.store.atomic([remove, ...requests, ...deltas.writes()]);
+    await ctx.store.atomic([...history, remove, ...requests, ...deltas.writes()]);
     onProgress?.(Math.min(start + CHUNK, docs.length), docs.length);
     if (start + CHUNK < docs.length) await yieldToEventLoop();
   }
@@ -140,7 +164,7 @@ export async function remapAddresses(ctx: Context, filter: Filter, field: 'range
   const attempted = new Set<string>();
   let moved = 0;
   for (;;) {
-    const docs = (await addresses.find(filter, { limit: CHUNK, fields: [field] })).filter((doc) => !attempted.has(doc.id));
+    const docs = (await addresses.find(filter, { limit: CHUNK, fields: [field, 'address', 'addressSpace'] })).filter((doc) => !attempted.has(doc.id));
     if (docs.length === 0) return moved;
     const byPrevious = new Map<string | null, string[]>();
     for (const doc of docs) {
@@ -152,7 +176,9 @@ export async function remapAddresses(ctx: Context, filter: Filter, field: 'range
       else byPrevious.set(previous, [doc.id]);
     }
     if (byPrevious.size === 0) return moved;
-    const writes: Write[] = [];
+    const writes: Write[] = docs
+      .filter((doc) => ((doc[field] as string | null | undefined) ?? null) !== to)
+      .flatMap((doc) => historyWrites('address', doc, { ...doc, [field]: to }, 'remap'));
     const deltas = new Deltas();
     for (const [previous, ids] of byPrevious) {
       writes.push({

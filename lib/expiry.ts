@@ -17,6 +17,8 @@
 import { randomUUID } from 'node:crypto';
 import { EXPIRY_STATUSES } from './enums';
 import { invalid, isIpamError } from './errors';
+import { expireHolds, type HoldExpiredEvent } from './holds';
+import { pruneHistory } from './history';
 import type { Context } from './space';
 import type { Collection, Comparison, Doc, Filter } from './store/port';
 
@@ -64,6 +66,10 @@ export interface ExpiryReport {
   /** Events reported (also when streamed through `onEvent`). */
   reported: number;
   events: ExpiryEvent[];
+  /** One `{event: 'hold-expired', ...}` per hold that expired unconfirmed (lib/holds.ts), not reported before. */
+  holdEvents: HoldExpiredEvent[];
+  /** History entries deleted by the retention (ipam-config). */
+  historyPruned: number;
 }
 
 interface ExpiryDoc extends Doc {
@@ -204,6 +210,8 @@ export async function checkExpiry(ctx: Context, input: unknown = {}): Promise<Ex
     changed: 0,
     reported: 0,
     events: [],
+    holdEvents: [],
+    historyPruned: 0,
   };
   const emit = async (event: ExpiryEvent): Promise<void> => {
     report.reported++;
@@ -249,6 +257,10 @@ export async function checkExpiry(ctx: Context, input: unknown = {}): Promise<Ex
     expiryDue: await countStates(addresses, conditions['Expiry Due']),
     notExpired: await countStates(addresses, conditions['Not expired']),
   };
+  await expireHolds(ctx, async (event) => {
+    report.holdEvents.push(event);
+  });
+  report.historyPruned = await pruneHistory(ctx, ctx.historyRetentionDays, await ctx.store.now(), yieldNow);
   if (typeof options.runKey === 'string' && options.runKey !== '') await recordRun(ctx, options.runKey, report.ranAt);
   return report;
 }
@@ -357,4 +369,8 @@ async function forEachByDate(
 
 function later(bound: Comparison['$gt'], date: string): string {
   return typeof bound === 'string' && bound > date ? bound : date;
+}
+
+function yieldNow(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -147,7 +147,7 @@ export const FIELD_TABLE: Record<Entity, readonly FieldSpec[]> = {
     text('dns.ptrSyncStatus', 'DNS PTR record sync status', true),
     text('dns.syncMessage', 'DNS sync message'),
     // Set by allocation holds (issue 15: `holdSeconds`/`holdUntil`); an ISO instant, never changed by update.
-    { name: 'holdUntil', type: 'date', readOnly: true },
+    { name: 'holdUntil', type: 'date', readOnly: true, indexed: true },
     { name: 'rangeId', type: 'text', readOnly: true, indexed: true, filter: true },
     { name: 'blockId', type: 'text', readOnly: true, indexed: true, filter: true },
   ],

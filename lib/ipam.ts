@@ -10,6 +10,8 @@ import { IpamError, invalid } from './errors';
 import { toStoreFilter } from './filters';
 import { recoverImports, runCsv, type CsvRequest } from './csv';
 import { checkExpiry } from './expiry';
+import { confirm } from './holds';
+import { asOperation, readHistory } from './history';
 import { listInventory } from './inventory';
 import { migrateRequests } from './requests';
 import { groupUtilization } from './range-groups';
@@ -34,6 +36,7 @@ const OPERATIONS: Record<NodeKind, Record<string, Operation>> = {
     list: (ctx, payload) => listBlocks(ctx, toStoreFilter('blocks', payload)),
     delete: deleteBlock,
     utilization: blockUtilization,
+    history: (ctx, payload) => readHistory(ctx, 'block', payload),
   },
   range: {
     add: (ctx, payload) => addRange(ctx, payload),
@@ -45,6 +48,7 @@ const OPERATIONS: Record<NodeKind, Record<string, Operation>> = {
     reconcile: reconcile,
     'allocate-subnet': allocateSubnet,
     'group-utilization': groupUtilization,
+    history: (ctx, payload) => readHistory(ctx, 'range', payload),
   },
   address: {
     allocate,
@@ -54,6 +58,8 @@ const OPERATIONS: Record<NodeKind, Record<string, Operation>> = {
     get: getAddress,
     list: listInventory,
     release,
+    confirm,
+    history: (ctx, payload) => readHistory(ctx, 'address', payload),
   },
   expiry: {
     check: checkExpiry,
@@ -79,6 +85,8 @@ export class Ipam implements Context {
   checks?: AvailabilityChecks;
   /** Days before expiryDate at which an address becomes Expiry Due; unset = 10. */
   expiryThresholdDays?: number;
+  /** Days of history kept (ipam-config); unset = unlimited. Pruned by each ipam-expiry run. */
+  historyRetentionDays?: number;
 
   private constructor(readonly store: Store) {}
 
@@ -107,7 +115,8 @@ export class Ipam implements Context {
     if (!run) {
       throw invalid('operation', operation, `must be one of ${operationsOf(kind).join(', ')}`);
     }
-    return run(this, payload ?? {});
+    // History entries of this call name its operation (the caller's source, if any, stays).
+    return asOperation(kind === 'sync' ? 'sync' : (operation as string), () => run(this, payload ?? {}));
   }
 
   /** Finishes import-and-update runs a dead process left half applied (lib/csv/update.ts). */

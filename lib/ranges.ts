@@ -9,6 +9,7 @@ import { COUNT_FIELD } from './counters';
 import { isReservedRangeService } from './enums';
 import { canonicalValue, optionalFields } from './fields';
 import { IpamError, invalid, show } from './errors';
+import { recordHistory } from './history';
 import { checkAddressSpace } from './keys';
 import { withLock } from './lock';
 import { attachAddresses, detachAddresses, mostSpecificBlockId } from './mapping';
@@ -42,6 +43,7 @@ export async function prepareRange(ctx: Context, input: unknown, options: RangeW
 export async function insertRange(ctx: Context, draft: RangeDraft): Promise<RangeRecord> {
   const doc = await placeRange(ctx, draft, randomUUID(), nowIso());
   await ctx.store.collection<RangeDoc>('ranges').insertOne(doc);
+  await recordHistory(ctx, 'range', null, doc);
   await attachAddresses(ctx, doc);
   return toRecord(doc, ctx);
 }
@@ -81,6 +83,7 @@ export async function updateRange(
       { id: current.id },
       { $set: { ...written, freeHint: doc.startKey, hintVersion: current.hintVersion + 1 }, ...(Object.keys($unset).length ? { $unset } : {}) },
     );
+    await recordHistory(ctx, 'range', current, doc);
     await attachAddresses(ctx, doc);
     return toRecord(doc, ctx);
   });
@@ -101,6 +104,7 @@ export async function deleteRange(ctx: Context, selector: unknown): Promise<{ de
   return withLock(ctx.store, spaceLock(found.addressSpace), async () => {
     const range = await getRangeDoc(ctx, { id: found.id });
     await ctx.store.collection('ranges').deleteOne({ id: range.id });
+    await recordHistory(ctx, 'range', range, null);
     await detachAddresses(ctx, range);
     return { deleted: toRecord(range, ctx) };
   });

@@ -58,6 +58,8 @@ export interface AddressRecord extends Common {
   macAddress?: string;
   deviceName?: string;
   expiryDate?: string;
+  /** ISO instant: held (state Reserved) until confirmed, free after it (lib/holds.ts). */
+  holdUntil?: string;
   expiryStatus?: string;
   duid?: string;
   iaid?: number;

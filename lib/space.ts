@@ -23,6 +23,8 @@ export interface Context {
   checks?: AvailabilityChecks;
   /** Days before expiryDate at which an address becomes Expiry Due (ipam-config); absent = 10. */
   expiryThresholdDays?: number;
+  /** Days of history kept (ipam-config); absent = unlimited. */
+  historyRetentionDays?: number;
 }
 
 export interface Bounds extends Interval {

@@ -5,6 +5,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { IpamError, isErrorCode, type ErrorCode } from '../lib/errors';
+import { withSource, type HistorySource } from '../lib/history';
 import type { Ipam } from '../lib/ipam';
 
 export type StoreState =
@@ -52,6 +53,18 @@ export function describeResult(operation: string, result: unknown): string {
   return `${operation}: done`;
 }
 
+/** Who writes, for history entries: this node, its flow, and the message's requestId and file if any. */
+export function sourceOf(node: Node, msg: Message): HistorySource {
+  const payload = (msg.payload && typeof msg.payload === 'object' && !Array.isArray(msg.payload) ? msg.payload : {}) as Record<string, unknown>;
+  return {
+    nodeId: node.id,
+    nodeName: node.name || undefined,
+    flowId: (node as Node & { z?: string }).z,
+    requestId: typeof payload.requestId === 'string' ? payload.requestId : undefined,
+    importFile: typeof msg.filename === 'string' ? msg.filename : undefined,
+  };
+}
+
 /**
  * Sets up an operation node: `msg.operation` overrides the configured operation; the result replaces
  * `msg.payload`; failures go to `done(err)` with `err.code` so a Catch node sees `msg.error.code`.
@@ -70,7 +83,7 @@ export function setUpOperationNode(RED: NodeAPI, node: Node, config: OperationNo
       .then(([ipam, values]) => {
         // The call may set other msg properties (ipam-import's errorReport), so it gets this msg itself.
         message.payload = mergeFields(values, message.payload);
-        return call(ipam, operation, message, node);
+        return withSource(sourceOf(node, message), operation, () => call(ipam, operation, message, node));
       })
       .then((result) => {
         message.payload = result;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import { Ipam } from '../lib/ipam';
 import { checkThreshold } from '../lib/expiry';
+import { checkRetention } from '../lib/history';
 import { normaliseChecks } from '../lib/probes';
 import { openWithRetry } from '../lib/reconnect';
 import { invalid } from '../lib/errors';
@@ -28,6 +29,8 @@ interface ConfigDef extends NodeDef {
   ptrTimeoutMs?: number | string;
   /** Days before expiryDate at which an address becomes Expiry Due (ipam-expiry reads it). */
   expiryThresholdDays?: number | string;
+  /** Days of history kept (pruned by ipam-expiry runs); empty or 0 = unlimited. */
+  historyRetentionDays?: number | string;
   /** [{name, multiValue, allowedValues}]: the store is made to agree on start (lib/range-groups applyDefinitions). */
   customFields?: unknown[];
   /** [{name, criteria: [...]}]: user range groups; the built-in Managed by Service group always exists. */
@@ -115,9 +118,11 @@ export = function register(RED: NodeAPI): void {
     });
     const threshold = config.expiryThresholdDays;
     const expiryThresholdDays = threshold === undefined || threshold === '' ? undefined : checkThreshold(threshold);
+    const retention = checkRetention(config.historyRetentionDays);
     const ipam = await Ipam.open(storeConfig(config, credentials));
     ipam.checks = checks;
     ipam.expiryThresholdDays = expiryThresholdDays;
+    ipam.historyRetentionDays = retention;
     return ipam;
   }
 

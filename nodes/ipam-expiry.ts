@@ -6,6 +6,8 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { lastExpiryRun, type ExpiryEvent, type ExpiryReport } from '../lib/expiry';
+import type { HoldExpiredEvent } from '../lib/holds';
+import { withSource } from '../lib/history';
 import type { Ipam } from '../lib/ipam';
 import { firstRunInMs, intervalMsOf, RunQueue, startSchedule, statusTime, type Schedule } from '../lib/schedule';
 import { contractError, requireServer, type Message } from './common';
@@ -37,7 +39,8 @@ export = function register(RED: NodeAPI): void {
         node.status({ fill: 'blue', shape: 'dot', text: 'checking...' });
         const ipam = await server.ipam();
         const options = { logging: config.logging || 'transitions', runKey };
-        return (await ipam.perform('expiry', operation, options)) as ExpiryReport;
+        const source = { nodeId: node.id, nodeName: node.name || undefined, flowId: (node as Node & { z?: string }).z };
+        return (await withSource(source, 'hold-expired', () => ipam.perform('expiry', operation, options))) as ExpiryReport;
       }).then(
         (report) => {
           node.status({ fill: report.counts.expired > 0 ? 'yellow' : 'green', shape: 'dot', text: describe(report) });
@@ -52,7 +55,7 @@ export = function register(RED: NodeAPI): void {
 
     const scheduledRun = (): Promise<unknown> =>
       run('check')
-        .then((report) => send(report.events.map((event) => ({ payload: event }) as Message)))
+        .then((report) => send(eventsOf(report).map((event) => ({ payload: event }) as Message)))
         .catch((err: Error) => node.error(err, { payload: undefined, topic: 'ipam-expiry' } as never));
 
     const send = (messages: Message[]): void => {
@@ -64,7 +67,7 @@ export = function register(RED: NodeAPI): void {
       const operation = typeof message.operation === 'string' && message.operation ? message.operation : 'check';
       run(operation)
         .then((report) => {
-          const messages = report.events.map((event: ExpiryEvent) => {
+          const messages = eventsOf(report).map((event) => {
             const out = RED.util.cloneMessage(message);
             out.payload = event;
             return out;
@@ -103,6 +106,11 @@ export = function register(RED: NodeAPI): void {
     } else {
       node.status({ fill: 'grey', shape: 'ring', text: 'on input only' });
     }
+  }
+
+  /** Expiry events, then hold-expired events. */
+  function eventsOf(report: ExpiryReport): (ExpiryEvent | HoldExpiredEvent)[] {
+    return [...report.events, ...report.holdEvents];
   }
 
   function describe(report: ExpiryReport): string {

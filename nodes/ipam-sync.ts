@@ -8,7 +8,8 @@ import type { Ipam } from '../lib/ipam';
 import { intervalMsOf, intervalText, RunQueue, startSchedule, statusTime, type Schedule } from '../lib/schedule';
 import { SCHEDULABLE, type SyncRequest, type SyncResult } from '../lib/sync/operations';
 import type { TsigAlgorithm } from '../lib/sync/dns';
-import { contractError, requireServer, type Message } from './common';
+import { withSource } from '../lib/history';
+import { contractError, requireServer, sourceOf, type Message } from './common';
 
 interface SyncNodeDef extends NodeDef {
   server: string;
@@ -83,7 +84,7 @@ export = function register(RED: NodeAPI): void {
           },
         };
         const ipam: Ipam = await server.ipam();
-        return (await ipam.perform('sync', operation, request)) as SyncResult;
+        return (await withSource(sourceOf(node, msg ?? ({} as Message)), 'sync', () => ipam.perform('sync', operation, request))) as SyncResult;
       }).then(
         (result) => {
           const fill = result.failed > 0 ? 'yellow' : 'green';

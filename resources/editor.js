@@ -53,6 +53,7 @@
     address: function (v) { return isAddress(v); },
     count: function (v) { return isWholeNumber(v, 1, MAX_COUNT); },
     limit: function (v) { return isWholeNumber(v, 1, 10000); },
+    holdSeconds: function (v) { return isWholeNumber(v, 1, 31622400); },
     prefixLength: function (v) { return isWholeNumber(v, 0, 128); },
     mac: function (v) { return /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$|^[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}$|^[0-9a-fA-F]{12}$/.test(v); },
     text: function () { return true; },

@@ -10,6 +10,7 @@ import { listCustomFields } from '../custom-fields';
 import { invalid } from '../errors';
 import { addressFilters } from '../expiry';
 import { findAny, toStoreFilter } from '../filters';
+import { historyPages } from '../history';
 import { toRecord, type Entity } from '../records';
 import type { Context } from '../space';
 import type { Doc, Filter } from '../store/port';
@@ -89,6 +90,33 @@ async function* pages(ctx: Context, entity: Entity, filter: Filter, size: number
     if (page.length < size) return;
     after = page[page.length - 1].key as string;
   }
+}
+
+const HISTORY_COLUMNS = ['at', 'entity', 'id', 'key', 'addressSpace', 'operation', 'changes', 'source'] as const;
+
+/**
+ * History entries (lib/history.ts) oldest first, `changes` and `source` as JSON text. `filter`: `{entity?, id?,
+ * address? / network?, addressSpace?, from?, to?}` as the `history` operation takes them.
+ */
+export async function exportHistory(ctx: Context, options: { filter?: unknown; filename?: string }): Promise<string | { entity: 'history'; filename: string; rows: number }> {
+  const filter = options.filter === undefined || options.filter === null ? {} : options.filter;
+  if (typeof filter !== 'object' || Array.isArray(filter)) throw invalid('filter', filter, 'must be an object such as {entity, from, to}');
+  let rows = 0;
+  async function* lines(): AsyncGenerator<string[]> {
+    yield [...HISTORY_COLUMNS];
+    for await (const entries of historyPages(ctx, filter as Record<string, unknown>)) {
+      for (const entry of entries) {
+        yield HISTORY_COLUMNS.map((column) => {
+          const value = entry[column];
+          return typeof value === 'object' ? JSON.stringify(value) : String(value);
+        });
+      }
+      rows += entries.length;
+      await yieldToEventLoop();
+    }
+  }
+  const written = await writeCsv(lines(), stringify(), options.filename);
+  return written === undefined ? { entity: 'history', filename: options.filename as string, rows } : written;
 }
 
 /** Range groups as rows (lib/range-groups.ts `rangeGroupRows`): one per group value, nested by criteria. */

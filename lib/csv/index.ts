@@ -6,7 +6,7 @@ import { invalid } from '../errors';
 import { ownValue } from '../own';
 import type { Entity } from '../records';
 import type { Context } from '../space';
-import { exportCsv, exportRangeGroups } from './export';
+import { exportCsv, exportHistory, exportRangeGroups } from './export';
 import { importCsv } from './import';
 import type { CsvInput } from './source';
 import type { ProgressListener } from './table';
@@ -45,6 +45,9 @@ export interface CsvOutcome {
 export async function runCsv(ctx: Context, operation: CsvOperation, request: CsvRequest): Promise<CsvOutcome> {
   if (operation === 'export' && isRangeGroups(request.entity)) {
     return { payload: await exportRangeGroups(ctx, { group: request.filter && (request.filter as { group?: unknown }).group, filename: request.filename as string | undefined }) };
+  }
+  if (operation === 'export' && typeof request.entity === 'string' && fold(request.entity) === 'history') {
+    return { payload: await exportHistory(ctx, { filter: request.filter, filename: request.filename as string | undefined }) };
   }
   if (operation === 'export') {
     return { payload: await exportCsv(ctx, { ...request, entity: entityOf(request.entity), filename: request.filename as string | undefined }) };

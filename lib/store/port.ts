@@ -79,7 +79,7 @@ export interface IndexSpec {
   sparse?: boolean;
 }
 
-export type CollectionName = 'blocks' | 'ranges' | 'addresses' | 'requests' | 'settings' | 'locks' | 'journal';
+export type CollectionName = 'blocks' | 'ranges' | 'addresses' | 'requests' | 'settings' | 'locks' | 'journal' | 'history';
 
 /**
  * One write of an atomic batch (`Store.atomic`). `many` turns update/delete into updateMany/deleteMany.

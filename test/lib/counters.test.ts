@@ -237,10 +237,14 @@ for (const factory of availableStores().filter((f) => f.name.includes('memory'))
         clearInterval(ticker);
         expect(progress).to.deep.equal([1000, 2000, 3000]);
         expect(released).to.have.length(3000);
-        // One deleteMany of at most CHUNK addresses per batch, each with its counter decrement.
+        // One deleteMany of at most CHUNK addresses per batch, each with its history entries and counter decrement.
         const deletes = batches.filter((batch) => batch.some((w) => w.op === 'delete'));
         expect(deletes).to.have.length(3000 / CHUNK);
-        for (const batch of deletes) {
+        for (const whole of deletes) {
+          const history = whole.filter((w) => w.collection === 'history');
+          expect(history).to.have.length(CHUNK);
+          expect(history.every((w) => w.op === 'insert' && w.doc.operation === 'release')).to.equal(true);
+          const batch = whole.filter((w) => w.collection !== 'history');
           expect(batch[0]).to.include({ op: 'delete', collection: 'addresses', many: true });
           expect(batch.slice(1)).to.deep.equal([
             { op: 'update', collection: 'ranges', filter: { id: range.id }, update: { $inc: { [COUNT_FIELD]: -CHUNK } } },

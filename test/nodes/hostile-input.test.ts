@@ -239,7 +239,8 @@ describe('hostile input to every node operation (fast-check)', function () {
 
   it('operator-shaped selectors find nothing: get, update, delete and release change no record', async () => {
     const selectors = fc.constantFrom(['blk', 'get'], ['blk', 'update'], ['blk', 'delete'], ['rng', 'get'], ['rng', 'update'],
-      ['rng', 'delete'], ['rng', 'utilization'], ['alc', 'get'], ['alc', 'update'], ['alc', 'release'], ['alc', 'allocate'], ['syn', 'create-dns-host']);
+      ['rng', 'delete'], ['rng', 'utilization'], ['alc', 'get'], ['alc', 'update'], ['alc', 'release'], ['alc', 'allocate'], ['syn', 'create-dns-host'],
+      ['alc', 'confirm'], ['alc', 'history'], ['blk', 'history'], ['rng', 'history']);
     const selector = fc.record({ field: fc.constantFrom('id', 'network', 'address', 'range', 'rangeId', 'addresses', 'ids', 'requestId'), value: operatorObject });
     await fc.assert(
       fc.asyncProperty(selectors, selector, async ([nodeId, operation], { field, value }) => {

@@ -65,6 +65,23 @@ describe('ipam-allocate node', () => {
     expect((await send({ rangeId: range.id }, { operation: 'list' })).payload).to.have.length(2);
   });
 
+  it('holds, confirms, and reads history with the node, flow and requestId as the source', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    await helper.load(NODES, flow('allocate') as any);
+    const range = await addRange({ network: '10.61.0.0/24' });
+    const held = (await send({ range: range.id, holdSeconds: 300, requestId: 'vm-9' })).payload as Record<string, unknown>;
+    expect(held).to.include({ address: '10.61.0.1', ipAddressState: 'Reserved' });
+    expect(held.holdUntil).to.be.a('string');
+    expect((await send({ range: range.id }, { operation: 'find' })).payload).to.deep.equal(['10.61.0.2']);
+    const confirmed = (await send({ requestId: 'vm-9' }, { operation: 'confirm' })).payload as Record<string, unknown>;
+    expect(confirmed).to.include({ id: held.id, ipAddressState: 'In-Use' });
+    expect(confirmed).to.not.have.property('holdUntil');
+    const page = (await send({ id: held.id }, { operation: 'history' })).payload as { entries: { operation: string; source: Record<string, unknown> }[] };
+    expect(page.entries.map((e) => e.operation)).to.deep.equal(['allocate', 'confirm']);
+    const n1 = helper.getNode('n1') as unknown as { id: string; z: string };
+    expect(page.entries[0].source).to.deep.equal({ nodeId: n1.id, flowId: n1.z, requestId: 'vm-9' });
+  });
+
   it('fails with err.code for a Catch node: RANGE_FULL, DUPLICATE, OUT_OF_RANGE', async () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     await helper.load(NODES, flow('allocate') as any);

@@ -91,6 +91,25 @@ describe('ipam-expiry node', () => {
     expect(await trigger({})).to.deep.equal([]);
   });
 
+  it('sends one hold-expired message per expired hold, after the expiry events, once; prunes history by the retention', async () => {
+    await helper.load(NODES, flow({}, { ...configNode(), historyRetentionDays: 1 }) as never);
+    const ipam = await ipamOf();
+    expect(ipam.historyRetentionDays).to.equal(1);
+    await seed(ipam);
+    const range = (await ipam.perform('range', 'add', { network: '10.1.0.0/29' })) as { id: string };
+    const held = (await ipam.perform('address', 'allocate', { range: range.id, holdSeconds: 1, requestId: 'pipeline-1' })) as { id: string };
+    const old = new Date(Date.now() - 3 * DAY).toISOString();
+    await ipam.store.collection('history').insertOne({ id: 'old', recordId: 'x', entity: 'address', key: '10.9.9.9', addressSpace: 'Default', at: old, order: `${old}|old`, operation: 'update', changes: {}, source: {} });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const messages = await trigger({ topic: 't' });
+    expect(messages.map((m) => m.payload.event ?? m.payload.expiryStatus)).to.deep.equal(['Expired', 'Expiry Due', 'hold-expired']);
+    expect(messages[2].payload).to.include({ event: 'hold-expired', id: held.id, address: '10.1.0.1', requestId: 'pipeline-1' });
+    expect(messages[2].topic).to.equal('t');
+    expect(await ipam.store.collection('history').findOne({ id: 'old' })).to.equal(null);
+    expect(await ipam.store.collection('addresses').findOne({ id: held.id })).to.equal(null);
+    expect(await trigger({})).to.deep.equal([]);
+  });
+
   it('periodic: every input reports every Due or Expired address', async () => {
     await helper.load(NODES, flow({ logging: 'periodic' }) as never);
     await seed(await ipamOf());

@@ -15,6 +15,8 @@ export const FIELD_NAMES = [
   'expiryDate', 'expiryStatus', 'duid', 'iaid', 'requestId', 'customFields', 'exclusions', 'dns', 'dhcpReservation',
   'range', 'rangeId', 'block', 'blockId', 'count', 'holdSeconds', 'addresses', 'ids', 'filter', 'groupBy', 'limit',
   'cursor', 'group', 'name', 'criteria', 'blockKind', 'family', 'parentId', 'dns.forwardZone', 'customFields.Owner',
+  // Holds and history (lib/holds.ts, lib/history.ts).
+  'holdUntil', 'from', 'to', 'after', 'entity',
 ];
 
 export const ODD_ADDRESSES = [

@@ -26,6 +26,8 @@ describe('SQLite query plans', () => {
     ['a whole-collection page', {}, { key: 1 }, 'addresses__key'],
     ['an expiry scan', { expiryDate: { $lte: '2030-01-01' } }, { expiryDate: 1 }, 'addresses__expiryDate'],
     ['a range member lookup', { rangeId: 'r1' }, undefined, 'addresses__rangeId'],
+    ['an expired-hold lookup', { holdUntil: { $lte: '2030-01-01T00:00:00.000Z' } }, { holdUntil: 1 }, 'addresses__holdUntil'],
+    ["a range's expired holds", { rangeId: 'r1', holdUntil: { $lte: '2030-01-01T00:00:00.000Z' } }, { holdUntil: 1 }, 'addresses__holdUntil'],
     // A requestId replay reads the requests collection and then its addresses by id (lib/requests.ts
     // addressesByRequest): addresses no longer have a requestKey index since idempotency moved there.
     ['a requestId replay', { id: { $in: ['a', 'b'] } }, undefined, 'sqlite_autoindex_addresses_1'],
