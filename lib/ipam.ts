@@ -19,6 +19,7 @@ import type { AvailabilityChecks } from './probes';
 import { openStore, type StoreConfig } from './store';
 import type { Store } from './store/port';
 import { allocateSubnet } from './subnets';
+import { recoverStructural, type StructuralOutcome } from './structural';
 import { SYNC_OPERATIONS, type SyncRequest } from './sync/operations';
 import { blockUtilization, rangeUtilization } from './utilization';
 
@@ -74,11 +75,20 @@ export function operationsOf(kind: NodeKind): string[] {
   return Object.keys(OPERATIONS[kind]);
 }
 
+/** What the recovery pass of `Ipam.open` finished (or left for later) of changes a dead process interrupted. */
+export interface Recovery {
+  structural: StructuralOutcome[];
+  imports: Awaited<ReturnType<typeof recoverImports>>;
+}
+
 export class Ipam implements Context {
   /** Ping/PTR availability checks (lib/probes.ts normaliseChecks); unset = both off. */
   checks?: AvailabilityChecks;
   /** Days before expiryDate at which an address becomes Expiry Due; unset = 10. */
   expiryThresholdDays?: number;
+
+  /** Set by `open`: the recovery pass's outcomes, for the config node to log. */
+  recovery: Recovery = { structural: [], imports: [] };
 
   private constructor(readonly store: Store) {}
 
@@ -90,6 +100,7 @@ export class Ipam implements Context {
       // Ranges and blocks stored before counters existed get theirs now (a no-op once they all have one).
       const missing = { assignedCount: { $exists: false } };
       await reconcileCounters(ipam, { ranges: missing, blocks: missing });
+      ipam.recovery = await recoverInterrupted(ipam);
     } catch (err) {
       await store.close().catch(() => undefined);
       throw err;
@@ -110,7 +121,7 @@ export class Ipam implements Context {
     return run(this, payload ?? {});
   }
 
-  /** Finishes import-and-update runs a dead process left half applied (lib/csv/update.ts). */
+  /** Finishes import-and-update runs a dead process left half applied (lib/csv/update.ts); `open` already does. */
   recoverImports(): ReturnType<typeof recoverImports> {
     return recoverImports(this);
   }
@@ -118,6 +129,16 @@ export class Ipam implements Context {
   close(): Promise<void> {
     return this.store.close();
   }
+}
+
+/**
+ * The recovery pass: structural changes first (an import-and-update step may have died inside one), then
+ * import-and-update runs, which replay their remaining steps through the same structural changes.
+ */
+async function recoverInterrupted(ctx: Context): Promise<Recovery> {
+  const structural = await recoverStructural(ctx);
+  const imports = await recoverImports(ctx);
+  return { structural, imports };
 }
 
 export { IpamError };

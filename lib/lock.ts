@@ -28,6 +28,8 @@ export interface LockOptions {
 
 /** What the work under a lock can ask about it. */
 export interface Lease {
+  /** The lock document's id (its holder's token): a structural journal names it, so recovery can tell a dead holder. */
+  readonly id: string;
   /** True once the lock lapsed (renewals failed for a whole ttl) or another process took it over. */
   readonly lost: boolean;
   /** Throws CONFLICT when the lock is lost: call before a write that must not interleave with another holder. */
@@ -57,7 +59,7 @@ async function withStoreLock<T>(store: Store, name: string, work: (lease: Lease)
   const locks = store.collection<LockDoc>('locks');
   const ttlMs = options.ttlMs ?? 60_000;
   const id = await acquire(store, name, ttlMs, options.waitMs ?? 20_000);
-  const lease = new StoreLease(name);
+  const lease = new StoreLease(name, id);
   // Long structural changes keep the lock: it is pushed forward while the work runs, so it only lapses
   // when its holder has died (or cannot reach the store for a whole ttl).
   let renewedAt = performance.now();
@@ -109,7 +111,10 @@ async function renew(store: Store, id: string, ttlMs: number): Promise<boolean> 
 class StoreLease implements Lease {
   private reason: string | undefined;
 
-  constructor(private readonly name: string) {}
+  constructor(
+    private readonly name: string,
+    readonly id: string,
+  ) {}
 
   get lost(): boolean {
     return this.reason !== undefined;
