@@ -19,6 +19,7 @@ import type { AvailabilityChecks } from './probes';
 import { openStore, type StoreConfig } from './store';
 import type { Store } from './store/port';
 import { allocateSubnet } from './subnets';
+import { releaseDeadHolders } from './lock';
 import { recoverStructural, type StructuralOutcome } from './structural';
 import { SYNC_OPERATIONS, type SyncRequest } from './sync/operations';
 import { blockUtilization, rangeUtilization } from './utilization';
@@ -136,6 +137,7 @@ export class Ipam implements Context {
  * import-and-update runs, which replay their remaining steps through the same structural changes.
  */
 async function recoverInterrupted(ctx: Context): Promise<Recovery> {
+  await releaseDeadHolders(ctx.store);
   const structural = await recoverStructural(ctx);
   const imports = await recoverImports(ctx);
   return { structural, imports };

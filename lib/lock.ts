@@ -8,6 +8,7 @@
  * holder's token (`id`): renewal learns when the lock was taken over, and the holder's `lease` says so.
  */
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { IpamError, isIpamError } from './errors';
 import type { Store } from './store/port';
@@ -16,6 +17,9 @@ interface LockDoc {
   id: string;
   name: string;
   expiresAt: number;
+  /** The holder's host and process, so a restart on an embedded store can tell a dead holder's lock. */
+  host?: string;
+  pid?: number;
   [field: string]: unknown;
 }
 
@@ -35,6 +39,9 @@ export interface Lease {
   /** Throws CONFLICT when the lock is lost: call before a write that must not interleave with another holder. */
   check(): void;
 }
+
+/** Ids of the locks this process holds now. */
+const held = new Set<string>();
 
 /** In-process queue per lock name, so waiters in one process line up instead of polling the store. */
 const localQueues = new Map<string, Promise<unknown>>();
@@ -59,6 +66,7 @@ async function withStoreLock<T>(store: Store, name: string, work: (lease: Lease)
   const locks = store.collection<LockDoc>('locks');
   const ttlMs = options.ttlMs ?? 60_000;
   const id = await acquire(store, name, ttlMs, options.waitMs ?? 20_000);
+  held.add(id);
   const lease = new StoreLease(name, id);
   // Long structural changes keep the lock: it is pushed forward while the work runs, so it only lapses
   // when its holder has died (or cannot reach the store for a whole ttl).
@@ -78,6 +86,7 @@ async function withStoreLock<T>(store: Store, name: string, work: (lease: Lease)
     return await work(lease);
   } finally {
     clearInterval(renewal);
+    held.delete(id);
     // The work's outcome stands either way: a lock that cannot be deleted now expires by its ttl.
     await locks.deleteOne({ id }).catch(() => undefined);
   }
@@ -89,7 +98,7 @@ async function acquire(store: Store, name: string, ttlMs: number, waitMs: number
   const id = randomUUID();
   for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
     try {
-      await locks.insertOne({ id, name, expiresAt: (await store.now()) + ttlMs });
+      await locks.insertOne({ id, name, expiresAt: (await store.now()) + ttlMs, host: os.hostname(), pid: process.pid });
       return id;
     } catch (err) {
       if (!isIpamError(err, 'DUPLICATE')) throw err;
@@ -99,6 +108,32 @@ async function acquire(store: Store, name: string, ttlMs: number, waitMs: number
       }
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
+  }
+}
+
+/**
+ * Deletes the locks of holders that have died on this host (embedded store only: its file is local, so every
+ * holder runs on this host; on MongoDB another host may reuse the name and pid). Run by the recovery pass of
+ * `Ipam.open`, so a restart after `kill -9` does not wait for the dead holder's lock to expire.
+ */
+export async function releaseDeadHolders(store: Store): Promise<number> {
+  if (store.kind !== 'embedded') return 0;
+  const locks = store.collection<LockDoc>('locks');
+  let released = 0;
+  for (const lock of await locks.find({ host: os.hostname() })) {
+    const dead = lock.pid === process.pid ? !held.has(lock.id) : !processRuns(lock.pid);
+    if (dead && (await locks.deleteOne({ id: lock.id }))) released++;
+  }
+  return released;
+}
+
+function processRuns(pid: number | undefined): boolean {
+  if (typeof pid !== 'number') return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -12,11 +12,11 @@
  *
  * Recovery (`recoverStructural`, run by `Ipam.open`) finishes every entry whose owner is gone, under the
  * space lock, then recounts the counters of what the change touched. An entry's owner is gone when the
- * space lock it named is gone or expired, or (embedded store, same host) when its process no longer
- * runs. An entry of a live owner is left alone and looked at again once its lock would expire.
+ * space lock it named is gone or expired (on the embedded store the pass first releases the locks of
+ * processes that have died on this host, lib/lock.ts). An entry of a live owner is left alone and looked at
+ * again once its lock would expire.
  */
 import { randomUUID } from 'node:crypto';
-import os from 'node:os';
 import type { BlockDoc } from './blocks';
 import { reconcileCounters, remapAddresses } from './counters';
 import { withLock, type Lease } from './lock';
@@ -42,8 +42,6 @@ interface StructuralJournal {
   owner: string;
   /** The space lock the owner holds while applying (`Lease.id`). */
   lockId: string;
-  host: string;
-  pid: number;
   createdAt: string;
   [field: string]: unknown;
 }
@@ -86,8 +84,6 @@ export async function applyStructural(ctx: Context, addressSpace: string, lease:
     change,
     owner: OWNER,
     lockId: lease.id,
-    host: os.hostname(),
-    pid: process.pid,
     createdAt: new Date().toISOString(),
   };
   await journal.insertOne(doc);
@@ -109,8 +105,6 @@ export async function recoverStructural(ctx: Context): Promise<StructuralOutcome
         scheduleRecovery(ctx, retryInMs);
         continue;
       }
-      // The dead owner's lock would otherwise keep the space busy until it expires.
-      await ctx.store.collection('locks').deleteOne({ id: doc.lockId });
       await withLock(ctx.store, spaceLock(doc.addressSpace), (lease) => finishLeftover(ctx, doc.addressSpace, lease));
       outcomes.push({ ...summary, outcome: 'completed' });
     } catch (err) {
@@ -125,7 +119,7 @@ async function finishLeftover(ctx: Context, addressSpace: string, lease: Lease):
   const journal = ctx.store.collection<StructuralJournal>('journal');
   const doc = await journal.findOne({ name: journalName(addressSpace) });
   if (!doc || active.has(doc.id)) return;
-  const taken = await journal.updateOne({ id: doc.id, owner: doc.owner }, { $set: { owner: OWNER, lockId: lease.id, host: os.hostname(), pid: process.pid } });
+  const taken = await journal.updateOne({ id: doc.id, owner: doc.owner }, { $set: { owner: OWNER, lockId: lease.id } });
   if (!taken) return;
   await run(ctx, { ...doc, owner: OWNER, lockId: lease.id }, lease, true);
 }
@@ -220,26 +214,11 @@ async function touched(ctx: Context, change: Change): Promise<{ ranges: Filter; 
   return { ranges: { id: { $in: [...ids] } }, blocks: none };
 }
 
-/**
- * When the entry's owner may still be applying it: the expiry of the space lock it holds. Undefined when
- * the owner is gone: its lock is gone or expired, or (embedded store, this host) its process has ended.
- */
+/** When the entry's owner may still be applying it: the expiry of the space lock it holds; undefined when that lock is gone or expired. */
 async function ownerLiveUntil(ctx: Context, doc: StructuralJournal): Promise<number | undefined> {
   const lock = await ctx.store.collection<{ id: string; expiresAt: number }>('locks').findOne({ id: doc.lockId });
   if (!lock || lock.expiresAt < (await ctx.store.now())) return undefined;
-  if (ctx.store.kind === 'embedded' && doc.host === os.hostname() && !processRuns(doc.pid)) return undefined;
   return lock.expiresAt;
-}
-
-/** Whether a process of this pid runs here; this process's own pid means an earlier process (entries of this one are `active`). */
-function processRuns(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function scheduleRecovery(ctx: Context, delayMs: number): void {
