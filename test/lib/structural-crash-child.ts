@@ -5,7 +5,7 @@
  */
 import { Ipam, type NodeKind } from '../../lib/ipam';
 import { openStore } from '../../lib/store';
-import type { Collection, CollectionName, Doc, Store } from '../../lib/store/port';
+import { countingWrites } from '../support/space-snapshot';
 
 type Payload = Record<string, unknown> | ((ipam: Ipam) => Promise<Record<string, unknown>>);
 
@@ -25,51 +25,14 @@ export const OPERATIONS: Record<string, { kind: NodeKind; operation: string; pay
   'allocate-subnet': { kind: 'range', operation: 'allocate-subnet', payload: { block: '10.0.0.0/16', prefixLength: 24 } },
 };
 
-const WRITES = ['insertOne', 'insertMany', 'updateOne', 'updateMany', 'deleteOne', 'deleteMany'] as const;
-
-/** The store, with every write counted; the process dies (SIGKILL) just before write `killAt`. */
-function killingAt(store: Store, killAt: number): { store: Store; writes: () => number } {
-  let writes = 0;
-  const point = (): void => {
-    writes++;
-    if (writes === killAt) process.kill(process.pid, 'SIGKILL');
-  };
-  const collection = <T extends Doc>(name: CollectionName): Collection<T> => {
-    const inner = store.collection<T>(name);
-    const wrapped = {
-      findOne: inner.findOne.bind(inner),
-      find: inner.find.bind(inner),
-      count: inner.count.bind(inner),
-    } as Record<string, unknown>;
-    for (const method of WRITES) {
-      wrapped[method] = (...args: unknown[]) => {
-        point();
-        return (inner[method] as (...a: unknown[]) => unknown)(...args);
-      };
-    }
-    return wrapped as unknown as Collection<T>;
-  };
-  return {
-    writes: () => writes,
-    store: {
-      kind: store.kind,
-      transactional: store.transactional,
-      collection,
-      atomic: (batch) => {
-        point();
-        return store.atomic(batch);
-      },
-      now: () => store.now(),
-      close: () => store.close(),
-    },
-  };
-}
-
 async function main(): Promise<void> {
   const [directory, name, killAtText] = process.argv.slice(2);
   const opened = await Ipam.open({ kind: 'embedded', directory });
   await opened.close();
-  const counted = killingAt(await openStore({ kind: 'embedded', directory }), Number(killAtText));
+  const killAt = Number(killAtText);
+  const counted = countingWrites(await openStore({ kind: 'embedded', directory }), (n) => {
+    if (n === killAt) process.kill(process.pid, 'SIGKILL');
+  });
   const ipam = Ipam.over(counted.store);
   const { kind, operation, payload } = OPERATIONS[name];
   await ipam.perform(kind, operation, typeof payload === 'function' ? await payload(ipam) : payload);

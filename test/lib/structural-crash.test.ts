@@ -10,12 +10,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Ipam } from '../../lib/ipam';
-import type { Doc } from '../../lib/store/port';
+import { isEqual, seedSpace, snapshot, type Snapshot } from '../support/space-snapshot';
 import { tempDir } from '../support/stores';
 import { OPERATIONS } from './structural-crash-child';
 
 const CHILD = path.join(__dirname, 'structural-crash-child.ts');
-/** More than one re-map chunk (lib/counters.ts CHUNK = 1000), so a kill can land between two chunks. */
+/** Addresses per pair: more than one re-map chunk (lib/counters.ts CHUNK = 1000), so a kill can land between two chunks. */
 const ADDRESSES = 1200;
 
 describe('structural changes crash safety (child killed at each write)', function () {
@@ -26,17 +26,7 @@ describe('structural changes crash safety (child killed at each write)', functio
   before(async () => {
     seed = tempDir('flowipam-structural-seed-');
     const ipam = await Ipam.open({ kind: 'embedded', directory: seed });
-    await ipam.perform('block', 'add', { network: '10.0.0.0/8' });
-    await ipam.perform('block', 'add', { network: '10.0.0.0/16' });
-    await ipam.perform('block', 'add', { network: '10.0.64.0/18' });
-    await ipam.perform('range', 'add', { network: '10.0.0.0/21', description: 'wide' });
-    await ipam.perform('range', 'add', { network: '10.0.8.0/24', managedByService: 'Non-MS DHCP', serviceInstance: 'Switch' });
-    const header = 'IP address,Managed by service,Service instance,Device type,IP address state,Assignment type';
-    const rows = Array.from({ length: ADDRESSES }, (_, i) => `10.0.${Math.floor((i + 1) / 256)}.${(i + 1) % 256},IPAM,Localhost,Host,In-Use,Static`);
-    // Unmapped (no range of their pair yet): the add-range operation takes them.
-    rows.push(...Array.from({ length: ADDRESSES }, (_, i) => `10.0.${16 + Math.floor((i + 1) / 256)}.${(i + 1) % 256},Non-MS DHCP,Router,Host,In-Use,Static`));
-    rows.push('10.0.8.7,Non-MS DHCP,Switch,Host,In-Use,Static', '10.0.70.1,IPAM,Localhost,Host,In-Use,Static');
-    await ipam.perform('import', 'import', { entity: 'addresses', csv: [header, ...rows].join('\n') });
+    await seedSpace(ipam, ADDRESSES);
     initial = await snapshot(ipam);
     await ipam.close();
   });
@@ -67,16 +57,6 @@ describe('structural changes crash safety (child killed at each write)', functio
   }
 });
 
-interface Snapshot {
-  blocks: Record<string, unknown>[];
-  ranges: Record<string, unknown>[];
-  addresses: string[];
-}
-
-function isEqual(a: Snapshot, b: Snapshot): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
 /** Opens the store (running the recovery pass), checks what recovery must leave, and snapshots the space. */
 async function reopenedSnapshot(directory: string): Promise<Snapshot> {
   const ipam = await Ipam.open({ kind: 'embedded', directory });
@@ -88,32 +68,6 @@ async function reopenedSnapshot(directory: string): Promise<Snapshot> {
   } finally {
     await ipam.close();
   }
-}
-
-/**
- * Blocks, ranges and addresses with ids replaced by the keys they name (a re-run creates new ids) and the
- * timestamps left out; every counter is checked against a recount here.
- */
-async function snapshot(ipam: Ipam): Promise<Snapshot> {
-  const read = (name: 'blocks' | 'ranges' | 'addresses') => ipam.store.collection(name).find({}, { sort: { key: 1 } });
-  const [blocks, ranges, addresses] = await Promise.all([read('blocks'), read('ranges'), read('addresses')]);
-  const keyOf = new Map<unknown, unknown>([...blocks, ...ranges].map((doc) => [doc.id, doc.key]));
-  const ref = (id: unknown) => (id ? keyOf.get(id) ?? `missing ${String(id)}` : null);
-  for (const [docs, field] of [[ranges, 'rangeId'], [blocks, 'blockId']] as const) {
-    for (const doc of docs) {
-      const counted = addresses.filter((address) => address[field] === doc.id).length;
-      expect(doc.assignedCount, `${field === 'rangeId' ? 'range' : 'block'} ${String(doc.network)} counter`).to.equal(counted);
-    }
-  }
-  const plain = (doc: Doc) => {
-    const { id: _id, createdAt: _c, updatedAt: _u, parentId, blockId, ...rest } = doc;
-    return { ...rest, ...(parentId !== undefined ? { parent: ref(parentId) } : {}), ...(blockId !== undefined ? { block: ref(blockId) } : {}) };
-  };
-  return {
-    blocks: blocks.map(plain),
-    ranges: ranges.map(plain),
-    addresses: addresses.map((doc) => `${String(doc.address)} range=${String(ref(doc.rangeId))} block=${String(ref(doc.blockId))}`),
-  };
 }
 
 function copyOf(directory: string): string {
