@@ -38,16 +38,15 @@ describe('structural changes crash safety (child killed at each write)', functio
       expect(writes, 'writes of the uninterrupted run').to.be.greaterThan(2);
       const after = await reopenedSnapshot(uninterrupted);
       expect(after, 'the operation changes the space').to.not.deep.equal(initial);
-      const outcomes: ('before' | 'after')[] = [];
-      for (let killAt = 1; killAt <= writes; killAt++) {
+      const outcomes = await inParallel(writes, async (killAt) => {
         const directory = copyOf(seed);
         await runChild(directory, name, killAt);
         const state = await reopenedSnapshot(directory);
+        fs.rmSync(directory, { recursive: true, force: true });
         const outcome = isEqual(state, initial) ? 'before' : isEqual(state, after) ? 'after' : undefined;
         if (!outcome) expect(state, `killed before write ${killAt} of ${writes}: neither before nor after`).to.deep.equal(after);
-        outcomes.push(outcome!);
-        fs.rmSync(directory, { recursive: true, force: true });
-      }
+        return outcome!;
+      });
       expect(outcomes[0], 'killed before its first write').to.equal('before');
       const firstAfter = outcomes.indexOf('after');
       expect(firstAfter, 'some kill point is rolled forward').to.be.greaterThan(0);
@@ -68,6 +67,17 @@ async function reopenedSnapshot(directory: string): Promise<Snapshot> {
   } finally {
     await ipam.close();
   }
+}
+
+/** Runs `trial(1..count)`, two at a time (each is mostly a child process); results in order. */
+async function inParallel<T>(count: number, trial: (n: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = [];
+  let next = 1;
+  const worker = async () => {
+    for (let n = next++; n <= count; n = next++) results[n - 1] = await trial(n);
+  };
+  await Promise.all([worker(), worker()]);
+  return results;
 }
 
 function copyOf(directory: string): string {
