@@ -348,6 +348,7 @@ async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<string, 
   let cursor = startOf(view);
   let firstGap: bigint | undefined;
   let firstPass = true;
+  let fromStart = false;
   const unclaimed = () => slots.filter((s) => !s.doc && !pending.some((p) => p.slot === s));
   try {
     for (;;) {
@@ -367,6 +368,13 @@ async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<string, 
           }
           await fillFromStore(ctx, slots);
           if (unclaimed().length === 0) break;
+          if (!fromStart && cursor > view.first) {
+            // Nothing from the hint on: look once from the range's start before calling it full (a hint can be
+            // ahead of a free address another process's release has not yet lowered it to).
+            fromStart = true;
+            cursor = view.first;
+            continue;
+          }
           if (firstGap === undefined) await markFull(ctx, view);
           throw rangeFull(range, ctx, slots.length, slots.length - unclaimed().length);
         }

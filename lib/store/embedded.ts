@@ -13,7 +13,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { IpamError } from '../errors';
 import { applyUpdate } from './apply-update';
 import { convertNedbDirectory } from './nedb-convert';
-import type { Collection, CollectionName, Doc, Filter, FindOptions, IndexSpec, Store, Update, Write } from './port';
+import type { Collection, CollectionName, Comparison, Doc, Filter, FindOptions, IndexSpec, Store, Update, Write } from './port';
 import { COLLECTIONS, INDEXES } from './schema';
 import { literalPath, rankSql, tableDdl, translate, valueSql } from './sqlite-query';
 
@@ -37,6 +37,8 @@ export interface EmbeddedOptions {
   synchronous?: 'FULL' | 'NORMAL';
   /** Where the one-time conversion from the old nedb files reports (default: console.log). */
   log?: (message: string) => void;
+  /** Index entries per step of a large count (default 50,000; tests use small ones). */
+  countStep?: number;
 }
 
 export async function openEmbeddedStore(options: EmbeddedOptions = {}): Promise<Store> {
@@ -54,7 +56,7 @@ export async function openEmbeddedStore(options: EmbeddedOptions = {}): Promise<
       db.close();
       throw err;
     }
-    return new SqliteStore(db, directory ? file : undefined, options.synchronous ?? 'FULL');
+    return new SqliteStore(db, directory ? file : undefined, options.synchronous ?? 'FULL', options.countStep ?? 50_000);
   } catch (err) {
     throw new IpamError('STORE_UNAVAILABLE', `embedded store at ${directory ?? '(memory)'}: ${(err as Error).message}`);
   }
@@ -65,6 +67,8 @@ function connect(file: string, synchronous: 'FULL' | 'NORMAL'): Db {
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   if (file !== ':memory:') db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${synchronous}`);
+  // 64 MiB of page cache (default 2 MiB): the indexes of a large store stay in memory between writes.
+  db.pragma('cache_size = -65536');
   // Checkpoints run in small steps after commits (1000 pages); the WAL file is cut back after each.
   db.pragma('wal_autocheckpoint = 1000');
   db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
@@ -104,6 +108,7 @@ class SqliteStore implements Store {
     readonly db: Db,
     private readonly file: string | undefined,
     private readonly synchronous: 'FULL' | 'NORMAL',
+    readonly countStep: number,
   ) {
     for (const name of COLLECTIONS) this.collections.set(name, new SqliteCollection(this, name, INDEXES[name]));
   }
@@ -239,10 +244,10 @@ class SqliteCollection implements Collection {
 
   async find(filter: Filter, options: FindOptions = {}): Promise<Doc[]> {
     const { where, order, params } = translate(filter, options.sort, this.indexed);
-    const tiebreak = order ? `, rowid ${Object.values(options.sort!).at(-1) === -1 ? 'DESC' : 'ASC'}` : '';
     const limit = options.limit ? ` LIMIT ${Math.floor(options.limit)}` : options.skip ? ' LIMIT -1' : '';
     const offset = options.skip ? ` OFFSET ${Math.floor(options.skip)}` : '';
-    const sql = `SELECT id, doc FROM ${this.table} WHERE ${where}${order}${tiebreak}${limit}${offset}`;
+    // No rowid tiebreak: it would keep SQLite from reading a sorted page straight off the index (ties are unordered).
+    const sql = `SELECT id, doc FROM ${this.table} WHERE ${where}${order}${limit}${offset}`;
     const toDoc = (row: Row) => this.toDoc(row, options.fields);
     if (options.limit && options.limit <= SMALL_RESULT) {
       return guard(() => (this.store.statement(sql).all(params) as Row[]).map(toDoc));
@@ -257,13 +262,55 @@ class SqliteCollection implements Collection {
   async count(filter: Filter): Promise<number> {
     const { where, params } = translate(filter, undefined, this.indexed);
     if (Object.keys(filter).every((field) => field === 'id' || this.indexed.has(field))) {
-      return guard(() => (this.store.statement(`SELECT count(*) AS n FROM ${this.table} WHERE ${where}`).get(params) as { n: number }).n);
+      const step = this.store.countStep;
+      const capped = guard(() => (this.store.statement(`SELECT count(*) AS n FROM (SELECT 1 FROM ${this.table} WHERE ${where} LIMIT ${step + 1})`).get(params) as { n: number }).n);
+      const stepField = capped > step ? this.steppingField(filter) : undefined;
+      if (!stepField) return capped > step ? this.countAll(where, params) : capped;
+      return this.countInSteps(filter, stepField, step);
     }
     // A field without an index means reading documents: counted in pages that yield, like a large find.
+    return this.countAll(where, params);
+  }
+
+  /** A unique indexed field the filter bounds by string comparisons only: big counts can walk its order in steps. */
+  private steppingField(filter: Filter): string | undefined {
+    return this.indexes
+      .filter((index) => index.unique && !index.sparse)
+      .map((index) => index.field)
+      .find((field) => {
+        const condition = filter[field];
+        if (condition === null || typeof condition !== 'object') return false;
+        const bounds = Object.entries(condition);
+        return bounds.length > 0 && bounds.every(([op, value]) => ['$gt', '$gte', '$lt', '$lte'].includes(op) && typeof value === 'string');
+      });
+  }
+
+  /**
+   * Counts a large interval `step` index entries at a time (each step one short call, the event loop served
+   * in between): the value `step` entries on becomes the next step's exclusive lower bound.
+   */
+  private async countInSteps(filter: Filter, field: string, step: number): Promise<number> {
+    const { $gt: _gt, $gte: _gte, ...upper } = filter[field] as Comparison;
+    let bounds = filter[field] as Comparison;
+    let total = 0;
+    for (;;) {
+      const stepFilter = { ...filter, [field]: bounds };
+      const { where, order, params } = translate(stepFilter, { [field]: 1 }, this.indexed);
+      const sql = `SELECT json_extract(doc, ${literalPath(field)}) AS v FROM ${this.table} WHERE ${where}${order} LIMIT 1 OFFSET ${step - 1}`;
+      const row = guard(() => this.store.statement(sql).get(params)) as { v: string } | undefined;
+      if (!row) {
+        const { where: rest, params: restParams } = translate(stepFilter, undefined, this.indexed);
+        return total + guard(() => (this.store.statement(`SELECT count(*) AS n FROM ${this.table} WHERE ${rest}`).get(restParams) as { n: number }).n);
+      }
+      total += step;
+      bounds = { ...upper, $gt: row.v };
+      await yieldToLoop();
+    }
+  }
+
+  private async countAll(where: string, params: Record<string, unknown>): Promise<number> {
     let n = 0;
-    await this.store.withReader((statement, yielding) =>
-      paged(statement(`SELECT rowid FROM ${this.table} WHERE ${where}`), params, yielding, () => n++),
-    );
+    await this.store.withReader((statement, yielding) => paged(statement(`SELECT rowid FROM ${this.table} WHERE ${where}`), params, yielding, () => n++));
     return n;
   }
 

@@ -53,6 +53,8 @@ type Scalar1 = (value: string, type: string, rankOf?: string) => string;
 class Builder {
   readonly params: Record<string, unknown> = {};
   private next = 0;
+  /** Indexed fields the filter holds to one type (a comparison): their sort needs no rank term. */
+  private readonly pinned = new Set<string>();
   constructor(private readonly indexed: Set<string>) {}
 
   private bind(value: unknown): string {
@@ -165,6 +167,7 @@ class Builder {
     const bound = typeof operand === 'boolean' ? Number(operand) : operand;
     if (this.indexed.has(field)) {
       const path = this.path(field);
+      this.pinned.add(field);
       return `(${rankSql(path)} = ${r} AND ${valueSql(path)} ${sqlOp} ${this.bind(bound)})`;
     }
     const types = r === 1 ? `('integer', 'real')` : r === 2 ? `('text')` : `('true', 'false')`;
@@ -175,7 +178,7 @@ class Builder {
     );
   }
 
-  /** ORDER BY in MongoDB's order (type bracket, then value), `rowid` last so ties come out in a stable order. */
+  /** ORDER BY in MongoDB's order (type bracket, then value); ties in no particular order. */
   order(sort: Record<string, 1 | -1> | undefined): string {
     const terms: string[] = [];
     for (const [field, direction] of Object.entries(sort ?? {})) {
@@ -185,7 +188,10 @@ class Builder {
         continue;
       }
       const path = this.path(field);
-      terms.push(`${rankSql(path)} ${dir}`, `${valueSql(path)} ${dir}`);
+      // With the rank fixed by the filter, ORDER BY the value alone lets SQLite read the (rank, value) index in
+      // order; with the rank term as well it sorts every match first (a temporary B-tree).
+      if (!this.pinned.has(field)) terms.push(`${rankSql(path)} ${dir}`);
+      terms.push(`${valueSql(path)} ${dir}`);
     }
     return terms.length > 0 ? ` ORDER BY ${terms.join(', ')}` : '';
   }

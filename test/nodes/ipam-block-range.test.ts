@@ -94,10 +94,11 @@ describe('ipam-block and ipam-range nodes', () => {
     const listed = new Promise<Record<string, unknown>>((resolve) => helper.getNode('out2').once('input', resolve));
     helper.getNode('n2').receive({ payload: {} });
     expect((await listed).payload).to.have.length(1);
-    const lock = path.join(config.directory as string, 'flowipam.lock');
-    expect(fs.existsSync(lock)).to.equal(true);
+    // Open: SQLite's WAL file is there; closed with its last user: SQLite folds it back and removes it.
+    const wal = path.join(config.directory as string, 'ipam.sqlite-wal');
+    expect(fs.existsSync(wal)).to.equal(true);
     await helper.unload();
-    expect(fs.existsSync(lock)).to.equal(false);
+    expect(fs.existsSync(wal)).to.equal(false);
   });
 
   it('MongoDB user and password are credentials; a password inside the URI is refused', async () => {

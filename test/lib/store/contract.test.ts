@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { IpamError } from '../../../lib/errors';
 import { openStore } from '../../../lib/store';
+import { openEmbeddedStore } from '../../../lib/store/embedded';
 import type { Filter, Store } from '../../../lib/store/port';
 import { availableStores, tempDir } from '../../support/stores';
 
@@ -223,5 +224,24 @@ describe('embedded store files', () => {
     expect(await b.collection('blocks').count({})).to.equal(1);
     await b.close();
     expect(() => b.collection('blocks')).to.throw(IpamError, /closed/);
+  });
+});
+
+describe('embedded store: large counts in steps', () => {
+  it('counts an interval of the unique key in steps exactly as one count would', async () => {
+    const store = await openEmbeddedStore({ countStep: 7 });
+    try {
+      const keys = Array.from({ length: 100 }, (_, i) => `S|4|${(i * 37 % 1000).toString(16).padStart(8, '0')}`);
+      await store.collection('addresses').insertMany(keys.map((key, i) => ({ id: `a${i}`, key, rangeId: i % 2 ? 'r1' : null })));
+      const bounds: Record<string, string>[] = [{ $gte: 'S|4|00000000' }, { $gt: 'S|4|00000100', $lte: 'S|4|00000300' }, { $lt: 'S|4|000002ff' }, { $gte: 'S|4|000003e0' }];
+      for (const bound of bounds) {
+        const expected = keys.filter((k) => (!bound.$gte || k >= bound.$gte) && (!bound.$gt || k > bound.$gt) && (!bound.$lt || k < bound.$lt) && (!bound.$lte || k <= bound.$lte)).length;
+        expect(await store.collection('addresses').count({ key: bound }), JSON.stringify(bound)).to.equal(expected);
+      }
+      expect(await store.collection('addresses').count({ rangeId: 'r1' }), 'no stepping field: counted in pages').to.equal(50);
+      expect(await store.collection('addresses').count({}), 'the whole collection').to.equal(100);
+    } finally {
+      await store.close();
+    }
   });
 });
