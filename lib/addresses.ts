@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { parseAddress, parseMac } from './address';
 import { checkCustomFields } from './custom-fields';
 import { deleteAddressesCounted, insertAddressCounted, updateAddressCounted } from './counters';
-import { ADDRESS_STATES, ASSIGNMENT_TYPES, DEVICE_TYPES, SERVICES, canonicalOf, canonicalOrCustom } from './enums';
+import { INTERNAL_FIELDS, READ_ONLY_FIELDS, canonicalValue, optionalFields } from './fields';
 import { IpamError, invalid, isIpamError, show } from './errors';
 import { addressKey, checkAddressSpace, requestKey } from './keys';
 import { mostSpecificBlockId, mostSpecificRangeId } from './mapping';
@@ -16,19 +16,8 @@ import { overlapping, startFloor, type Context } from './space';
 
 export type AddressDoc = AddressRecord & Keyed & { requestKey?: string };
 
-/** Fields an address may lack, so an update can clear them. */
-const OPTIONAL_FIELDS = [
-  'macAddress', 'deviceName', 'description', 'expiryDate', 'duid', 'iaid', 'dhcpReservation', 'dns',
-  'customFields', 'requestId', 'requestKey',
-];
-
-const DEFAULTS = {
-  managedByService: 'IPAM',
-  serviceInstance: 'Localhost',
-  deviceType: 'Host',
-  ipAddressState: 'In-Use',
-  assignmentType: 'Static',
-};
+/** Fields an address may lack, so an update can clear them; `requestKey` goes with `requestId`. */
+const OPTIONAL_FIELDS = [...optionalFields('addresses'), 'requestKey'];
 
 export interface BuildOptions {
   /** The range the address is expected to map to (allocation knows it): narrows the search for a more specific one. */
@@ -44,8 +33,8 @@ export async function buildAddress(ctx: Context, input: unknown, base?: AddressD
   const addressSpace = checkAddressSpace(fields.addressSpace);
   const key = addressKey(addressSpace, parsed.family, parsed.value);
   const service = {
-    managedByService: canonicalOrCustom('managedByService', fields.managedByService ?? DEFAULTS.managedByService, SERVICES),
-    serviceInstance: canonicalOrCustom('serviceInstance', fields.serviceInstance ?? DEFAULTS.serviceInstance, []),
+    managedByService: canonicalValue('addresses', 'managedByService', fields.managedByService),
+    serviceInstance: canonicalValue('addresses', 'serviceInstance', fields.serviceInstance),
   };
   const where = { addressSpace, family: parsed.family, startKey: key, endKey: key };
   const now = nowIso();
@@ -55,9 +44,9 @@ export async function buildAddress(ctx: Context, input: unknown, base?: AddressD
     family: parsed.family,
     address: parsed.text,
     ...service,
-    deviceType: canonicalOrCustom('deviceType', fields.deviceType ?? DEFAULTS.deviceType, DEVICE_TYPES),
-    ipAddressState: canonicalOf('ipAddressState', fields.ipAddressState ?? DEFAULTS.ipAddressState, ADDRESS_STATES),
-    assignmentType: canonicalOf('assignmentType', fields.assignmentType ?? DEFAULTS.assignmentType, ASSIGNMENT_TYPES),
+    deviceType: canonicalValue('addresses', 'deviceType', fields.deviceType),
+    ipAddressState: canonicalValue('addresses', 'ipAddressState', fields.ipAddressState),
+    assignmentType: canonicalValue('addresses', 'assignmentType', fields.assignmentType),
     rangeId: await mostSpecificRangeId(ctx, where, service, options.range),
     blockId: await mostSpecificBlockId(ctx, where),
     key,
@@ -251,8 +240,7 @@ function copyText(from: Record<string, unknown>, to: AddressDoc, fields: string[
 
 /** The user-editable fields of a stored address, as input for re-validation on update. */
 function editableOf(doc: AddressDoc): Record<string, unknown> {
-  const { id, family, key, requestKey: _rk, rangeId, blockId, createdAt, updatedAt, expiryStatus, expiryReported, ...rest } = doc;
-  return rest;
+  return Object.fromEntries(Object.entries(doc).filter(([field]) => !READ_ONLY_FIELDS.has(field) && !INTERNAL_FIELDS.includes(field)));
 }
 
 /** `update` payloads name the address by id or address; the selector is not a change. */

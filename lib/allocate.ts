@@ -18,6 +18,7 @@ import { activeProbes, probe, type CheckName } from './probes';
 import { checkInput, toRecord, type AddressRecord } from './records';
 import { getRangeDoc, type RangeDoc } from './ranges';
 import type { Context } from './space';
+import { localState, type StoreLocal } from './store/local';
 import type { Collection, Filter } from './store/port';
 
 /** An allocated address as returned by `allocate`: the record, plus the checks that made it available. */
@@ -37,8 +38,6 @@ const PROBE_BATCH = 4;
 /** ...and at most this many (each ping is a process). */
 const MAX_PARALLEL_PROBES = 16;
 
-/** Keys of candidates being probed or claimed in this process, each with a promise settled when it ends. */
-const claiming = new Map<string, Promise<void>>();
 
 /* ------------------------------------------------------------------ ranges */
 
@@ -49,6 +48,8 @@ interface RangeView {
   last: bigint;
   /** Sorted and merged. */
   exclusions: Interval[];
+  /** This process's claims and hints for the range's store. */
+  local: StoreLocal;
 }
 
 /** The range named by `rangeId` or `range`: an id, a CIDR (+ `addressSpace`) or a selector object. */
@@ -64,7 +65,7 @@ export async function resolveRange(ctx: Context, input: Record<string, unknown>)
   throw invalid('range', selector, 'is required: the range id, its network (CIDR, with addressSpace) or {id}');
 }
 
-function viewOf(doc: RangeDoc): RangeView {
+function viewOf(ctx: Context, doc: RangeDoc): RangeView {
   const first = keyValue(doc.startKey);
   const last = keyValue(doc.endKey);
   const intervals = (doc.exclusions ?? [])
@@ -76,7 +77,7 @@ function viewOf(doc: RangeDoc): RangeView {
     if (current && next.first <= current.last + 1n) current.last = next.last > current.last ? next.last : current.last;
     else exclusions.push({ ...next });
   }
-  return { doc, family: doc.family, first, last, exclusions };
+  return { doc, family: doc.family, first, last, exclusions, local: localState(ctx.store) };
 }
 
 function keyAt(view: RangeView, value: bigint): string {
@@ -110,7 +111,7 @@ async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerato
   let pos = from < view.first ? view.first : from;
   // Start with the span the last search of this range found its gap in: in a range used evenly (99% at
   // random) the next gap is about as far, so the doubling counts up to it are not repeated on every call.
-  let span = gapSpans.get(view.doc.id) ?? read;
+  let span = view.local.gapSpans.get(view.doc.id) ?? read;
   const start = pos;
   while (pos <= view.last) {
     const excluded = view.exclusions.find((e) => e.first <= pos && pos <= e.last);
@@ -130,7 +131,7 @@ async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerato
         continue;
       }
       if (used === 0n) {
-        gapSpans.delete(view.doc.id);
+        view.local.gapSpans.delete(view.doc.id);
         for (let p = lo; p <= hi; p++) yield p;
         pos = hi + 1n;
         span = read;
@@ -142,8 +143,8 @@ async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerato
         else hi = mid;
       }
       // How far from the start this gap was: the next search's first span.
-      if (hi - start + 1n > read) gapSpans.set(view.doc.id, hi - start + 1n);
-      else gapSpans.delete(view.doc.id);
+      if (hi - start + 1n > read) view.local.gapSpans.set(view.doc.id, hi - start + 1n);
+      else view.local.gapSpans.delete(view.doc.id);
     }
     const docs = await addresses.find(between(view, lo, hi), { sort: { key: 1 }, fields: ['key'] });
     if (BigInt(docs.length) === hi - lo + 1n) {
@@ -163,8 +164,6 @@ async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerato
   }
 }
 
-/** Per range, the width of the counted span the last gap search found a gap in (a speed hint only). */
-const gapSpans = new Map<string, bigint>();
 
 function between(view: RangeView, lo: bigint, hi: bigint): Filter {
   return { key: { $gte: keyAt(view, lo), $lte: keyAt(view, hi) } };
@@ -198,15 +197,15 @@ async function pickCandidates(
       picked.firstGap ??= value;
       if (skip.has(value)) continue;
       const key = keyAt(view, value);
-      const settled = claiming.get(key);
+      const settled = view.local.claiming.get(key);
       if (settled) {
         picked.blocked.push({ value, settled });
         continue;
       }
       // Checked and set with no await in between: the claim is atomic within this process.
       let release!: () => void;
-      claiming.set(key, new Promise<void>((resolve) => (release = resolve)));
-      releasers.set(key, release);
+      view.local.claiming.set(key, new Promise<void>((resolve) => (release = resolve)));
+      view.local.releasers.set(key, release);
       picked.candidates.push(value);
       if (picked.candidates.length >= want) break;
     }
@@ -217,14 +216,12 @@ async function pickCandidates(
   return picked;
 }
 
-const releasers = new Map<string, () => void>();
-
 function releaseClaims(view: RangeView, values: bigint[]): void {
   for (const value of values) {
     const key = keyAt(view, value);
-    releasers.get(key)?.();
-    releasers.delete(key);
-    claiming.delete(key);
+    view.local.releasers.get(key)?.();
+    view.local.releasers.delete(key);
+    view.local.claiming.delete(key);
   }
 }
 
@@ -263,7 +260,7 @@ export async function findAvailable(ctx: Context, payload: unknown): Promise<str
   const input = asObject(payload);
   const count = checkCount(input.count);
   const range = await resolveRange(ctx, input);
-  const view = viewOf(range);
+  const view = viewOf(ctx, range);
   const probing = activeProbes(ctx.checks).length > 0;
   const found: bigint[] = [];
   const skip = new Set<bigint>();
@@ -341,7 +338,7 @@ async function fillFromStore(ctx: Context, slots: Slot[]): Promise<void> {
  * nothing: the taken address is skipped, a replayed slot is filled from the store, and the rest is tried again.
  */
 async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<string, unknown>, slots: Slot[]): Promise<void> {
-  const view = viewOf(range);
+  const view = viewOf(ctx, range);
   const probing = activeProbes(ctx.checks).length > 0;
   const skip = new Set<bigint>();
   let pending: { slot: Slot; value: bigint }[] = [];
@@ -489,29 +486,28 @@ async function markFull(ctx: Context, view: RangeView): Promise<void> {
   await moveHint(ctx, view, view.last + 1n, true);
 }
 
-/**
- * This process's own hint per range, valid only while the stored `hintVersion` is the one it was
- * computed under (any release, from any process, bumps it). It spares the store a write per
- * allocation: the stored hint moves only once it lags behind (HINT_LAG, HINT_WRITE_*), so another process
- * starting from it skips at most HINT_WRITE_SPAN used addresses, by counting.
- */
-const localHints = new Map<string, { version: number; value: bigint; moves: number }>();
-
 /** The stored hint; a range written before hints existed starts at its first address. */
 function storedHint(doc: RangeDoc): string {
   return doc.freeHint ?? doc.startKey;
 }
 
+/**
+ * The start of a search: this process's own hint for the range (`local.localHints`), valid only while
+ * the stored `hintVersion` is the one it was computed under (any release, from any process, bumps it).
+ * It spares the store a write per allocation: the stored hint moves only once it lags behind
+ * (HINT_LAG, HINT_WRITE_*), so another process starting from it skips at most HINT_WRITE_SPAN used
+ * addresses, by counting.
+ */
 function startOf(view: RangeView): bigint {
   const stored = keyValue(storedHint(view.doc));
-  const local = localHints.get(view.doc.id);
+  const local = view.local.localHints.get(view.doc.id);
   return local && local.version === view.doc.hintVersion && local.value > stored ? local.value : stored;
 }
 
 async function moveHint(ctx: Context, view: RangeView, value: bigint, always = false): Promise<void> {
   const { id, hintVersion } = view.doc;
-  let local = localHints.get(id);
-  if (!local || local.version !== hintVersion) localHints.set(id, (local = { version: hintVersion, value, moves: 0 }));
+  let local = view.local.localHints.get(id);
+  if (!local || local.version !== hintVersion) view.local.localHints.set(id, (local = { version: hintVersion, value, moves: 0 }));
   if (local.value < value) local.value = value;
   local.moves++;
   const next = keyAt(view, value);
@@ -532,7 +528,7 @@ async function moveHint(ctx: Context, view: RangeView, value: bigint, always = f
 export async function refreshHint(ctx: Context, rangeId: string): Promise<void> {
   const doc = await ctx.store.collection<RangeDoc>('ranges').findOne({ id: rangeId });
   if (!doc) return;
-  const view = viewOf(doc);
+  const view = viewOf(ctx, doc);
   for await (const value of gaps(ctx, view, keyValue(storedHint(doc)))) {
     await moveHint(ctx, view, value, true);
     return;
@@ -548,7 +544,7 @@ async function allocateGiven(
   address: unknown,
 ): Promise<AllocatedRecord> {
   const parsed = parseAddress(address, 'address');
-  const view = viewOf(range);
+  const view = viewOf(ctx, range);
   if (parsed.family !== view.family || parsed.value < view.first || parsed.value > view.last) {
     throw new IpamError('OUT_OF_RANGE', `address ${show(address)}: is outside ${describeRange(range)}`, {
       field: 'address',

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { isPrivate, overlaps } from './address';
 import { canonicalOf, RIRS } from './enums';
+import { optionalFields } from './fields';
 import { IpamError, invalid, show } from './errors';
 import { withLock } from './lock';
 import { checkInput, clearedFields, nowIso, toRecord, type BlockRecord, type Keyed, type RangeRecord } from './records';
@@ -18,8 +19,8 @@ export { spaceLock };
 
 export type BlockDoc = BlockRecord & Keyed & { startKey: string; endKey: string; spanKey: string; assignedCount?: number };
 
-/** Fields an update may change without moving the block. */
-const EDITABLE = ['rir', 'description', 'customFields'] as const;
+/** Fields an update may change without moving the block: its optional ones. */
+const EDITABLE = optionalFields('blocks');
 
 export async function addBlock(ctx: Context, input: unknown): Promise<BlockRecord> {
   const fields = checkInput('blocks', input);
@@ -66,7 +67,7 @@ export async function updateBlock(ctx: Context, selector: unknown, input: unknow
   }
   const changes: Record<string, unknown> = {};
   for (const field of EDITABLE) if (fields[field] !== undefined) changes[field] = fields[field];
-  const cleared = clearedFields(input).filter((field) => (EDITABLE as readonly string[]).includes(field));
+  const cleared = clearedFields(input).filter((field) => EDITABLE.includes(field));
   if ('rir' in changes || cleared.includes('rir')) changes.rir = checkRir(current, current.isPrivate, changes.rir);
   if ('customFields' in changes) changes.customFields = await checkCustomFields(ctx, 'blocks', changes.customFields);
   for (const field of Object.keys(changes)) if (changes[field] === undefined) delete changes[field];

@@ -5,6 +5,7 @@
  */
 import { fold } from './enums';
 import { IpamError, invalid, show } from './errors';
+import { recordFieldNames } from './fields';
 import type { CustomFields, Entity } from './records';
 import type { Context } from './space';
 import type { Doc, Filter } from './store/port';
@@ -35,12 +36,7 @@ export const MULTI_VALUE_SEPARATOR = ';';
  * Names a custom field may not take: record fields (custom fields are usable as bare names in filters
  * and range-group criteria, so they must not shadow one) and the inventory's `blockKind` grouping.
  */
-const RESERVED_NAMES = [
-  'id', 'addressSpace', 'family', 'network', 'startAddress', 'endAddress', 'prefixLength', 'isPrivate', 'rir',
-  'blockId', 'rangeId', 'parentId', 'managedByService', 'serviceInstance', 'assignmentType', 'address', 'deviceType',
-  'ipAddressState', 'macAddress', 'deviceName', 'description', 'expiryDate', 'expiryStatus', 'duid', 'iaid',
-  'dhcpReservation', 'dns', 'customFields', 'requestId', 'createdAt', 'updatedAt', 'exclusions', 'blockKind',
-].map(fold);
+const RESERVED_NAMES = [...recordFieldNames(), 'blockKind'].map(fold);
 
 export async function listCustomFields(ctx: Context): Promise<CustomFieldDefinition[]> {
   const doc = await ctx.store.collection<CustomFieldsDoc>('settings').findOne({ name: SETTINGS_NAME });

@@ -2,50 +2,21 @@
  * User filters (`list`, export): record fields with plain values only. Nothing a user sends becomes a
  * query operator; each value is a scalar, compared for equality, with enumerations canonicalised.
  */
-import { parseAddress, parseNetwork } from './address';
-import { ADDRESS_STATES, ASSIGNMENT_TYPES, DEVICE_TYPES, EXPIRY_STATUSES, RIRS, SERVICES, canonicalOf, canonicalOrCustom } from './enums';
 import { invalid } from './errors';
-import { checkAddressSpace } from './keys';
-import { ownValue } from './own';
+import { FIELD_TABLE, filterConversion } from './fields';
 import { RECORD_NOUN, type Entity } from './records';
 import type { Collection, Doc, Filter, FindOptions, Scalar } from './store/port';
 
-const COMMON = ['id', 'addressSpace', 'family', 'description', 'createdAt', 'updatedAt'];
-const FIELDS: Record<Entity, string[]> = {
-  blocks: [...COMMON, 'network', 'startAddress', 'endAddress', 'prefixLength', 'isPrivate', 'rir', 'parentId'],
-  ranges: [
-    ...COMMON, 'network', 'startAddress', 'endAddress', 'prefixLength', 'managedByService', 'serviceInstance',
-    'assignmentType', 'blockId',
-  ],
-  addresses: [
-    ...COMMON, 'address', 'managedByService', 'serviceInstance', 'deviceType', 'ipAddressState', 'assignmentType',
-    'macAddress', 'deviceName', 'expiryDate', 'expiryStatus', 'duid', 'iaid', 'requestId', 'rangeId', 'blockId',
-    'dhcpReservation.serverName', 'dhcpReservation.scopeName', 'dhcpReservation.name', 'dhcpReservation.syncStatus',
-    'dns.forwardZone', 'dns.reverseZone', 'dns.hostSyncStatus', 'dns.ptrSyncStatus',
-  ],
-};
-
-/** Values arrive as text from HTTP query strings and CSV: each typed field is converted, or refused by name. */
-const CANONICAL: Record<string, (value: unknown) => Scalar> = {
-  rir: (v) => canonicalOf('rir', v, RIRS),
-  managedByService: (v) => canonicalOrCustom('managedByService', v, SERVICES),
-  assignmentType: (v) => canonicalOf('assignmentType', v, ASSIGNMENT_TYPES),
-  deviceType: (v) => canonicalOrCustom('deviceType', v, DEVICE_TYPES),
-  ipAddressState: (v) => canonicalOf('ipAddressState', v, ADDRESS_STATES),
-  expiryStatus: (v) => canonicalOf('filter.expiryStatus', v, EXPIRY_STATUSES),
-  addressSpace: (v) => checkAddressSpace(v),
-  address: (v) => parseAddress(v, 'filter.address').text,
-  startAddress: (v) => parseAddress(v, 'filter.startAddress').text,
-  endAddress: (v) => parseAddress(v, 'filter.endAddress').text,
-  network: (v) => parseNetwork(v, 'filter.network').cidr,
-  prefixLength: (v) => wholeNumber('prefixLength', v),
-  iaid: (v) => wholeNumber('iaid', v),
-  family: (v) => wholeNumber('family', v),
-  isPrivate: (v) => trueOrFalse('isPrivate', v),
-};
+/** Per entity, each filterable field (lib/fields.ts) with the conversion of its value, if any. */
+const FILTERS = Object.fromEntries(
+  Object.entries(FIELD_TABLE).map(([entity, specs]) => [
+    entity,
+    new Map(specs.filter((spec) => spec.filter).map((spec) => [spec.name, filterConversion(spec)])),
+  ]),
+) as Record<Entity, Map<string, ((value: unknown) => Scalar) | undefined>>;
 
 export function isFilterField(entity: Entity, field: string): boolean {
-  return FIELDS[entity].includes(field) || /^customFields\.[^.$]+$/.test(field);
+  return FILTERS[entity].has(field) || /^customFields\.[^.$]+$/.test(field);
 }
 
 export function toStoreFilter(entity: Entity, input: unknown): Filter {
@@ -57,22 +28,10 @@ export function toStoreFilter(entity: Entity, input: unknown): Filter {
     if (value !== null && typeof value === 'object') {
       throw invalid(`filter.${field}`, value, 'must be a plain value (query operators are not accepted)');
     }
-    const canonical = ownValue(CANONICAL, field);
+    const canonical = FILTERS[entity].get(field);
     filter[field] = (canonical ? canonical(value) : value) as Scalar;
   }
   return filter;
-}
-
-function wholeNumber(field: string, value: unknown): number {
-  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof number !== 'number' || !Number.isInteger(number)) throw invalid(`filter.${field}`, value, 'must be a whole number');
-  return number;
-}
-
-function trueOrFalse(field: string, value: unknown): boolean {
-  if (value === true || value === 'true') return true;
-  if (value === false || value === 'false') return false;
-  throw invalid(`filter.${field}`, value, 'must be true or false');
 }
 
 /**

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { IpamError, isIpamError } from './errors';
+import { localState } from './store/local';
 import type { Store } from './store/port';
 
 interface LockDoc {
@@ -40,11 +41,8 @@ export interface Lease {
   check(): void;
 }
 
-/** Ids of the locks this process holds now. */
-const held = new Set<string>();
-
-/** In-process queue per lock name, so waiters in one process line up instead of polling the store. */
-const localQueues = new Map<string, Promise<unknown>>();
+/** Ids of the locks this process holds now (process-wide, like the pid the lock documents name). */
+const heldHere = new Set<string>();
 
 export async function withLock<T>(
   store: Store,
@@ -52,6 +50,8 @@ export async function withLock<T>(
   work: (lease: Lease) => Promise<T>,
   options: LockOptions = {},
 ): Promise<T> {
+  // Waiters of this process on one store line up in a queue per lock name instead of polling the store.
+  const localQueues = localState(store).lockQueues;
   const previous = localQueues.get(name) ?? Promise.resolve();
   const run = previous.catch(() => undefined).then(() => withStoreLock(store, name, work, options));
   const tail = run.catch(() => undefined);
@@ -66,7 +66,7 @@ async function withStoreLock<T>(store: Store, name: string, work: (lease: Lease)
   const locks = store.collection<LockDoc>('locks');
   const ttlMs = options.ttlMs ?? 60_000;
   const id = await acquire(store, name, ttlMs, options.waitMs ?? 20_000);
-  held.add(id);
+  heldHere.add(id);
   const lease = new StoreLease(name, id);
   // Long structural changes keep the lock: it is pushed forward while the work runs, so it only lapses
   // when its holder has died (or cannot reach the store for a whole ttl).
@@ -86,7 +86,7 @@ async function withStoreLock<T>(store: Store, name: string, work: (lease: Lease)
     return await work(lease);
   } finally {
     clearInterval(renewal);
-    held.delete(id);
+    heldHere.delete(id);
     // The work's outcome stands either way: a lock that cannot be deleted now expires by its ttl.
     await locks.deleteOne({ id }).catch(() => undefined);
   }
@@ -121,7 +121,7 @@ export async function releaseDeadHolders(store: Store): Promise<number> {
   const locks = store.collection<LockDoc>('locks');
   let released = 0;
   for (const lock of await locks.find({ host: os.hostname() })) {
-    const dead = lock.pid === process.pid ? !held.has(lock.id) : !processRuns(lock.pid);
+    const dead = lock.pid === process.pid ? !heldHere.has(lock.id) : !processRuns(lock.pid);
     if (dead && (await locks.deleteOne({ id: lock.id }))) released++;
   }
   return released;

@@ -6,13 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { contains, parseAddress, type Interval } from './address';
 import { checkCustomFields } from './custom-fields';
 import { COUNT_FIELD } from './counters';
-import {
-  ASSIGNMENT_TYPES,
-  SERVICES,
-  canonicalOf,
-  canonicalOrCustom,
-  isReservedRangeService,
-} from './enums';
+import { isReservedRangeService } from './enums';
+import { canonicalValue, optionalFields } from './fields';
 import { IpamError, invalid, show } from './errors';
 import { checkAddressSpace } from './keys';
 import { withLock, type Lease } from './lock';
@@ -30,9 +25,8 @@ export interface RangeWriteOptions {
   allowReservedService?: boolean;
 }
 
-const DEFAULTS = { managedByService: 'IPAM', serviceInstance: 'Localhost', assignmentType: 'Static' };
 /** Fields a range may lack, so an update can clear them. */
-const OPTIONAL_FIELDS = ['description', 'exclusions', 'customFields'] as const;
+const OPTIONAL_FIELDS = optionalFields('ranges');
 
 export async function addRange(ctx: Context, input: unknown, options: RangeWriteOptions = {}): Promise<RangeRecord> {
   const draft = await prepareRange(ctx, input, options);
@@ -126,10 +120,10 @@ export interface RangeDraft {
 
 async function buildRange(ctx: Context, fields: Record<string, unknown>, options: RangeWriteOptions): Promise<RangeDraft> {
   const bounds = resolveBounds(fields, 'usable');
-  const managedByService = canonicalOrCustom('managedByService', fields.managedByService ?? DEFAULTS.managedByService, SERVICES);
+  const managedByService = canonicalValue('ranges', 'managedByService', fields.managedByService);
   if (isReservedRangeService(managedByService) && !options.allowReservedService) throw reservedServiceError(managedByService);
-  const serviceInstance = canonicalOrCustom('serviceInstance', fields.serviceInstance ?? DEFAULTS.serviceInstance, []);
-  const assignmentType = canonicalOf('assignmentType', fields.assignmentType ?? DEFAULTS.assignmentType, ASSIGNMENT_TYPES);
+  const serviceInstance = canonicalValue('ranges', 'serviceInstance', fields.serviceInstance);
+  const assignmentType = canonicalValue('ranges', 'assignmentType', fields.assignmentType);
   const exclusions = checkExclusions(bounds, fields.exclusions as Exclusion[] | undefined);
   const customFields = await checkCustomFields(ctx, 'ranges', fields.customFields);
   return {

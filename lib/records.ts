@@ -1,10 +1,11 @@
 /**
- * Record types of the contract and the input shape check (ajv). Domain rules live in blocks.ts,
- * ranges.ts and addresses.ts; this file only knows field names and JSON types.
+ * Record types of the contract and the input shape check (ajv, with schemas derived from the field
+ * table in fields.ts). Domain rules live in blocks.ts, ranges.ts and addresses.ts.
  */
 import Ajv, { type ErrorObject, type JSONSchemaType } from 'ajv';
 import { fieldMessage, invalid, IpamError } from './errors';
 import { DEFAULT_THRESHOLD_DAYS, expiryBounds, expiryStatusWithin, type ExpiryBounds } from './expiry';
+import { INTERNAL_FIELDS, READ_ONLY_FIELDS, inputSchema } from './fields';
 import { bareObject, ownPath } from './own';
 import type { Doc } from './store/port';
 
@@ -74,9 +75,6 @@ export interface Keyed {
   endKey?: string;
 }
 
-/** `expiryReported`: the state ipam-expiry last reported (lib/expiry.ts), for its transition log only. */
-const INTERNAL_FIELDS = ['key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion', 'assignedCount', 'expiryReported', 'expiryRun'];
-
 /** What shapes a read: the expiry threshold (ipam-config) and the moment read (default now). */
 export interface ReadView {
   expiryThresholdDays?: number;
@@ -109,98 +107,14 @@ function boundsOf(view: ReadView): ExpiryBounds {
   return latest.bounds;
 }
 
-/** Fields a caller may send back unchanged (from a `get`) without them being treated as input. */
-const READ_ONLY = new Set([
-  'id', 'family', 'isPrivate', 'blockId', 'rangeId', 'parentId', 'createdAt', 'updatedAt', 'expiryStatus',
-  '_msgid',
-]);
-
 export type Entity = 'blocks' | 'ranges' | 'addresses';
 
 /** One record of an entity, for messages (`address fields`); RECORD_NOUN adds the article (`an address field`). */
 export const RECORD_NAME: Record<Entity, string> = { blocks: 'block', ranges: 'range', addresses: 'address' };
 export const RECORD_NOUN: Record<Entity, string> = { blocks: 'a block', ranges: 'a range', addresses: 'an address' };
 
-const text = { type: 'string', maxLength: 1024 } as const;
-const customFields = {
-  type: 'object',
-  additionalProperties: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
-} as const;
-const shared = { addressSpace: text, description: { type: 'string', maxLength: 4096 }, customFields };
-
-const SCHEMAS: Record<Entity, object> = {
-  blocks: {
-    type: 'object',
-    properties: {
-      ...shared,
-      network: text,
-      prefixLength: { type: 'integer' },
-      startAddress: text,
-      endAddress: text,
-      rir: text,
-    },
-    additionalProperties: false,
-  },
-  ranges: {
-    type: 'object',
-    properties: {
-      ...shared,
-      network: text,
-      prefixLength: { type: 'integer' },
-      startAddress: text,
-      endAddress: text,
-      managedByService: text,
-      serviceInstance: text,
-      assignmentType: text,
-      exclusions: {
-        type: 'array',
-        items: {
-          type: 'object',
-          properties: { startAddress: text, endAddress: text },
-          required: ['startAddress', 'endAddress'],
-          additionalProperties: false,
-        },
-      },
-    },
-    additionalProperties: false,
-  },
-  addresses: {
-    type: 'object',
-    properties: {
-      ...shared,
-      address: text,
-      managedByService: text,
-      serviceInstance: text,
-      deviceType: text,
-      ipAddressState: text,
-      assignmentType: text,
-      macAddress: text,
-      deviceName: text,
-      expiryDate: text,
-      duid: text,
-      iaid: { type: 'integer', minimum: 0, maximum: 4294967295 },
-      requestId: { type: 'string', minLength: 1, maxLength: 200 },
-      dhcpReservation: {
-        type: 'object',
-        properties: Object.fromEntries(
-          ['serverName', 'scopeName', 'name', 'type', 'description', 'syncStatus', 'syncMessage'].map((f) => [f, text]),
-        ),
-        additionalProperties: false,
-      },
-      dns: {
-        type: 'object',
-        properties: Object.fromEntries(
-          [
-            'forwardZone', 'forwardPrimaryServer', 'reverseZone', 'reversePrimaryServer',
-            'hostSyncStatus', 'ptrSyncStatus', 'syncMessage',
-          ].map((f) => [f, text]),
-        ),
-        additionalProperties: false,
-      },
-    },
-    additionalProperties: false,
-  },
-};
+/** Input schemas, derived from the field table (lib/fields.ts). */
+const SCHEMAS = Object.fromEntries((['blocks', 'ranges', 'addresses'] as const).map((entity) => [entity, inputSchema(entity)])) as Record<Entity, object>;
 
 const ajv = new Ajv({ allErrors: false, coerceTypes: true, strict: true });
 const validators = Object.fromEntries(
@@ -221,7 +135,7 @@ export function checkInput(entity: Entity, input: unknown): Record<string, unkno
   // Without a prototype a `__proto__` key is an own field, so the schema refuses it by name.
   const copy = bareObject();
   for (const [field, value] of Object.entries(input)) {
-    if (!READ_ONLY.has(field) && value !== undefined && value !== null && value !== '') copy[field] = value;
+    if (!READ_ONLY_FIELDS.has(field) && value !== undefined && value !== null && value !== '') copy[field] = value;
   }
   const validate = validators[entity];
   if (!validate(copy)) throw fromAjv(validate.errors?.[0], copy);

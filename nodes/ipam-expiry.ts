@@ -1,11 +1,13 @@
 /**
  * ipam-expiry: checks address expiry on each input and on its own schedule; one message per event.
  * The schedule is measured from the last run recorded in the store, so redeploys and restarts neither
- * postpone it forever nor repeat it early.
+ * postpone it forever nor repeat it early. Checks of one node never overlap: messages queue behind the
+ * running one; a scheduled check due while another runs is skipped (lib/schedule.ts).
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { lastExpiryRun, type ExpiryEvent, type ExpiryReport } from '../lib/expiry';
 import type { Ipam } from '../lib/ipam';
+import { firstRunInMs, intervalMsOf, RunQueue, startSchedule, statusTime, type Schedule } from '../lib/schedule';
 import { contractError, requireServer, type Message } from './common';
 
 interface ExpiryNodeDef extends NodeDef {
@@ -15,9 +17,7 @@ interface ExpiryNodeDef extends NodeDef {
   intervalHours: string | number;
 }
 
-const HOUR_MS = 3_600_000;
-/** setTimeout's limit is about 24.8 days; the schedule stays below it. */
-const MAX_INTERVAL_HOURS = 24 * 24;
+const DEFAULT_INTERVAL_HOURS = 24;
 
 export = function register(RED: NodeAPI): void {
   function IpamExpiry(this: Node, config: ExpiryNodeDef): void {
@@ -25,22 +25,20 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     const server = requireServer(RED, node, config);
     if (!server) return;
-    const intervalMs = intervalOf(config.intervalHours) * HOUR_MS;
+    const intervalMs = intervalMsOf(config.intervalHours, DEFAULT_INTERVAL_HOURS);
     const runKey = node.id;
-    let running: Promise<unknown> = Promise.resolve();
-    let timer: NodeJS.Timeout | undefined;
+    const queue = new RunQueue();
+    let schedule: Schedule | undefined;
     let closed = false;
 
     /** Runs one check after any check already running; never two at once from this node. */
-    const run = (operation: string): Promise<ExpiryReport> => {
-      const next = running.then(async () => {
+    const run = (operation: string): Promise<ExpiryReport> =>
+      queue.run(async () => {
         node.status({ fill: 'blue', shape: 'dot', text: 'checking...' });
         const ipam = await server.ipam();
         const options = { logging: config.logging || 'transitions', runKey };
         return (await ipam.perform('expiry', operation, options)) as ExpiryReport;
-      });
-      running = next.catch(() => undefined);
-      return next.then(
+      }).then(
         (report) => {
           node.status({ fill: report.counts.expired > 0 ? 'yellow' : 'green', shape: 'dot', text: describe(report) });
           return report;
@@ -51,17 +49,11 @@ export = function register(RED: NodeAPI): void {
           throw failure;
         },
       );
-    };
 
-    const schedule = (delayMs: number): void => {
-      if (closed || intervalMs === 0) return;
-      timer = setTimeout(() => {
-        run('check')
-          .then((report) => send(report.events.map((event) => ({ payload: event }) as Message)))
-          .catch((err: Error) => node.error(err, { payload: undefined, topic: 'ipam-expiry' } as never))
-          .finally(() => schedule(intervalMs));
-      }, delayMs);
-    };
+    const scheduledRun = (): Promise<unknown> =>
+      run('check')
+        .then((report) => send(report.events.map((event) => ({ payload: event }) as Message)))
+        .catch((err: Error) => node.error(err, { payload: undefined, topic: 'ipam-expiry' } as never));
 
     const send = (messages: Message[]): void => {
       if (messages.length > 0) node.send([messages] as never);
@@ -85,8 +77,8 @@ export = function register(RED: NodeAPI): void {
 
     node.on('close', (done: () => void) => {
       closed = true;
-      if (timer) clearTimeout(timer);
-      running.finally(done);
+      schedule?.stop();
+      void queue.idle().finally(done);
     });
 
     if (intervalMs > 0) {
@@ -94,9 +86,16 @@ export = function register(RED: NodeAPI): void {
         .ipam()
         .then((ipam: Ipam) => lastExpiryRun(ipam, runKey))
         .then((last) => {
-          const due = last === null ? 0 : Date.parse(last) + intervalMs - Date.now();
-          node.status({ fill: 'grey', shape: 'ring', text: `next check ${timeOf(new Date(Date.now() + Math.max(due, 0)))}` });
-          schedule(Math.min(Math.max(due, 0), intervalMs));
+          if (closed) return;
+          const dueInMs = firstRunInMs(last, intervalMs);
+          node.status({ fill: 'grey', shape: 'ring', text: `next check ${statusTime(new Date(Date.now() + dueInMs))}` });
+          schedule = startSchedule({
+            intervalMs,
+            firstRunInMs: dueInMs,
+            queue,
+            run: scheduledRun,
+            onSkip: () => node.warn('ipam-expiry: scheduled check skipped, the previous check is still going'),
+          });
         })
         .catch((err: Error) => {
           node.status({ fill: 'red', shape: 'ring', text: `store unavailable: ${err.message}`.slice(0, 80) });
@@ -106,18 +105,9 @@ export = function register(RED: NodeAPI): void {
     }
   }
 
-  function intervalOf(value: unknown): number {
-    const hours = Number(value === undefined || value === '' ? 24 : value);
-    return Number.isFinite(hours) && hours > 0 ? Math.min(hours, MAX_INTERVAL_HOURS) : 0;
-  }
-
   function describe(report: ExpiryReport): string {
     const { expired, expiryDue } = report.counts;
-    return `${timeOf(new Date(report.ranAt))}: ${expired} expired, ${expiryDue} due, ${report.reported} reported`;
-  }
-
-  function timeOf(date: Date): string {
-    return date.toISOString().slice(0, 16).replace('T', ' ') + 'Z';
+    return `${statusTime(new Date(report.ranAt))}: ${expired} expired, ${expiryDue} due, ${report.reported} reported`;
   }
 
   RED.nodes.registerType('ipam-expiry', IpamExpiry);

@@ -5,6 +5,7 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Ipam } from '../lib/ipam';
+import { intervalMsOf, intervalText, RunQueue, startSchedule, statusTime, type Schedule } from '../lib/schedule';
 import { SCHEDULABLE, type SyncRequest, type SyncResult } from '../lib/sync/operations';
 import type { TsigAlgorithm } from '../lib/sync/dns';
 import { contractError, requireServer, type Message } from './common';
@@ -32,10 +33,7 @@ interface SyncCredentials {
   tsigSecret?: string;
 }
 
-const HOUR_MS = 3_600_000;
 const DEFAULT_INTERVAL_HOURS = 6;
-/** setTimeout's limit is about 24.8 days; the schedule stays below it. */
-const MAX_INTERVAL_HOURS = 24 * 24;
 const PROGRESS_EVERY_MS = 500;
 
 export = function register(RED: NodeAPI): void {
@@ -45,12 +43,10 @@ export = function register(RED: NodeAPI): void {
     const credentials = ((node as unknown as { credentials?: SyncCredentials }).credentials ?? {}) as SyncCredentials;
     const server = requireServer(RED, node, config);
     if (!server) return;
-    const intervalMs = intervalOf(config.intervalHours) * HOUR_MS;
+    const intervalMs = intervalMsOf(config.intervalHours, DEFAULT_INTERVAL_HOURS);
     const scheduled = intervalMs > 0 && SCHEDULABLE.includes(config.operation);
-    let queue: Promise<unknown> = Promise.resolve();
-    let active = 0;
-    let timer: NodeJS.Timeout | undefined;
-    let closed = false;
+    const queue = new RunQueue();
+    let schedule: Schedule | undefined;
 
     const requestFor = (msg: Message | undefined): SyncRequest => ({
       source: config.source || 'kea',
@@ -74,9 +70,8 @@ export = function register(RED: NodeAPI): void {
     });
 
     /** Queues one run behind any run of this node; the core does the work in one call. */
-    const run = (operation: string, msg: Message | undefined): Promise<SyncResult> => {
-      active++;
-      const next = queue.catch(() => undefined).then(async () => {
+    const run = (operation: string, msg: Message | undefined): Promise<SyncResult> =>
+      queue.run(async () => {
         node.status({ fill: 'blue', shape: 'dot', text: `${operation}...` });
         let shown = 0;
         const request: SyncRequest = {
@@ -89,41 +84,23 @@ export = function register(RED: NodeAPI): void {
         };
         const ipam: Ipam = await server.ipam();
         return (await ipam.perform('sync', operation, request)) as SyncResult;
-      });
-      queue = next;
-      return next.then(
+      }).then(
         (result) => {
-          active--;
           const fill = result.failed > 0 ? 'yellow' : 'green';
           node.status({ fill, shape: 'dot', text: describe(result) });
           return result;
         },
         (err: unknown) => {
-          active--;
           const failure = contractError(err, node);
-          node.status({ fill: 'red', shape: 'ring', text: `${timeOf(new Date())} ${operation}: ${failure.code}`.slice(0, 80) });
+          node.status({ fill: 'red', shape: 'ring', text: `${statusTime(new Date())} ${operation}: ${failure.code}`.slice(0, 80) });
           throw failure;
         },
       );
-    };
 
-    const tick = (): void => {
-      if (closed) return;
-      if (active > 0) {
-        node.warn(`ipam-sync: scheduled ${config.operation} skipped, the previous run is still going`);
-        schedule(intervalMs);
-        return;
-      }
+    const scheduledRun = (): Promise<unknown> =>
       run(config.operation, undefined)
         .then((result) => node.send({ payload: result, operation: config.operation } as never))
-        .catch((err: Error) => node.error(err, { payload: undefined, operation: config.operation, topic: 'ipam-sync' } as never))
-        .finally(() => schedule(intervalMs));
-    };
-
-    const schedule = (delayMs: number): void => {
-      if (closed || !scheduled) return;
-      timer = setTimeout(tick, delayMs);
-    };
+        .catch((err: Error) => node.error(err, { payload: undefined, operation: config.operation, topic: 'ipam-sync' } as never));
 
     node.on('input', (msg, send, done) => {
       const message = msg as Message;
@@ -138,34 +115,29 @@ export = function register(RED: NodeAPI): void {
     });
 
     node.on('close', (done: () => void) => {
-      closed = true;
-      if (timer) clearTimeout(timer);
-      queue.catch(() => undefined).finally(done);
+      schedule?.stop();
+      void queue.idle().finally(done);
     });
 
     if (scheduled) {
-      node.status({ fill: 'grey', shape: 'ring', text: `every ${Number(intervalMs / HOUR_MS).toPrecision(3).replace(/\.?0+$/, '')} h` });
+      node.status({ fill: 'grey', shape: 'ring', text: `every ${intervalText(intervalMs)}` });
       // The first run right after deploy; then one interval after each run ends.
-      schedule(0);
+      schedule = startSchedule({
+        intervalMs,
+        queue,
+        run: scheduledRun,
+        onSkip: () => node.warn(`ipam-sync: scheduled ${config.operation} skipped, the previous run is still going`),
+      });
     } else {
       node.status({ fill: 'grey', shape: 'ring', text: 'on input only' });
     }
-  }
-
-  function intervalOf(value: unknown): number {
-    const hours = Number(value === undefined || value === '' ? DEFAULT_INTERVAL_HOURS : value);
-    return Number.isFinite(hours) && hours > 0 ? Math.min(hours, MAX_INTERVAL_HOURS) : 0;
   }
 
   function describe(result: SyncResult): string {
     const parts = [`${result.created} created`, `${result.updated} updated`];
     if (result.deleted > 0) parts.push(`${result.deleted} removed`);
     if (result.failed > 0) parts.push(`${result.failed} failed`);
-    return `${timeOf(new Date())} ${result.operation}: ${parts.join(', ')}`;
-  }
-
-  function timeOf(date: Date): string {
-    return `${date.toISOString().slice(11, 16)}Z`;
+    return `${statusTime(new Date())} ${result.operation}: ${parts.join(', ')}`;
   }
 
   RED.nodes.registerType('ipam-sync', IpamSync, {

@@ -4,6 +4,7 @@
  */
 import type { CustomFieldDefinition } from '../custom-fields';
 import { fold } from '../enums';
+import { FIELD_TABLE, READ_ONLY_FIELDS } from '../fields';
 import { IpamError, show } from '../errors';
 import { RECORD_NOUN, type Entity } from '../records';
 
@@ -20,73 +21,28 @@ export interface Column {
   exportOnly?: boolean;
 }
 
-const NETWORK: Column[] = [
-  { field: 'network', header: 'Network', aliases: ['Network ID'] },
-  { field: 'startAddress', header: 'Start IP address' },
-  { field: 'endAddress', header: 'End IP address' },
-  { field: 'prefixLength', header: 'Prefix length', importOnly: true },
-];
-const SERVICE: Column[] = [
-  { field: 'managedByService', header: 'Managed by service' },
-  { field: 'serviceInstance', header: 'Service instance' },
-];
-const TAIL: Column[] = [
-  { field: 'description', header: 'Description' },
-  { field: 'addressSpace', header: 'Address space' },
-];
-
-export const COLUMNS: Record<Entity, Column[]> = {
-  blocks: [...NETWORK, { field: 'rir', header: 'RIR' }, ...TAIL],
-  ranges: [
-    ...NETWORK,
-    ...SERVICE,
-    { field: 'assignmentType', header: 'Assignment type' },
-    { field: 'exclusions', header: 'Exclusions' },
-    ...TAIL,
-  ],
-  addresses: [
-    { field: 'address', header: 'IP address' },
-    ...SERVICE,
-    { field: 'deviceType', header: 'Device type' },
-    { field: 'ipAddressState', header: 'IP address state' },
-    { field: 'assignmentType', header: 'Assignment type' },
-    { field: 'macAddress', header: 'MAC address' },
-    { field: 'deviceName', header: 'Device name' },
-    ...TAIL,
-    { field: 'expiryDate', header: 'Expiry date' },
-    { field: 'expiryStatus', header: 'Expiry status', exportOnly: true },
-    { field: 'duid', header: 'DUID' },
-    { field: 'iaid', header: 'IAID' },
-    { field: 'requestId', header: 'Request ID' },
-    { field: 'dhcpReservation.serverName', header: 'Reservation server name' },
-    { field: 'dhcpReservation.scopeName', header: 'Reservation scope name' },
-    { field: 'dhcpReservation.name', header: 'Reservation name' },
-    { field: 'dhcpReservation.type', header: 'Reservation type' },
-    { field: 'dhcpReservation.description', header: 'Reservation description' },
-    { field: 'dhcpReservation.syncStatus', header: 'Reservation sync status' },
-    { field: 'dhcpReservation.syncMessage', header: 'Reservation sync message' },
-    { field: 'dns.forwardZone', header: 'Forward lookup zone' },
-    { field: 'dns.forwardPrimaryServer', header: 'Forward lookup primary server' },
-    { field: 'dns.reverseZone', header: 'Reverse lookup zone' },
-    { field: 'dns.reversePrimaryServer', header: 'Reverse lookup primary server' },
-    { field: 'dns.hostSyncStatus', header: 'DNS host record sync status' },
-    { field: 'dns.ptrSyncStatus', header: 'DNS PTR record sync status' },
-    { field: 'dns.syncMessage', header: 'DNS sync message' },
-  ],
-};
+/** The CSV columns of each entity, in export order: the field table's (lib/fields.ts) `csv` entries. */
+export const COLUMNS = Object.fromEntries(
+  Object.entries(FIELD_TABLE).map(([entity, specs]) => [
+    entity,
+    specs.flatMap((spec): Column[] => {
+      if (!spec.csv) return [];
+      const { header, aliases, importOnly, exportOnly } = spec.csv;
+      return [{ field: spec.name, header, ...(aliases ? { aliases } : {}), ...(importOnly ? { importOnly } : {}), ...(exportOnly ? { exportOnly } : {}) }];
+    }),
+  ]),
+) as Record<Entity, Column[]>;
 
 /** The guide's mandatory import fields. A block's RIR is checked per row (required only when public IPv4). */
-export const MANDATORY: Record<Entity, string[]> = {
-  addresses: ['address', 'managedByService', 'serviceInstance', 'deviceType', 'ipAddressState', 'assignmentType'],
-  ranges: ['network', 'startAddress', 'endAddress', 'managedByService', 'serviceInstance', 'assignmentType'],
-  blocks: ['network', 'startAddress', 'endAddress'],
-};
+export const MANDATORY = Object.fromEntries(
+  Object.entries(FIELD_TABLE).map(([entity, specs]) => [entity, specs.filter((spec) => spec.csv?.mandatory).map((spec) => spec.name)]),
+) as Record<Entity, string[]>;
 
 /**
  * Columns other tools (and our own `list` output or error report) carry that the store derives itself:
  * accepted and ignored on import, so such files import as they stand.
  */
-const IGNORED = ['id', 'family', 'isPrivate', 'blockId', 'rangeId', 'parentId', 'createdAt', 'updatedAt', 'expiryStatus', 'error'];
+const IGNORED = [...READ_ONLY_FIELDS, 'error'];
 
 /** Range exclusions (`start-end`) are separated by this, like multi-value custom field values. */
 export const LIST_SEPARATOR = ';';

@@ -17,9 +17,11 @@ import { randomUUID } from 'node:crypto';
 import { overlaps } from '../address';
 import { SERVICES, canonicalOrCustom, fold, isReservedRangeService } from '../enums';
 import { IpamError, invalid, isIpamError, show } from '../errors';
+import { optionalFields } from '../fields';
 import { detachAddresses, mostSpecificBlockId } from '../mapping';
 import { addRange, deleteRange, updateRange, type RangeDoc } from '../ranges';
 import { overlapping, type Context } from '../space';
+import { localState } from '../store/local';
 import { checkRange, reservedService, type CheckedRange, type RangeValues } from './checks';
 import { ErrorCollector, type ImportResult } from './report';
 import type { CsvInput, CsvRow } from './source';
@@ -73,19 +75,12 @@ interface JournalDoc {
 const MANDATORY = ['network', 'startAddress', 'endAddress', 'assignmentType'];
 
 /** Fields the file fully decides; an empty cell clears the optional ones. */
-const OPTIONAL = ['description', 'exclusions', 'customFields'] as const;
-
-/** Identifies this process as the owner of the journals it is applying. */
-const OWNER = randomUUID();
-const active = new Set<string>();
+const OPTIONAL = optionalFields('ranges');
 
 /** On a shared store, how long a journal's heartbeat may be silent before another process takes it over. */
 const STALE_MS = 120_000;
 /** The owner renews its heartbeat this often while applying (so a slow step is not mistaken for a dead owner). */
 const HEARTBEAT_MS = 20_000;
-
-/** One pending retry of `recoverImports` per store (a journal was deferred because it was still fresh). */
-const retries = new WeakMap<object, NodeJS.Timeout>();
 
 /** Thrown by an owner whose journal another process took over: it stops, and the new owner finishes. */
 const lostOwnership = new WeakSet<Error>();
@@ -145,8 +140,10 @@ export async function recoverImports(
   const staleMs = options.staleMs ?? (ctx.store.kind === 'embedded' ? 0 : STALE_MS);
   const found = await journal.find(options.name ? { name: options.name } : { kind: 'import-and-update' });
   const outcomes: { name: string; outcome: 'completed' | 'rolled-back' | 'deferred'; error?: string }[] = [];
+  // This process's owner id and running journals on this store (lib/store/local.ts).
+  const local = localState(ctx.store);
   for (const doc of found) {
-    if (active.has(doc.id)) continue;
+    if (local.activeImports.has(doc.id)) continue;
     const now = await ctx.store.now();
     const age = now - doc.heartbeatAt;
     if (age < staleMs) {
@@ -157,11 +154,11 @@ export async function recoverImports(
     }
     const taken = await journal.updateOne(
       { id: doc.id, owner: doc.owner, heartbeatAt: doc.heartbeatAt },
-      { $set: { owner: OWNER, heartbeatAt: now } },
+      { $set: { owner: local.importOwner, heartbeatAt: now } },
     );
     if (!taken) continue;
     try {
-      const { outcome, failure } = await runJournal(ctx, { ...doc, owner: OWNER });
+      const { outcome, failure } = await runJournal(ctx, { ...doc, owner: local.importOwner });
       outcomes.push({ name: doc.name, outcome, ...(failure ? { error: messageOf(failure) } : {}) });
     } catch (err) {
       outcomes.push({ name: doc.name, outcome: 'deferred' as const, error: (err as Error).message });
@@ -170,14 +167,15 @@ export async function recoverImports(
   return outcomes;
 }
 
+/** One pending retry per store (a journal was deferred because it was still fresh). */
 function scheduleRecovery(ctx: Context, delayMs: number): void {
-  if (retries.has(ctx.store)) return;
-  const timer = setTimeout(() => {
-    retries.delete(ctx.store);
+  const local = localState(ctx.store);
+  if (local.importRetry) return;
+  local.importRetry = setTimeout(() => {
+    local.importRetry = undefined;
     void recoverImports(ctx).catch(() => undefined);
   }, delayMs);
-  timer.unref();
-  retries.set(ctx.store, timer);
+  local.importRetry.unref();
 }
 
 function checkPair(options: UpdateOptions): Pair {
@@ -303,7 +301,7 @@ async function applyJournaled(ctx: Context, pair: Pair, ops: Op[], onProgress?: 
     state: 'applying',
     ops,
     done: 0,
-    owner: OWNER,
+    owner: localState(ctx.store).importOwner,
     heartbeatAt: await ctx.store.now(),
     createdAt: new Date().toISOString(),
   };
@@ -346,7 +344,8 @@ async function runJournal(
     );
   }, HEARTBEAT_MS);
   heartbeat.unref();
-  active.add(doc.id);
+  const { activeImports } = localState(ctx.store);
+  activeImports.add(doc.id);
   try {
     let failure: unknown;
     if (doc.state === 'applying') {
@@ -377,7 +376,7 @@ async function runJournal(
     return { outcome: 'rolled-back', failure };
   } finally {
     clearInterval(heartbeat);
-    active.delete(doc.id);
+    activeImports.delete(doc.id);
   }
 }
 

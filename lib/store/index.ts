@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { openEmbeddedStore } from './embedded';
 import { openMongoStore, type MongoOptions } from './mongodb';
+import { shareLocalState } from './local';
 import type { Store } from './port';
 
 export type StoreConfig =
@@ -38,7 +39,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
 
 function sharedHandle(store: Store, directory: string, shared: Shared): Store {
   let closed = false;
-  return {
+  const handle: Store = {
     kind: store.kind,
     transactional: store.transactional,
     atomic: (writes) => store.atomic(writes),
@@ -53,4 +54,6 @@ function sharedHandle(store: Store, directory: string, shared: Shared): Store {
       await store.close();
     },
   };
+  shareLocalState(handle, store);
+  return handle;
 }

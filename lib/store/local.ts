@@ -1,0 +1,53 @@
+/**
+ * What this process keeps in memory about one open store: in-flight claims, allocation hints, lock
+ * queues, the owner of its import journals. It hangs off the store instance, so two ipam-config nodes
+ * on different stores that both use the address space `Default` share none of it, and it goes when the
+ * store does. Handles on one underlying store (lib/store/index.ts shares an embedded directory) share it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Store } from './port';
+
+export interface StoreLocal {
+  /** lib/allocate.ts: address keys being probed or claimed, each with a promise settled when it ends. */
+  readonly claiming: Map<string, Promise<void>>;
+  /** lib/allocate.ts: settles the matching `claiming` promise. */
+  readonly releasers: Map<string, () => void>;
+  /** lib/allocate.ts: per range id, this process's own free-address hint. */
+  readonly localHints: Map<string, { version: number; value: bigint; moves: number }>;
+  /** lib/allocate.ts: per range id, the width of the span the last gap search found a gap in. */
+  readonly gapSpans: Map<string, bigint>;
+  /** lib/lock.ts: per lock name, the tail of this process's waiters. */
+  readonly lockQueues: Map<string, Promise<unknown>>;
+  /** lib/csv/update.ts: identifies this process as the owner of the journals it applies to this store. */
+  readonly importOwner: string;
+  /** lib/csv/update.ts: ids of the journals this process is applying now. */
+  readonly activeImports: Set<string>;
+  /** lib/csv/update.ts: the pending retry of import recovery, if any. */
+  importRetry?: NodeJS.Timeout;
+}
+
+const states = new WeakMap<Store, StoreLocal>();
+const underlying = new WeakMap<Store, Store>();
+
+export function localState(store: Store): StoreLocal {
+  const owner = underlying.get(store) ?? store;
+  let state = states.get(owner);
+  if (!state) {
+    state = {
+      claiming: new Map(),
+      releasers: new Map(),
+      localHints: new Map(),
+      gapSpans: new Map(),
+      lockQueues: new Map(),
+      importOwner: randomUUID(),
+      activeImports: new Set(),
+    };
+    states.set(owner, state);
+  }
+  return state;
+}
+
+/** Makes `handle` (a wrapper of `store`) share the state of the store it wraps. */
+export function shareLocalState(handle: Store, store: Store): void {
+  underlying.set(handle, underlying.get(store) ?? store);
+}
