@@ -7,22 +7,21 @@ import { isPrivate, overlaps } from './address';
 import { canonicalOf, RIRS } from './enums';
 import { optionalFields } from './fields';
 import { IpamError, invalid, show } from './errors';
-import { recordHistory } from './history';
+import { historyWrites } from './history';
 import { withLock } from './lock';
 import { checkInput, clearedFields, nowIso, toRecord, type BlockRecord, type Keyed, type RangeRecord } from './records';
-import { inside, intervalOf, intervalOfKeys, overlapping, resolveBounds, findBySelector, smallest, spanKey, startFloor, type Bounds, type Context } from './space';
+import { intervalOf, intervalOfKeys, overlapping, resolveBounds, findBySelector, smallest, spanKey, startFloor, type Bounds, type Context } from './space';
 import type { Filter } from './store/port';
 import { checkCustomFields } from './custom-fields';
-import { COUNT_FIELD, remapAddresses } from './counters';
+import { COUNT_FIELD } from './counters';
+import { applyStructural, spaceLock } from './structural';
+
+export { spaceLock };
 
 export type BlockDoc = BlockRecord & Keyed & { startKey: string; endKey: string; spanKey: string; assignedCount?: number };
 
 /** Fields an update may change without moving the block: its optional ones. */
 const EDITABLE = optionalFields('blocks');
-
-export function spaceLock(addressSpace: string): string {
-  return `space:${addressSpace}`;
-}
 
 export async function addBlock(ctx: Context, input: unknown): Promise<BlockRecord> {
   const fields = checkInput('blocks', input);
@@ -30,7 +29,7 @@ export async function addBlock(ctx: Context, input: unknown): Promise<BlockRecor
   const privateBlock = isPrivate(bounds.family, bounds);
   const rir = checkRir(bounds, privateBlock, fields.rir);
   const customFields = await checkCustomFields(ctx, 'blocks', fields.customFields);
-  return withLock(ctx.store, spaceLock(bounds.addressSpace), async () => {
+  return withLock(ctx.store, spaceLock(bounds.addressSpace), async (lease) => {
     const parent = await refuseOverlap(ctx, bounds);
     const now = nowIso();
     const doc: BlockDoc = {
@@ -54,9 +53,7 @@ export async function addBlock(ctx: Context, input: unknown): Promise<BlockRecor
       createdAt: now,
       updatedAt: now,
     };
-    await ctx.store.collection<BlockDoc>('blocks').insertOne(doc);
-    await recordHistory(ctx, 'block', null, doc);
-    await adoptChildren(ctx, doc, doc.parentId);
+    await applyStructural(ctx, doc.addressSpace, lease, { op: 'add-block', block: doc });
     return toRecord(doc, ctx);
   });
 }
@@ -77,10 +74,12 @@ export async function updateBlock(ctx: Context, selector: unknown, input: unknow
   for (const field of Object.keys(changes)) if (changes[field] === undefined) delete changes[field];
   const $unset = Object.fromEntries(cleared.filter((f) => !(f in changes)).map((f) => [f, true as const]));
   changes.updatedAt = nowIso();
-  await ctx.store.collection<BlockDoc>('blocks').updateOne({ id: current.id }, { $set: changes, ...(Object.keys($unset).length ? { $unset } : {}) });
   const updated: Record<string, unknown> = { ...current, ...changes };
   for (const field of Object.keys($unset)) delete updated[field];
-  await recordHistory(ctx, 'block', current, updated as BlockDoc);
+  await ctx.store.atomic([
+    { op: 'update', collection: 'blocks', filter: { id: current.id }, update: { $set: changes, ...(Object.keys($unset).length ? { $unset } : {}) } },
+    ...historyWrites('block', current, updated as BlockDoc),
+  ]);
   return toRecord(updated as BlockDoc, ctx);
 }
 
@@ -96,12 +95,10 @@ export async function listBlocks(ctx: Context, filter: Filter): Promise<BlockRec
 /** Deletes a block; its ranges, child blocks and addresses move to its parent (or become unmapped). */
 export async function deleteBlock(ctx: Context, selector: unknown): Promise<{ deleted: BlockRecord }> {
   const found = await getBlockDoc(ctx, selector);
-  return withLock(ctx.store, spaceLock(found.addressSpace), async () => {
+  return withLock(ctx.store, spaceLock(found.addressSpace), async (lease) => {
     const block = await getBlockDoc(ctx, { id: found.id });
     await refuseRangeCollisionsInParent(ctx, block);
-    await ctx.store.collection('blocks').deleteOne({ id: block.id });
-    await recordHistory(ctx, 'block', block, null);
-    await moveChildren(ctx, block.id, block.parentId);
+    await applyStructural(ctx, block.addressSpace, lease, { op: 'delete-block', block });
     return { deleted: toRecord(block, ctx) };
   });
 }
@@ -151,26 +148,6 @@ async function refuseOverlap(ctx: Context, bounds: Bounds): Promise<BlockDoc | u
     const interval = intervalOfKeys(other);
     return interval.first <= bounds.first && bounds.last <= interval.last;
   }));
-}
-
-/** A new block takes, from its parent, the child blocks, ranges and addresses that lie inside it. */
-async function adoptChildren(ctx: Context, block: BlockDoc, parentId: string | null): Promise<void> {
-  const within = inside(block);
-  await ctx.store.collection('blocks').updateMany(
-    { ...within, addressSpace: block.addressSpace, parentId, id: { $ne: block.id } },
-    { $set: { parentId: block.id } },
-  );
-  await ctx.store.collection('ranges').updateMany(
-    { ...within, addressSpace: block.addressSpace, blockId: parentId },
-    { $set: { blockId: block.id } },
-  );
-  await remapAddresses(ctx, { key: { $gte: block.startKey, $lte: block.endKey }, blockId: parentId }, 'blockId', block.id);
-}
-
-async function moveChildren(ctx: Context, from: string, to: string | null): Promise<void> {
-  await ctx.store.collection('blocks').updateMany({ parentId: from }, { $set: { parentId: to } });
-  await ctx.store.collection('ranges').updateMany({ blockId: from }, { $set: { blockId: to } });
-  await remapAddresses(ctx, { blockId: from }, 'blockId', to);
 }
 
 /** Ranges of a deleted block join its parent's; refuse when that would make two of them overlap. */

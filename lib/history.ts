@@ -172,12 +172,6 @@ export function historyOfUpdate(entity: HistoryEntity, before: Recorded, update:
   return historyWrites(entity, before, applyUpdate(before, update) as Recorded, operation);
 }
 
-/** Writes the entry for a block or range write that has already been applied (not in its batch). */
-export async function recordHistory(ctx: Context, entity: 'block' | 'range', before: Recorded | null, after: Recorded | null): Promise<void> {
-  const writes = historyWrites(entity, before, after);
-  if (writes.length > 0) await ctx.store.atomic(writes);
-}
-
 /* ------------------------------------------------------------------ reads */
 
 export const MAX_PAGE = 1000;

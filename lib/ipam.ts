@@ -21,6 +21,8 @@ import type { AvailabilityChecks } from './probes';
 import { openStore, type StoreConfig } from './store';
 import type { Store } from './store/port';
 import { allocateSubnet } from './subnets';
+import { releaseDeadHolders } from './lock';
+import { recoverStructural, type StructuralOutcome } from './structural';
 import { SYNC_OPERATIONS, type SyncRequest } from './sync/operations';
 import { blockUtilization, rangeUtilization } from './utilization';
 
@@ -80,6 +82,12 @@ export function operationsOf(kind: NodeKind): string[] {
   return Object.keys(OPERATIONS[kind]);
 }
 
+/** What the recovery pass of `Ipam.open` finished (or left for later) of changes a dead process interrupted. */
+export interface Recovery {
+  structural: StructuralOutcome[];
+  imports: Awaited<ReturnType<typeof recoverImports>>;
+}
+
 export class Ipam implements Context {
   /** Ping/PTR availability checks (lib/probes.ts normaliseChecks); unset = both off. */
   checks?: AvailabilityChecks;
@@ -87,6 +95,9 @@ export class Ipam implements Context {
   expiryThresholdDays?: number;
   /** Days of history kept (ipam-config); unset = unlimited. Pruned by each ipam-expiry run. */
   historyRetentionDays?: number;
+
+  /** Set by `open`: the recovery pass's outcomes, for the config node to log. */
+  recovery: Recovery = { structural: [], imports: [] };
 
   private constructor(readonly store: Store) {}
 
@@ -98,6 +109,7 @@ export class Ipam implements Context {
       // Ranges and blocks stored before counters existed get theirs now (a no-op once they all have one).
       const missing = { assignedCount: { $exists: false } };
       await reconcileCounters(ipam, { ranges: missing, blocks: missing });
+      ipam.recovery = await recoverInterrupted(ipam);
     } catch (err) {
       await store.close().catch(() => undefined);
       throw err;
@@ -119,7 +131,7 @@ export class Ipam implements Context {
     return asOperation(kind === 'sync' ? 'sync' : (operation as string), () => run(this, payload ?? {}));
   }
 
-  /** Finishes import-and-update runs a dead process left half applied (lib/csv/update.ts). */
+  /** Finishes import-and-update runs a dead process left half applied (lib/csv/update.ts); `open` already does. */
   recoverImports(): ReturnType<typeof recoverImports> {
     return recoverImports(this);
   }
@@ -127,6 +139,17 @@ export class Ipam implements Context {
   close(): Promise<void> {
     return this.store.close();
   }
+}
+
+/**
+ * The recovery pass: structural changes first (an import-and-update step may have died inside one), then
+ * import-and-update runs, which replay their remaining steps through the same structural changes.
+ */
+async function recoverInterrupted(ctx: Context): Promise<Recovery> {
+  await releaseDeadHolders(ctx.store);
+  const structural = await recoverStructural(ctx);
+  const imports = await recoverImports(ctx);
+  return { structural, imports };
 }
 
 export { IpamError };

@@ -8,6 +8,7 @@
  * holder's token (`id`): renewal learns when the lock was taken over, and the holder's `lease` says so.
  */
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { IpamError, isIpamError } from './errors';
 import { localState } from './store/local';
@@ -17,6 +18,9 @@ interface LockDoc {
   id: string;
   name: string;
   expiresAt: number;
+  /** The holder's host and process, so a restart on an embedded store can tell a dead holder's lock. */
+  host?: string;
+  pid?: number;
   [field: string]: unknown;
 }
 
@@ -29,11 +33,16 @@ export interface LockOptions {
 
 /** What the work under a lock can ask about it. */
 export interface Lease {
+  /** The lock document's id (its holder's token): a structural journal names it, so recovery can tell a dead holder. */
+  readonly id: string;
   /** True once the lock lapsed (renewals failed for a whole ttl) or another process took it over. */
   readonly lost: boolean;
   /** Throws CONFLICT when the lock is lost: call before a write that must not interleave with another holder. */
   check(): void;
 }
+
+/** Ids of the locks this process holds now (process-wide, like the pid the lock documents name). */
+const heldHere = new Set<string>();
 
 export async function withLock<T>(
   store: Store,
@@ -57,7 +66,8 @@ async function withStoreLock<T>(store: Store, name: string, work: (lease: Lease)
   const locks = store.collection<LockDoc>('locks');
   const ttlMs = options.ttlMs ?? 60_000;
   const id = await acquire(store, name, ttlMs, options.waitMs ?? 20_000);
-  const lease = new StoreLease(name);
+  heldHere.add(id);
+  const lease = new StoreLease(name, id);
   // Long structural changes keep the lock: it is pushed forward while the work runs, so it only lapses
   // when its holder has died (or cannot reach the store for a whole ttl).
   let renewedAt = performance.now();
@@ -76,6 +86,7 @@ async function withStoreLock<T>(store: Store, name: string, work: (lease: Lease)
     return await work(lease);
   } finally {
     clearInterval(renewal);
+    heldHere.delete(id);
     // The work's outcome stands either way: a lock that cannot be deleted now expires by its ttl.
     await locks.deleteOne({ id }).catch(() => undefined);
   }
@@ -87,7 +98,7 @@ async function acquire(store: Store, name: string, ttlMs: number, waitMs: number
   const id = randomUUID();
   for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
     try {
-      await locks.insertOne({ id, name, expiresAt: (await store.now()) + ttlMs });
+      await locks.insertOne({ id, name, expiresAt: (await store.now()) + ttlMs, host: os.hostname(), pid: process.pid });
       return id;
     } catch (err) {
       if (!isIpamError(err, 'DUPLICATE')) throw err;
@@ -100,6 +111,32 @@ async function acquire(store: Store, name: string, ttlMs: number, waitMs: number
   }
 }
 
+/**
+ * Deletes the locks of holders that have died on this host (embedded store only: its file is local, so every
+ * holder runs on this host; on MongoDB another host may reuse the name and pid). Run by the recovery pass of
+ * `Ipam.open`, so a restart after `kill -9` does not wait for the dead holder's lock to expire.
+ */
+export async function releaseDeadHolders(store: Store): Promise<number> {
+  if (store.kind !== 'embedded') return 0;
+  const locks = store.collection<LockDoc>('locks');
+  let released = 0;
+  for (const lock of await locks.find({ host: os.hostname() })) {
+    const dead = lock.pid === process.pid ? !heldHere.has(lock.id) : !processRuns(lock.pid);
+    if (dead && (await locks.deleteOne({ id: lock.id }))) released++;
+  }
+  return released;
+}
+
+function processRuns(pid: number | undefined): boolean {
+  if (typeof pid !== 'number') return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Pushes the holder's expiry forward; false when its document is gone (expired and taken over). */
 async function renew(store: Store, id: string, ttlMs: number): Promise<boolean> {
   const now = await store.now();
@@ -109,7 +146,10 @@ async function renew(store: Store, id: string, ttlMs: number): Promise<boolean> 
 class StoreLease implements Lease {
   private reason: string | undefined;
 
-  constructor(private readonly name: string) {}
+  constructor(
+    private readonly name: string,
+    readonly id: string,
+  ) {}
 
   get lost(): boolean {
     return this.reason !== undefined;

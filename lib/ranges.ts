@@ -9,14 +9,13 @@ import { COUNT_FIELD } from './counters';
 import { isReservedRangeService } from './enums';
 import { canonicalValue, optionalFields } from './fields';
 import { IpamError, invalid, show } from './errors';
-import { recordHistory } from './history';
 import { checkAddressSpace } from './keys';
-import { withLock } from './lock';
-import { attachAddresses, detachAddresses, mostSpecificBlockId } from './mapping';
+import { withLock, type Lease } from './lock';
+import { mostSpecificBlockId } from './mapping';
 import { checkInput, clearedFields, nowIso, unsetMissing, toRecord, type Exclusion, type Keyed, type RangeRecord } from './records';
 import { findBySelector, overlapping, resolveBounds, spanKey, startFloor, type Bounds, type Context } from './space';
 import type { Filter } from './store/port';
-import { spaceLock } from './blocks';
+import { applyStructural, spaceLock } from './structural';
 
 export type RangeDoc = RangeRecord &
   Keyed & { startKey: string; endKey: string; spanKey: string; freeHint: string; hintVersion: number; assignedCount?: number };
@@ -31,7 +30,7 @@ const OPTIONAL_FIELDS = optionalFields('ranges');
 
 export async function addRange(ctx: Context, input: unknown, options: RangeWriteOptions = {}): Promise<RangeRecord> {
   const draft = await prepareRange(ctx, input, options);
-  return withLock(ctx.store, spaceLock(draft.bounds.addressSpace), () => insertRange(ctx, draft));
+  return withLock(ctx.store, spaceLock(draft.bounds.addressSpace), (lease) => insertRange(ctx, draft, lease));
 }
 
 /** Validates a new range without storing it (no lock needed). */
@@ -39,12 +38,10 @@ export async function prepareRange(ctx: Context, input: unknown, options: RangeW
   return buildRange(ctx, checkInput('ranges', input), options);
 }
 
-/** Maps and stores a prepared range. Call under the space lock (`withLock` is not re-entrant). */
-export async function insertRange(ctx: Context, draft: RangeDraft): Promise<RangeRecord> {
+/** Maps and stores a prepared range. Call under the space lock (`lease`; `withLock` is not re-entrant). */
+export async function insertRange(ctx: Context, draft: RangeDraft, lease: Lease): Promise<RangeRecord> {
   const doc = await placeRange(ctx, draft, randomUUID(), nowIso());
-  await ctx.store.collection<RangeDoc>('ranges').insertOne(doc);
-  await recordHistory(ctx, 'range', null, doc);
-  await attachAddresses(ctx, doc);
+  await applyStructural(ctx, doc.addressSpace, lease, { op: 'add-range', range: doc });
   return toRecord(doc, ctx);
 }
 
@@ -64,7 +61,7 @@ export async function updateRange(
   if (changes.addressSpace !== undefined && checkAddressSpace(changes.addressSpace) !== found.addressSpace) {
     throw invalid('addressSpace', changes.addressSpace, 'cannot change on an existing range; delete it and add it there');
   }
-  return withLock(ctx.store, spaceLock(found.addressSpace), async () => {
+  return withLock(ctx.store, spaceLock(found.addressSpace), async (lease) => {
     const current = await getRangeDoc(ctx, { id: found.id });
     const fields: Record<string, unknown> = { ...storedInput(current), ...changes };
     for (const field of clearedFields(input)) delete fields[field];
@@ -75,16 +72,11 @@ export async function updateRange(
     const keepsReserved = fields.managedByService === current.managedByService;
     const draft = await buildRange(ctx, fields, { allowReservedService: options.allowReservedService || keepsReserved });
     const doc = await placeRange(ctx, draft, current.id, current.createdAt);
-    await detachAddresses(ctx, current);
     const $unset = unsetMissing(current, doc, OPTIONAL_FIELDS);
     // The counter is the re-mapping's to keep: detach and attach move it.
     const { [COUNT_FIELD]: _count, ...written } = doc;
-    await ctx.store.collection<RangeDoc>('ranges').updateOne(
-      { id: current.id },
-      { $set: { ...written, freeHint: doc.startKey, hintVersion: current.hintVersion + 1 }, ...(Object.keys($unset).length ? { $unset } : {}) },
-    );
-    await recordHistory(ctx, 'range', current, doc);
-    await attachAddresses(ctx, doc);
+    const update = { $set: { ...written, freeHint: doc.startKey, hintVersion: current.hintVersion + 1 }, ...(Object.keys($unset).length ? { $unset } : {}) };
+    await applyStructural(ctx, current.addressSpace, lease, { op: 'update-range', before: current, after: doc, update });
     return toRecord(doc, ctx);
   });
 }
@@ -101,11 +93,9 @@ export async function listRanges(ctx: Context, filter: Filter): Promise<RangeRec
 /** Deletes a range; its addresses stay and move to the next matching range, or become unmapped. */
 export async function deleteRange(ctx: Context, selector: unknown): Promise<{ deleted: RangeRecord }> {
   const found = await getRangeDoc(ctx, selector);
-  return withLock(ctx.store, spaceLock(found.addressSpace), async () => {
+  return withLock(ctx.store, spaceLock(found.addressSpace), async (lease) => {
     const range = await getRangeDoc(ctx, { id: found.id });
-    await ctx.store.collection('ranges').deleteOne({ id: range.id });
-    await recordHistory(ctx, 'range', range, null);
-    await detachAddresses(ctx, range);
+    await applyStructural(ctx, range.addressSpace, lease, { op: 'delete-range', range });
     return { deleted: toRecord(range, ctx) };
   });
 }

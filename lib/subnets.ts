@@ -28,7 +28,7 @@ export async function allocateSubnet(ctx: Context, payload: unknown): Promise<Ra
     throw invalid('addressSpace', rangeFields.addressSpace, `must be the block's address space ${show(found.addressSpace)}`);
   }
   const prefixLength = checkPrefixLength(rawLength, found);
-  return withLock(ctx.store, spaceLock(found.addressSpace), async () => {
+  return withLock(ctx.store, spaceLock(found.addressSpace), async (lease) => {
     const block = await getBlockDoc(ctx, { id: found.id });
     const subnet = firstFreeSubnet(block.family, intervalOf(block), prefixLength, await takenIn(ctx, block));
     if (!subnet) {
@@ -38,7 +38,7 @@ export async function allocateSubnet(ctx: Context, payload: unknown): Promise<Ra
       });
     }
     const draft = await prepareRange(ctx, { ...rangeFields, addressSpace: block.addressSpace, network: subnet.cidr });
-    return insertRange(ctx, draft);
+    return insertRange(ctx, draft, lease);
   });
 }
 

@@ -83,6 +83,7 @@ export = function register(RED: NodeAPI): void {
         const mode = atomicMode(ipam);
         if (mode) node.log(`ipam-config: MongoDB multi-write changes use ${mode}`);
         for (const warning of (ipam.store as { warnings?: string[] }).warnings ?? []) node.warn(`ipam-config: ${warning}`);
+        logRecovery(node, ipam);
         const shortMode = (ipam.store as { mode?: string }).mode;
         setState({ state: 'connected', kind: ipam.store.kind, ...(shortMode ? { mode: shortMode } : {}) });
         return ipam;
@@ -103,6 +104,21 @@ export = function register(RED: NodeAPI): void {
         .catch(() => undefined)
         .finally(done);
     });
+  }
+
+  /** What the open's recovery pass finished of changes a previous process left half done. */
+  function logRecovery(node: { log(text: string): void; warn(text: string): void }, ipam: Ipam): void {
+    const { structural, imports } = ipam.recovery;
+    for (const entry of structural) {
+      const text = `${entry.op} in address space ${JSON.stringify(entry.addressSpace)}: ${entry.outcome}${entry.error ? ` (${entry.error})` : ''}`;
+      if (entry.outcome === 'completed') node.log(`ipam-config: finished an interrupted ${text}`);
+      else node.warn(`ipam-config: interrupted ${text}`);
+    }
+    for (const entry of imports) {
+      const text = `${entry.name}: ${entry.outcome}${entry.error ? ` (${entry.error})` : ''}`;
+      if (entry.outcome === 'completed') node.log(`ipam-config: finished an interrupted ${text}`);
+      else node.warn(`ipam-config: interrupted ${text}`);
+    }
   }
 
   /** Definitions absent from an older flow leave the store's ones as they are. */

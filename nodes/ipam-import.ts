@@ -1,7 +1,7 @@
 /** ipam-import: CSV import, import-and-update (ranges) and export of addresses, ranges and blocks. */
 import type { Node, NodeAPI } from 'node-red';
 import type { CsvOutcome, CsvRequest } from '../lib/csv';
-import { setUpOperationNode, type IpamConfigNode, type Message, type OperationNodeDef } from './common';
+import { setUpOperationNode, type Message, type OperationNodeDef } from './common';
 
 interface ImportNodeDef extends OperationNodeDef {
   entity: string;
@@ -19,7 +19,6 @@ export = function register(RED: NodeAPI): void {
   function IpamImport(this: Node, config: ImportNodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    recoverAtStart(node, RED.nodes.getNode(config.server) as IpamConfigNode | null);
     setUpOperationNode(RED, node, config, async (ipam, operation, msg) => {
       const outcome = (await ipam.perform('import', operation, requestOf(config, operation, msg, node))) as CsvOutcome;
       if (outcome.errorReport !== undefined) msg.errorReport = outcome.errorReport;
@@ -52,19 +51,4 @@ function requestOf(config: ImportNodeDef, operation: string, msg: Message, node:
       node.status({ fill: 'blue', shape: 'dot', text: `${VERBS[phase] ?? phase} ${rows} rows` });
     },
   };
-}
-
-/** Finishes import-and-update runs a previous process left half applied, once the store is open. */
-function recoverAtStart(node: Node, server: IpamConfigNode | null): void {
-  server
-    ?.ipam()
-    .then((ipam) => ipam.recoverImports())
-    .then((outcomes) => {
-      for (const outcome of outcomes) {
-        const text = `${outcome.name}: ${outcome.outcome}${outcome.error ? ` (${outcome.error})` : ''}`;
-        if (outcome.outcome === 'completed') node.log(`finished an interrupted ${text}`);
-        else node.warn(`interrupted ${text}`);
-      }
-    })
-    .catch((err: Error) => node.warn(`recovering interrupted imports: ${err.message}`));
 }
