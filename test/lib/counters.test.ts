@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { release } from '../../lib/allocate';
-import { COUNT_FIELD, DELETE_CHUNK } from '../../lib/counters';
+import { CHUNK, COUNT_FIELD } from '../../lib/counters';
 import { Ipam } from '../../lib/ipam';
 import type { Utilization } from '../../lib/utilization';
 import type { Store, Write } from '../../lib/store/port';
@@ -237,13 +237,13 @@ for (const factory of availableStores().filter((f) => f.name.includes('memory'))
         clearInterval(ticker);
         expect(progress).to.deep.equal([1000, 2000, 3000]);
         expect(released).to.have.length(3000);
-        // One deleteMany of at most DELETE_CHUNK addresses per batch, each with its counter decrement.
+        // One deleteMany of at most CHUNK addresses per batch, each with its counter decrement.
         const deletes = batches.filter((batch) => batch.some((w) => w.op === 'delete'));
-        expect(deletes).to.have.length(3000 / DELETE_CHUNK);
+        expect(deletes).to.have.length(3000 / CHUNK);
         for (const batch of deletes) {
           expect(batch[0]).to.include({ op: 'delete', collection: 'addresses', many: true });
           expect(batch.slice(1)).to.deep.equal([
-            { op: 'update', collection: 'ranges', filter: { id: range.id }, update: { $inc: { [COUNT_FIELD]: -DELETE_CHUNK } } },
+            { op: 'update', collection: 'ranges', filter: { id: range.id }, update: { $inc: { [COUNT_FIELD]: -CHUNK } } },
           ]);
         }
         expect(ticks, 'timers ran while releasing').to.be.greaterThan(0);
