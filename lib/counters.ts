@@ -18,11 +18,6 @@ export const COUNT_FIELD = 'assignedCount';
 
 /** Addresses written or re-mapped per atomic batch: big enough to be cheap, small enough not to stall the event loop. */
 export const CHUNK = 1000;
-/**
- * Addresses deleted per atomic batch: a delete costs several times an insert (every index entry is found and
- * removed), and 1,000 of them held the event loop 150-210 ms on a loaded 2-core machine.
- */
-export const DELETE_CHUNK = 250;
 
 type Mapped = Pick<AddressDoc, 'id'> & { rangeId?: string | null; blockId?: string | null; requestKey?: string };
 type Counted = { id: string; assignedCount?: number };
@@ -116,10 +111,10 @@ export function updateAddressCounted(
   return ctx.store.atomic([write, ...others]);
 }
 
-/** Deletes addresses by id, one deleteMany and its counter changes per DELETE_CHUNK, yielding between chunks. */
+/** Deletes addresses by id, one deleteMany and its counter changes per CHUNK, yielding between chunks. */
 export async function deleteAddressesCounted(ctx: Context, docs: Mapped[], onProgress?: (done: number, total: number) => void): Promise<void> {
-  for (let start = 0; start < docs.length; start += DELETE_CHUNK) {
-    const chunk = docs.slice(start, start + DELETE_CHUNK);
+  for (let start = 0; start < docs.length; start += CHUNK) {
+    const chunk = docs.slice(start, start + CHUNK);
     const deltas = new Deltas();
     for (const doc of chunk) deltas.add(doc, -1);
     const remove: Write = chunk.length === 1
@@ -128,8 +123,8 @@ export async function deleteAddressesCounted(ctx: Context, docs: Mapped[], onPro
     const requestKeys = chunk.filter((doc) => doc.requestKey).map((doc) => doc.requestKey as string);
     const requests: Write[] = requestKeys.length > 0 ? [{ op: 'delete', collection: 'requests', filter: { id: { $in: requestKeys } }, many: true }] : [];
     await ctx.store.atomic([remove, ...requests, ...deltas.writes()]);
-    onProgress?.(Math.min(start + DELETE_CHUNK, docs.length), docs.length);
-    if (start + DELETE_CHUNK < docs.length) await yieldToEventLoop();
+    onProgress?.(Math.min(start + CHUNK, docs.length), docs.length);
+    if (start + CHUNK < docs.length) await yieldToEventLoop();
   }
 }
 
