@@ -14,6 +14,7 @@
  * reported state is stale. Records written before `expiryReported` existed carry that state in a stored
  * `expiryStatus`: it is read as the reported state and moved on the first check that visits them.
  */
+import { randomUUID } from 'node:crypto';
 import { EXPIRY_STATUSES } from './enums';
 import { invalid, isIpamError } from './errors';
 import type { Context } from './space';
@@ -77,6 +78,8 @@ interface ExpiryDoc extends Doc {
 
 /** The internal field holding the state the check last reported. */
 export const REPORTED_FIELD = 'expiryReported';
+/** The internal field naming the check run that last moved the reported state (see storeStatuses). */
+export const RUN_FIELD = 'expiryRun';
 
 /** The instants that split the expiry-date strings into states (see the file comment). */
 export interface ExpiryBounds {
@@ -208,21 +211,35 @@ export async function checkExpiry(ctx: Context, input: unknown = {}): Promise<Ex
     else report.events.push(event);
   };
 
+  const runId = randomUUID();
   for (const status of ['Expired', 'Expiry Due', 'Not expired'] as const) {
     const periodicReport = logging === 'periodic' && status !== 'Not expired';
     // Transitions mode and the Not expired state only need the addresses whose stored state is stale.
     const stale: Filter = periodicReport ? {} : { [REPORTED_FIELD]: { $ne: status } };
     for (const condition of conditions[status]) {
-      await forEachByDate(addresses, stale, condition, pageSize, async (doc) => {
-        const computed = expiryStatusOf(doc.expiryDate, now, thresholdDays);
-        if (computed === undefined) return;
-        const previous = reportedOf(doc);
-        const changed = computed !== previous && (await storeStatus(addresses, doc, computed));
-        // An older record keeps its reported state in expiryStatus: move it even when nothing changed.
-        if (!changed && doc.expiryReported === undefined && doc.expiryStatus !== undefined) await storeStatus(addresses, doc, computed);
-        if (changed) report.changed++;
-        if (periodicReport ? computed !== 'Not expired' : changed && (previous !== null || computed !== 'Not expired')) {
-          await emit(eventOf(doc, previous, computed));
+      await forEachByDate(addresses, stale, condition, pageSize, async (page) => {
+        const moves = new Map<string, ExpiryDoc[]>();
+        for (const doc of page) {
+          const computed = expiryStatusOf(doc.expiryDate, now, thresholdDays);
+          if (computed === undefined) continue;
+          const previous = reportedOf(doc);
+          // An older record keeps its reported state in expiryStatus: move it even when nothing changed.
+          if (computed !== previous || (doc.expiryReported === undefined && doc.expiryStatus !== undefined)) {
+            const key = JSON.stringify([doc.expiryReported ?? null, doc.expiryStatus ?? null, computed]);
+            moves.set(key, [...(moves.get(key) ?? []), doc]);
+          } else if (periodicReport && computed !== 'Not expired') await emit(eventOf(doc, previous, computed));
+        }
+        for (const docs of moves.values()) {
+          const computed = expiryStatusOf(docs[0].expiryDate, now, thresholdDays) as ExpiryStatus;
+          const mine = await storeStatuses(addresses, docs, condition, computed, runId);
+          for (const doc of docs) {
+            const previous = reportedOf(doc);
+            const changed = computed !== previous && mine.has(doc.id);
+            if (changed) report.changed++;
+            if (periodicReport ? computed !== 'Not expired' : changed && (previous !== null || computed !== 'Not expired')) {
+              await emit(eventOf(doc, previous, computed));
+            }
+          }
         }
       });
     }
@@ -258,13 +275,29 @@ function reportedOf(doc: ExpiryDoc): ExpiryStatus | null {
   return doc.expiryReported ?? doc.expiryStatus ?? null;
 }
 
-/** Compare-and-set: only the run that moves the state from what it read reports the transition. */
-async function storeStatus(addresses: Collection<ExpiryDoc>, doc: ExpiryDoc, status: ExpiryStatus): Promise<boolean> {
+/**
+ * Compare-and-set in bulk: one updateMany moves the documents that still hold the state they were read with
+ * (and whose date still meets `condition`) and stamps them with this run's id. Only the run that moved a
+ * document reports its transition: when the update matched fewer than asked (another run was quicker for
+ * some), the stamp says which ones were this run's. Returns their ids.
+ */
+async function storeStatuses(
+  addresses: Collection<ExpiryDoc>,
+  docs: ExpiryDoc[],
+  condition: Comparison,
+  status: ExpiryStatus,
+  runId: string,
+): Promise<Set<string>> {
   const absent = { $exists: false };
-  return addresses.updateOne(
-    { id: doc.id, expiryDate: doc.expiryDate, [REPORTED_FIELD]: doc.expiryReported ?? absent, expiryStatus: doc.expiryStatus ?? absent },
-    { $set: { [REPORTED_FIELD]: status }, ...(doc.expiryStatus !== undefined ? { $unset: { expiryStatus: true } } : {}) },
+  const [first] = docs;
+  const ids = docs.map((doc) => doc.id);
+  const moved = await addresses.updateMany(
+    { id: { $in: ids }, expiryDate: condition, [REPORTED_FIELD]: first.expiryReported ?? absent, expiryStatus: first.expiryStatus ?? absent },
+    { $set: { [REPORTED_FIELD]: status, [RUN_FIELD]: runId }, ...(first.expiryStatus !== undefined ? { $unset: { expiryStatus: true } } : {}) },
   );
+  if (moved === ids.length) return new Set(ids);
+  const stamped = await addresses.find({ id: { $in: ids }, [RUN_FIELD]: runId }, { fields: ['id'] });
+  return new Set(stamped.map((doc) => doc.id));
 }
 
 function eventOf(doc: ExpiryDoc, previousStatus: ExpiryStatus | null, expiryStatus: ExpiryStatus): ExpiryEvent {
@@ -286,7 +319,7 @@ async function countStates(addresses: Collection<ExpiryDoc>, conditions: Compari
 }
 
 /**
- * Visits the documents whose `expiryDate` meets `condition`, in date order, a page at a time. Pages
+ * Visits the documents whose `expiryDate` meets `condition`, in date order, a page at a time (`visit` gets a page). Pages
  * follow the `expiryDate` index; the documents sharing a page's last date are then read by id, so a
  * page boundary inside a run of equal dates neither skips nor repeats one. Documents that leave
  * `filter` while being visited (their state was updated) do not disturb the walk.
@@ -296,25 +329,25 @@ async function forEachByDate(
   filter: Filter,
   condition: Comparison,
   pageSize: number,
-  visit: (doc: ExpiryDoc) => Promise<void>,
+  visit: (docs: ExpiryDoc[]) => Promise<void>,
 ): Promise<void> {
   let after: string | undefined;
   for (;;) {
     const dates: Comparison = after === undefined ? condition : { ...condition, $gt: later(condition.$gt, after) };
     const page = await addresses.find({ ...filter, expiryDate: dates }, { sort: { expiryDate: 1 }, limit: pageSize });
     if (page.length < pageSize) {
-      for (const doc of page) await visit(doc);
+      await visit(page);
       return;
     }
     const lastDate = page[page.length - 1].expiryDate;
-    for (const doc of page) if (doc.expiryDate !== lastDate) await visit(doc);
+    await visit(page.filter((doc) => doc.expiryDate !== lastDate));
     let lastId: string | undefined;
     for (;;) {
       const ties = await addresses.find(
         { ...filter, expiryDate: lastDate, ...(lastId === undefined ? {} : { id: { $gt: lastId } }) },
         { sort: { id: 1 }, limit: pageSize },
       );
-      for (const doc of ties) await visit(doc);
+      await visit(ties);
       if (ties.length < pageSize) break;
       lastId = ties[ties.length - 1].id;
     }

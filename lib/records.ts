@@ -75,7 +75,7 @@ export interface Keyed {
 }
 
 /** `expiryReported`: the state ipam-expiry last reported (lib/expiry.ts), for its transition log only. */
-const INTERNAL_FIELDS = ['key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion', 'assignedCount', 'expiryReported'];
+const INTERNAL_FIELDS = ['key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion', 'assignedCount', 'expiryReported', 'expiryRun'];
 
 /** What shapes a read: the expiry threshold (ipam-config) and the moment read (default now). */
 export interface ReadView {

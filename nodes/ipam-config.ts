@@ -12,6 +12,7 @@ import { openWithRetry } from '../lib/reconnect';
 import { invalid } from '../lib/errors';
 import { applyDefinitions } from '../lib/range-groups';
 import type { StoreConfig } from '../lib/store';
+import { registerAdminEndpoints } from './admin';
 import type { IpamConfigNode, StoreState } from './common';
 
 interface ConfigDef extends NodeDef {
@@ -149,6 +150,7 @@ export = function register(RED: NodeAPI): void {
   RED.nodes.registerType('ipam-config', IpamConfig as never, {
     credentials: { username: { type: 'text' }, password: { type: 'password' } },
   } as never);
+  registerAdminEndpoints(RED);
 };
 
 /** An optional timeout setting: empty means the product default; otherwise whole milliseconds, 1 or more. */

@@ -27,21 +27,28 @@ function deployExampleFlow() {
   if (!fs.existsSync(flows)) fs.copyFileSync(path.join(root, 'examples', 'getting-started.json'), flows);
 }
 
+// FLOWIPAM_SETTINGS: a settings module of your own (e.g. with adminAuth) whose top-level keys replace these.
 function writeSettings() {
   const settings = path.join(userDir, 'settings.js');
+  const extra = process.env.FLOWIPAM_SETTINGS ? path.resolve(process.env.FLOWIPAM_SETTINGS) : '';
   fs.writeFileSync(
     settings,
-    `module.exports = {
+    `module.exports = Object.assign({
   uiHost: ${JSON.stringify(host)},
   uiPort: ${port},
   flowFile: 'flows.json',
   credentialSecret: process.env.NODE_RED_CREDENTIAL_SECRET || 'flowipam-dev-only',
   httpNodeRoot: '/',
+  // Malformed JSON gets a JSON error, not Express's HTML page with a stack trace (nodes/http-json.ts). The
+  // editor's admin app is mounted at / too and parses every JSON body first, so it needs the check as well.
+  httpAdminMiddleware: require(${JSON.stringify(path.join(root, 'dist', 'nodes', 'http-json.js'))}).jsonBodyErrors,
+  httpNodeMiddleware: require(${JSON.stringify(path.join(root, 'dist', 'nodes', 'http-json.js'))}).jsonBodyErrors,
   logging: { console: { level: 'info' } },
-  // No update-notification prompt: this is a development instance, and the machine may have no network.
-  telemetry: { enabled: false },
-  editorTheme: { tours: false },
-};
+  // A development instance that asks nothing of the network: no telemetry or update notification, no palette
+  // catalogue fetch (catalogue.nodered.org), no welcome tour.
+  telemetry: { enabled: false, updateNotification: false },
+  editorTheme: { tours: false, palette: { catalogues: [] } },
+}, ${extra ? `require(${JSON.stringify(extra)})` : '{}'});
 `,
   );
   return settings;

@@ -195,6 +195,29 @@ for (const factory of availableStores()) {
       expect(new Set(all).size).to.equal(30);
     });
 
+    it('a batch whose compare-and-set another run partly won reports only what this run moved', async () => {
+      for (let i = 1; i <= 6; i++) await address(`10.4.0.${i}`, '2026-01-01');
+      const addresses = ipam.store.collection('addresses');
+      let raced = false;
+      // Another run moves 10.4.0.2 between this run's read and its bulk write.
+      const racing = Object.create(addresses) as typeof addresses;
+      racing.updateMany = async (filter, update) => {
+        if (!raced) {
+          raced = true;
+          await addresses.updateOne({ address: '10.4.0.2' }, { $set: { expiryReported: 'Expired' } });
+        }
+        return addresses.updateMany(filter, update);
+      };
+      const store = Object.assign(Object.create(ipam.store) as typeof ipam.store, {
+        collection: (name: string) => (name === 'addresses' ? racing : ipam.store.collection(name as 'addresses')),
+      });
+      const report = await checkExpiry(Ipam.over(store), { now: '2026-02-01T00:00:00Z' });
+      expect(raced).to.equal(true);
+      expect(report.events.map((e) => e.address).sort()).to.deep.equal(['10.4.0.1', '10.4.0.3', '10.4.0.4', '10.4.0.5', '10.4.0.6']);
+      expect(report.changed).to.equal(5);
+      expect((await reported()).every((doc) => doc.expiryReported === 'Expired')).to.equal(true);
+    });
+
     it('streams events through onEvent and validates its options', async () => {
       await address('10.0.0.1', '2026-01-01');
       const seen: ExpiryEvent[] = [];

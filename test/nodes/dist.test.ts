@@ -24,7 +24,8 @@ describe('built package (dist/)', () => {
       expect(fs.existsSync(js), js).to.equal(true);
       expect(fs.existsSync(html), html).to.equal(true);
       const source = fs.readFileSync(html, 'utf8');
-      expect(source).to.contain(`data-help-name="${type}"`);
+      const help = path.join(path.dirname(js), 'locales', 'en-US', `${type}.html`);
+      expect(fs.readFileSync(help, 'utf8')).to.contain(`data-help-name="${type}"`);
       // Nodes registered through FlowIPAM.registerOperationNode use `<type>.svg`.
       const icon = /icon:\s*'([^']+)'/.exec(source)?.[1] ?? `${type}.svg`;
       if (type !== 'ipam-config') {
@@ -89,6 +90,56 @@ describe('built package (dist/)', () => {
       expect(await used.json()).to.include({ size: 16777216, rangeSize: 254, assigned: 1 });
       const listed = await (await fetch(`${base}/ipam/addresses`)).json();
       expect(listed.map((a: { address: string }) => a.address)).to.deep.equal(['10.1.0.1']);
+    });
+
+    it('the getting-started API gets, updates and releases an address, deletes by query string, and answers bad JSON in JSON', async () => {
+      const send = (method: string, url: string, body?: unknown) =>
+        fetch(`${base}${url}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      await send('POST', '/ipam/ranges', { network: '10.5.0.0/24' });
+      await send('POST', '/ipam/allocate', { range: '10.5.0.0/24', count: 2 });
+      const got = await send('GET', '/ipam/addresses/10.5.0.2');
+      expect(await got.json()).to.include({ address: '10.5.0.2' });
+      const updated = await send('PUT', '/ipam/addresses/10.5.0.2', { deviceName: 'db2' });
+      expect(await updated.json()).to.include({ address: '10.5.0.2', deviceName: 'db2' });
+      const missing = await send('GET', '/ipam/addresses/10.5.0.99');
+      expect(missing.status).to.equal(404);
+      const released = await (await send('POST', '/ipam/release', { addresses: ['10.5.0.1'] })).json();
+      expect(released.released.map((r: { address: string }) => r.address)).to.deep.equal(['10.5.0.1']);
+      expect((await send('GET', '/ipam/addresses/10.5.0.1')).status).to.equal(404);
+      await send('POST', '/ipam/blocks', { network: '172.16.0.0/12' });
+      const deleted = await send('DELETE', '/ipam/blocks?network=172.16.0.0/12');
+      expect(deleted.status).to.equal(200);
+      expect((await deleted.json()).deleted).to.include({ network: '172.16.0.0/12' });
+      const malformed = await fetch(`${base}/ipam/blocks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"network": ' });
+      expect(malformed.status).to.equal(400);
+      expect(malformed.headers.get('content-type')).to.match(/application\/json/);
+      const error = await malformed.json();
+      expect(error.code).to.equal('VALIDATION');
+      expect(JSON.stringify(error)).to.not.match(/node_modules|at JSON\.parse/);
+    });
+
+    it('the provisioning example allocates by requestId and its Catch path answers the failed DHCP step in JSON', async () => {
+      const example = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'provisioning.json'), 'utf8'));
+      const flows = (await (await fetch(`${base}/flows`)).json()) as unknown[];
+      const deploy = await fetch(`${base}/flows`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'node-red-deployment-type': 'full' },
+        body: JSON.stringify([...flows, ...example]),
+      });
+      expect(deploy.status).to.be.oneOf([200, 204]);
+      const setup = example.find((n: { name?: string }) => n.name === 'create range');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect((await fetch(`${base}/inject/${setup.id}`, { method: 'POST' })).status).to.equal(200);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const provision = () =>
+        fetch(`${base}/provision`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hostname: 'web1', mac: '52:54:00:12:34:56' }) });
+      // No Kea listens here (port 8000 on loopback): the reservation step fails and the Catch answers it.
+      const first = await provision();
+      const body = await first.json();
+      expect(first.status, JSON.stringify(body)).to.equal(502);
+      expect(body).to.include({ code: 'SYNC_FAILED', address: '192.0.2.1' });
+      const again = await (await provision()).json();
+      expect(again).to.include({ code: 'SYNC_FAILED', address: '192.0.2.1' });
     });
   });
 });

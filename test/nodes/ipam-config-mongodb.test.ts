@@ -7,9 +7,10 @@ import configModule = require('../../nodes/ipam-config');
 import blockModule = require('../../nodes/ipam-block');
 import type { TestFlows } from 'node-red-node-test-helper';
 import type { IpamConfigNode, StoreState } from '../../nodes/common';
-import { catchNode, helper, nextMessage, onTab } from '../support/node-red';
+import { catchNode, helper, nextMessage, onTab, withCatalogs } from '../support/node-red';
 
-const NODES = [configModule, blockModule, catchNode];
+// Status texts from the message catalogs, as a user sees them.
+const NODES = [withCatalogs(configModule), withCatalogs(blockModule), catchNode];
 
 function flow(config: Record<string, unknown>): TestFlows {
   return onTab([

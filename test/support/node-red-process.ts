@@ -1,5 +1,6 @@
 /** A real Node-RED started the way `npm start` starts it, in a temporary user directory on a free port. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { freePort } from './servers';
 import { tempDir } from './stores';
@@ -11,10 +12,17 @@ export interface RunningNodeRed {
 
 const root = path.resolve(__dirname, '..', '..');
 
-export async function startNodeRed(): Promise<RunningNodeRed> {
+/** `settings`: source of a settings module merged over npm start's (FLOWIPAM_SETTINGS), e.g. with adminAuth. */
+export async function startNodeRed(options: { settings?: string } = {}): Promise<RunningNodeRed> {
   const port = await freePort();
+  const userDir = tempDir('flowipam-red-');
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), FLOWIPAM_USER_DIR: userDir };
+  if (options.settings) {
+    env.FLOWIPAM_SETTINGS = path.join(userDir, 'extra-settings.js');
+    fs.writeFileSync(env.FLOWIPAM_SETTINGS, options.settings);
+  }
   const child: ChildProcess = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], {
-    env: { ...process.env, PORT: String(port), FLOWIPAM_USER_DIR: tempDir('flowipam-red-') },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,6 @@
 /** node-red-node-test-helper set-up shared by the node tests. */
+import fs from 'node:fs';
+import path from 'node:path';
 import helper, { type TestFlows } from 'node-red-node-test-helper';
 import { tempDir } from './stores';
 
@@ -27,4 +29,26 @@ export function nextMessage(nodeId: string): Promise<Record<string, unknown>> {
 export function onTab(nodes: Record<string, unknown>[]): TestFlows {
   const placed = nodes.map((node) => (node.type === 'ipam-config' ? node : { z: 'flow', x: 100, y: 100, ...node }));
   return [{ id: 'flow', type: 'tab' }, ...placed] as TestFlows;
+}
+
+/**
+ * The helper's `RED._` returns the key as it is; `withCatalogs` gives node modules one that reads this package's
+ * en-US message catalogs (nodes/locales/en-US/<node>.json) with Node-RED's `__name__` interpolation, so status
+ * texts made with statusText can be asserted as a user sees them.
+ */
+export function withCatalogs<T extends (RED: never) => unknown>(module: T): T {
+  const wrapped = (RED: { _: unknown }) => {
+    RED._ = translate;
+    return module(RED as never);
+  };
+  return wrapped as unknown as T;
+}
+
+function translate(key: string, values: Record<string, unknown> = {}): string {
+  const [namespace, dotted] = key.includes(':') ? key.split(':', 2) : ['', key];
+  const file = path.resolve(__dirname, '..', '..', 'nodes', 'locales', 'en-US', `${path.basename(namespace)}.json`);
+  const catalog: unknown = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+  const text = dotted.split('.').reduce<unknown>((node, part) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined), catalog);
+  if (typeof text !== 'string') return key;
+  return text.replace(/__([A-Za-z0-9_]+?)__/g, (whole, name: string) => (name in values ? String(values[name]) : whole));
 }
