@@ -5,7 +5,7 @@
  * the blocks and ranges that can contain any of them are read once per batch (those overlapping the
  * batch's key span) and the per-row queries are answered from that small set. Only queries whose key
  * interval lies within the batch span are answered here (every document matching them is then in the
- * snapshot); other finds go to the store, and other findOnes are read once per batch. Reads of a batch
+ * snapshot), sorted on key fields if asked and projected to `fields`; other finds go to the store, and other findOnes are read once per batch. Reads of a batch
  * therefore see blocks and ranges as they were when the batch started.
  */
 import type { Collection, CollectionName, Comparison, Condition, Doc, Filter, FindOptions, Scalar, Store } from '../store/port';
@@ -37,14 +37,16 @@ export async function batchSnapshot(store: Store, keys: string[]): Promise<Store
 }
 
 function answering(real: Collection, snapshot: Doc[], low: string, high: string): Collection {
-  const answerable = (filter: Filter, options?: FindOptions): boolean => !options?.sort && !options?.skip && within(filter, low, high);
+  const answerable = (filter: Filter, options?: FindOptions): boolean => !options?.skip && sortable(options?.sort) && within(filter, low, high);
   // Other reads (such as the widest block or range, which bounds the mapping queries) repeat row after row
   // with the same filter; within the batch they are read once, like the snapshot itself.
   const repeated = new Map<string, Promise<Doc | null>>();
   return {
     ...bind(real),
     find: async (filter, options) =>
-      answerable(filter, options) ? limit(snapshot.filter((doc) => matches(doc, filter)), options?.limit).map(copy) : real.find(filter, options),
+      answerable(filter, options)
+        ? limit(sorted(snapshot.filter((doc) => matches(doc, filter)), options?.sort), options?.limit).map((doc) => copy(doc, options?.fields))
+        : real.find(filter, options),
     findOne: async (filter, options) => {
       if (!answerable(filter, options)) {
         const key = JSON.stringify([filter, options ?? {}]);
@@ -53,8 +55,8 @@ function answering(real: Collection, snapshot: Doc[], low: string, high: string)
         const doc = await found;
         return doc ? copy(doc) : null;
       }
-      const found = snapshot.find((doc) => matches(doc, filter));
-      return found ? copy(found) : null;
+      const [found] = sorted(snapshot.filter((doc) => matches(doc, filter)), options?.sort);
+      return found ? copy(found, options?.fields) : null;
     },
   };
 }
@@ -95,9 +97,33 @@ function limit<T>(docs: T[], count: number | undefined): T[] {
   return count ? docs.slice(0, count) : docs;
 }
 
-/** Callers read the top-level fields of what they get; a shallow copy keeps the snapshot intact. */
-function copy(doc: Doc): Doc {
-  return { ...doc };
+/** Key fields: strings on every block and range, so the snapshot sorts them as the stores do (by code point). */
+const KEY_FIELDS = new Set(['startKey', 'endKey', 'spanKey', 'key']);
+
+/** Sorted reads on key fields are answered too: the mapping queries sort on the start key. */
+function sortable(sort: FindOptions['sort']): boolean {
+  return Object.keys(sort ?? {}).every((field) => KEY_FIELDS.has(field));
+}
+
+function sorted(docs: Doc[], sort: FindOptions['sort']): Doc[] {
+  const terms = Object.entries(sort ?? {});
+  if (terms.length === 0) return docs;
+  return docs.sort((a, b) => {
+    for (const [field, direction] of terms) {
+      const x = a[field] as string;
+      const y = b[field] as string;
+      if (x !== y) return (x < y ? -1 : 1) * direction;
+    }
+    return 0;
+  });
+}
+
+/** Callers read the top-level fields of what they get; a shallow copy (or the projection) keeps the snapshot intact. */
+function copy(doc: Doc, fields?: string[]): Doc {
+  if (!fields) return { ...doc };
+  const picked: Doc = { id: doc.id };
+  for (const field of fields) if (Object.hasOwn(doc, field)) picked[field] = doc[field];
+  return picked;
 }
 
 function bind<T extends Doc>(collection: Collection<T>): Collection<T> {

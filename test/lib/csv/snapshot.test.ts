@@ -1,0 +1,68 @@
+/**
+ * The batch snapshot answers the mapping reads of an import batch (sorted on the start key, projected) from
+ * the blocks and ranges it read once, exactly as the store would, and leaves other reads to the store.
+ */
+import { expect } from 'chai';
+import { batchSnapshot } from '../../../lib/csv/snapshot';
+import { openEmbeddedStore } from '../../../lib/store/embedded';
+import type { Doc, Filter, FindOptions, Store } from '../../../lib/store/port';
+
+const key = (n: number) => `S|4|${n.toString(16).padStart(8, '0')}`;
+
+/** Nested and overlapping ranges (no two start alike: ties come in no set order), one outside the batch spans below. */
+function ranges(): Doc[] {
+  const spans: [number, number][] = [[0x0, 0xffff], [0x1000, 0x1fff], [0x1001, 0x10ff], [0x1080, 0x108f], [0x1800, 0x18ff], [0x3000, 0x30ff], [0x0f00, 0x1100]];
+  return spans.map(([first, last], i) => ({ id: `r${i}`, startKey: key(first), endKey: key(last), spanKey: key(last - first), service: i % 2 ? 'a' : 'b', note: i === 3 ? null : `n${i}` }));
+}
+
+/** Counts the finds and findOnes that reach the store's ranges collection. */
+function counting(store: Store): { store: Store; reads: () => number } {
+  let reads = 0;
+  const real = store.collection('ranges');
+  const collection = { ...real, find: (f: Filter, o?: FindOptions) => (reads++, real.find(f, o)), findOne: (f: Filter, o?: FindOptions) => (reads++, real.findOne(f, o)) };
+  return {
+    store: { ...store, collection: ((name) => (name === 'ranges' ? collection : store.collection(name))) as Store['collection'] },
+    reads: () => reads,
+  };
+}
+
+describe('csv batch snapshot', () => {
+  let store: Store;
+  beforeEach(async () => {
+    store = await openEmbeddedStore();
+    await store.collection('ranges').insertMany(ranges());
+  });
+  afterEach(() => store.close());
+
+  it('answers sorted, limited and projected containment reads inside the batch span as the store does, without reading it', async () => {
+    const keys = [key(0x1081), key(0x1085), key(0x10f0)];
+    const { store: watched, reads } = counting(store);
+    const snap = await batchSnapshot(watched, keys);
+    const before = reads();
+    const queries: [Filter, FindOptions][] = [];
+    for (const k of keys) {
+      const containing = { startKey: { $gte: key(0), $lte: k }, endKey: { $gte: k } };
+      queries.push([containing, { sort: { startKey: 1 }, fields: ['startKey', 'endKey'] }]);
+      queries.push([containing, { sort: { startKey: -1 }, limit: 2, fields: ['note', 'absent'] }]);
+      queries.push([{ ...containing, service: 'a' }, { sort: { startKey: 1 } }]);
+    }
+    for (const [filter, options] of queries) {
+      const got = await snap.collection('ranges').find(filter, options);
+      const expected = await store.collection('ranges').find(filter, options);
+      expect(got, JSON.stringify([filter, options])).to.deep.equal(expected);
+      expect(await snap.collection('ranges').findOne(filter, options)).to.deep.equal(await store.collection('ranges').findOne(filter, options));
+    }
+    expect(reads() - before).to.equal(0);
+  });
+
+  it('leaves reads reaching outside the span, or sorted on other fields, to the store', async () => {
+    const { store: watched, reads } = counting(store);
+    const snap = await batchSnapshot(watched, [key(0x1081)]);
+    const before = reads();
+    const outside = { startKey: { $gte: key(0), $lte: key(0x3050) }, endKey: { $gte: key(0x3050) } };
+    expect((await snap.collection('ranges').find(outside, { sort: { startKey: 1 } })).map((d) => d.id)).to.deep.equal(['r0', 'r5']);
+    const inside = { startKey: { $gte: key(0), $lte: key(0x1081) }, endKey: { $gte: key(0x1081) } };
+    expect(await snap.collection('ranges').find(inside, { sort: { note: 1 } })).to.deep.equal(await store.collection('ranges').find(inside, { sort: { note: 1 } }));
+    expect(reads() - before).to.equal(2);
+  });
+});
