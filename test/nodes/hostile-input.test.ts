@@ -273,6 +273,7 @@ describe('hostile ipam-config options (fast-check)', function () {
     expiryThresholdDays: json(hostileScalar),
     pingTimeoutMs: json(hostileScalar),
     ptrTimeoutMs: json(hostileScalar),
+    historyRetentionDays: json(hostileScalar),
     customFields: json(fc.oneof(value, fc.array(definition, { maxLength: 3 }), fc.constant([{ name: 'Owner', multiValue: false }]))),
     rangeGroups: json(fc.oneof(value, fc.array(definition, { maxLength: 3 }), fc.constant([{ name: 'By owner', criteria: ['Owner'] }]))),
   });
