@@ -5,7 +5,7 @@ import blockModule = require('../../nodes/ipam-block');
 import configModule = require('../../nodes/ipam-config');
 import rangeModule = require('../../nodes/ipam-range');
 import allocateModule = require('../../nodes/ipam-allocate');
-import { catchNode, configNode, helper, nextMessage, onTab } from '../support/node-red';
+import { catchNode, catchNodes, configNode, helper, nextMessage, onTab, runExampleSteps, useNodeRed } from '../support/node-red';
 
 const NODES = [configModule, blockModule, rangeModule, allocateModule, catchNode];
 
@@ -17,8 +17,7 @@ function flow(operation: string): Record<string, unknown>[] {
     { id: 'rangeOut', type: 'helper' },
     { id: 'n1', type: 'ipam-allocate', server: config.id, operation, wires: [['out']] },
     { id: 'out', type: 'helper' },
-    { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper' },
+    ...catchNodes(),
   ]);
 }
 
@@ -35,13 +34,7 @@ async function addRange(payload: unknown): Promise<Record<string, unknown>> {
 }
 
 describe('ipam-allocate node', () => {
-  beforeEach((done) => {
-    helper.startServer(done);
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-  });
+  useNodeRed();
 
   it('runs every operation, the configured one or msg.operation, and keeps other msg properties', async () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -100,25 +93,7 @@ describe('ipam-allocate node', () => {
   });
 
   it('the example flow runs step by step without errors', async () => {
-    const example = JSON.parse(fs.readFileSync(path.join(__dirname, '../../examples/ipam-allocate.json'), 'utf8')) as Record<string, unknown>[];
-    const config = example.find((n) => n.type === 'ipam-config') as Record<string, unknown>;
-    Object.assign(config, { directory: configNode().directory });
-    // Injects and debugs become test helpers; the IPAM nodes are used as exported.
-    const nodes = example.map((n) => (n.type === 'inject' || n.type === 'debug' ? { ...n, type: 'helper' } : n));
-    nodes.push({ id: 'catch', type: 'catch', z: example[0].id, x: 100, y: 600, scope: null, uncaught: false, wires: [['caught']] });
-    nodes.push({ id: 'caught', type: 'helper', z: example[0].id, x: 300, y: 600 });
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    await helper.load(NODES, nodes as any);
-    const failures: unknown[] = [];
-    (helper.getNode('caught') as unknown as NodeJS.EventEmitter).on('input', (msg: { error: unknown }) => failures.push(msg.error));
-    const results: unknown[] = [];
-    for (const inject of example.filter((n) => n.type === 'inject')) {
-      const target = (inject.wires as string[][])[0][0];
-      const debug = ((example.find((n) => n.id === target) as Record<string, unknown>).wires as string[][])[0][0];
-      const received = new Promise<{ payload: unknown }>((resolve) => helper.getNode(debug).once('input', resolve));
-      helper.getNode(target).receive({ payload: JSON.parse(inject.payload as string) });
-      results.push((await received).payload);
-    }
+    const { results, failures } = await runExampleSteps(NODES, 'ipam-allocate.json');
     expect(failures).to.deep.equal([]);
     expect(results[1]).to.deep.equal(['10.20.0.10', '10.20.0.11', '10.20.0.12']);
     expect(results[2]).to.include({ address: '10.20.0.10', deviceName: 'web1' });

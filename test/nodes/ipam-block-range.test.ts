@@ -6,7 +6,7 @@ import blockModule = require('../../nodes/ipam-block');
 import rangeModule = require('../../nodes/ipam-range');
 import type { TestFlows } from 'node-red-node-test-helper';
 import type { IpamConfigNode } from '../../nodes/common';
-import { catchNode, configNode, helper, nextMessage, onTab } from '../support/node-red';
+import { catchNode, catchNodes, configNode, helper, nextMessage, onTab, useNodeRed } from '../support/node-red';
 
 const NODES = [configModule, blockModule, rangeModule, catchNode];
 
@@ -15,8 +15,7 @@ function flow(operation: string, type = 'ipam-block', config = configNode()): Te
     config,
     { id: 'n1', type, server: config.id, operation, wires: [['out']] },
     { id: 'out', type: 'helper' },
-    { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper' },
+    ...catchNodes(),
   ]);
 }
 
@@ -27,13 +26,7 @@ async function send(payload: unknown, extra: Record<string, unknown> = {}): Prom
 }
 
 describe('ipam-block and ipam-range nodes', () => {
-  beforeEach((done) => {
-    helper.startServer(done);
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-  });
+  useNodeRed();
 
   it('ipam-block runs every operation, the configured one or msg.operation', async () => {
     await helper.load(NODES, flow('add'));
