@@ -5,7 +5,7 @@ import blockModule = require('../../nodes/ipam-block');
 import configModule = require('../../nodes/ipam-config');
 import rangeModule = require('../../nodes/ipam-range');
 import allocateModule = require('../../nodes/ipam-allocate');
-import { catchNode, catchNodes, configNode, helper, nextMessage, onTab, runExampleSteps, useNodeRed } from '../support/node-red';
+import { catchNode, catchNodes, configNode, helper, nextMessage, onTab, runExampleSteps, sendToN1, useNodeRed } from '../support/node-red';
 
 const NODES = [configModule, blockModule, rangeModule, allocateModule, catchNode];
 
@@ -21,11 +21,6 @@ function flow(operation: string): Record<string, unknown>[] {
   ]);
 }
 
-async function send(payload: unknown, extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-  const received = nextMessage('out');
-  helper.getNode('n1').receive({ payload, ...extra });
-  return received;
-}
 
 async function addRange(payload: unknown): Promise<Record<string, unknown>> {
   const received = nextMessage('rangeOut');
@@ -40,36 +35,36 @@ describe('ipam-allocate node', () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     await helper.load(NODES, flow('allocate') as any);
     const range = await addRange({ network: '10.60.0.0/24' });
-    const allocated = await send({ range: range.id, deviceName: 'web1', requestId: 'job-7' }, { topic: 'kept' });
+    const allocated = await sendToN1({ range: range.id, deviceName: 'web1', requestId: 'job-7' }, { topic: 'kept' });
     expect(allocated.topic).to.equal('kept');
     expect(allocated.payload).to.include({ address: '10.60.0.1', deviceName: 'web1', rangeId: range.id });
     expect((allocated.payload as { checks: string[] }).checks).to.deep.equal(['store', 'reservations', 'exclusions']);
-    const repeated = await send({ range: range.id, requestId: 'job-7' });
+    const repeated = await sendToN1({ range: range.id, requestId: 'job-7' });
     expect(repeated.payload).to.include({ address: '10.60.0.1' });
-    const batch = (await send({ range: '10.60.0.0/24', count: 2 })).payload as { address: string }[];
+    const batch = (await sendToN1({ range: '10.60.0.0/24', count: 2 })).payload as { address: string }[];
     expect(batch.map((r) => r.address)).to.deep.equal(['10.60.0.2', '10.60.0.3']);
-    expect((await send({ range: range.id, count: 2 }, { operation: 'find' })).payload).to.deep.equal(['10.60.0.4', '10.60.0.5']);
-    expect((await send({ address: '10.60.0.9' }, { operation: 'add' })).payload).to.include({ address: '10.60.0.9', rangeId: range.id });
-    expect((await send({ address: '10.60.0.9', deviceName: 'db' }, { operation: 'update' })).payload).to.include({ deviceName: 'db' });
-    expect((await send({ address: '10.60.0.9' }, { operation: 'get' })).payload).to.include({ deviceName: 'db' });
-    expect((await send({ rangeId: range.id }, { operation: 'list' })).payload).to.have.length(4);
-    const released = (await send({ addresses: ['10.60.0.9', '10.60.0.2'] }, { operation: 'release' })).payload as { released: { address: string }[] };
+    expect((await sendToN1({ range: range.id, count: 2 }, { operation: 'find' })).payload).to.deep.equal(['10.60.0.4', '10.60.0.5']);
+    expect((await sendToN1({ address: '10.60.0.9' }, { operation: 'add' })).payload).to.include({ address: '10.60.0.9', rangeId: range.id });
+    expect((await sendToN1({ address: '10.60.0.9', deviceName: 'db' }, { operation: 'update' })).payload).to.include({ deviceName: 'db' });
+    expect((await sendToN1({ address: '10.60.0.9' }, { operation: 'get' })).payload).to.include({ deviceName: 'db' });
+    expect((await sendToN1({ rangeId: range.id }, { operation: 'list' })).payload).to.have.length(4);
+    const released = (await sendToN1({ addresses: ['10.60.0.9', '10.60.0.2'] }, { operation: 'release' })).payload as { released: { address: string }[] };
     expect(released.released.map((r) => r.address).sort()).to.deep.equal(['10.60.0.2', '10.60.0.9']);
-    expect((await send({ rangeId: range.id }, { operation: 'list' })).payload).to.have.length(2);
+    expect((await sendToN1({ rangeId: range.id }, { operation: 'list' })).payload).to.have.length(2);
   });
 
   it('holds, confirms, and reads history with the node, flow and requestId as the source', async () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     await helper.load(NODES, flow('allocate') as any);
     const range = await addRange({ network: '10.61.0.0/24' });
-    const held = (await send({ range: range.id, holdSeconds: 300, requestId: 'vm-9' })).payload as Record<string, unknown>;
+    const held = (await sendToN1({ range: range.id, holdSeconds: 300, requestId: 'vm-9' })).payload as Record<string, unknown>;
     expect(held).to.include({ address: '10.61.0.1', ipAddressState: 'Reserved' });
     expect(held.holdUntil).to.be.a('string');
-    expect((await send({ range: range.id }, { operation: 'find' })).payload).to.deep.equal(['10.61.0.2']);
-    const confirmed = (await send({ requestId: 'vm-9' }, { operation: 'confirm' })).payload as Record<string, unknown>;
+    expect((await sendToN1({ range: range.id }, { operation: 'find' })).payload).to.deep.equal(['10.61.0.2']);
+    const confirmed = (await sendToN1({ requestId: 'vm-9' }, { operation: 'confirm' })).payload as Record<string, unknown>;
     expect(confirmed).to.include({ id: held.id, ipAddressState: 'In-Use' });
     expect(confirmed).to.not.have.property('holdUntil');
-    const page = (await send({ id: held.id }, { operation: 'history' })).payload as { entries: { operation: string; source: Record<string, unknown> }[] };
+    const page = (await sendToN1({ id: held.id }, { operation: 'history' })).payload as { entries: { operation: string; source: Record<string, unknown> }[] };
     expect(page.entries.map((e) => e.operation)).to.deep.equal(['allocate', 'confirm']);
     const n1 = helper.getNode('n1') as unknown as { id: string; z: string };
     expect(page.entries[0].source).to.deep.equal({ nodeId: n1.id, flowId: n1.z, requestId: 'vm-9' });
@@ -84,7 +79,7 @@ describe('ipam-allocate node', () => {
       helper.getNode('n1').receive({ payload });
       return (await received).error as { message: string; code: string };
     };
-    await send({ range: range.id, count: 2 });
+    await sendToN1({ range: range.id, count: 2 });
     const full = await caught({ range: range.id });
     expect(full.code).to.equal('RANGE_FULL');
     expect(full.message).to.contain('10.61.0.0/30');
@@ -104,11 +99,11 @@ describe('ipam-allocate node', () => {
   it('a list filter with a "__proto__" key (as JSON.parse makes it) reaches the Catch node, never the whole inventory', async () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     await helper.load(NODES, flow('list') as any);
-    await send({ address: '10.70.0.1', deviceName: 'h1' }, { operation: 'add' });
-    await send({ address: '10.70.0.2', deviceName: 'h2' }, { operation: 'add' });
+    await sendToN1({ address: '10.70.0.1', deviceName: 'h1' }, { operation: 'add' });
+    await sendToN1({ address: '10.70.0.2', deviceName: 'h2' }, { operation: 'add' });
     const caught = nextMessage('caught');
     helper.getNode('n1').receive({ payload: JSON.parse('{"__proto__": {"deviceName": "h1"}}') });
     expect((await caught).error).to.deep.include({ code: 'VALIDATION', message: 'filter.__proto__ {"deviceName":"h1"}: is not an address field' });
-    expect(((await send({ deviceName: 'h1' })).payload as { address: string }[]).map((a) => a.address)).to.deep.equal(['10.70.0.1']);
+    expect(((await sendToN1({ deviceName: 'h1' })).payload as { address: string }[]).map((a) => a.address)).to.deep.equal(['10.70.0.1']);
   });
 });

@@ -22,6 +22,13 @@ export function nextMessage(nodeId: string): Promise<Record<string, unknown>> {
   return new Promise((resolve) => helper.getNode(nodeId).once('input', resolve));
 }
 
+/** Sends `{payload, ...extra}` into node n1 and resolves with the next message the helper node `out` receives. */
+export function sendToN1(payload: unknown, extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const received = nextMessage('out');
+  helper.getNode('n1').receive({ payload, ...extra });
+  return received;
+}
+
 /**
  * Puts nodes on one tab the way the editor saves them (`z`, `x`, `y`): without a position Node-RED
  * takes a node for a config node. Config nodes (`ipam-config`) are left as they are.
