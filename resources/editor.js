@@ -2,6 +2,10 @@
  * FlowIPAM's shared editor code, served by Node-RED at /resources/@flowipam/node-red-ipam/editor.js and loaded
  * by ipam-config.html (the module's first node set) before the other nodes' dialogs register.
  *
+ * Every node registers through registerNode: the palette look they share, the store and name settings, the
+ * operation select, and a dialog built from row specs (label from the node's catalog, input, notes), which
+ * replaces a hand-written template per node.
+ *
  * Operation nodes get one dialog row per payload field of the chosen operation, as a TypedInput. The values
  * are saved in the node's `fields` ({name: {value, type}}) and evaluated per message by the node; msg.payload
  * overrides them field by field (nodes/common.ts mergeFields).
@@ -232,7 +236,6 @@
     checks: CHECKS,
     fieldValid: fieldValid,
     registerNode: registerNode,
-    defineTemplate: defineTemplate,
     fillSelect: fillSelect,
     intervalHours: intervalHours,
     scheduleRow: SCHEDULE_ROW,
