@@ -24,6 +24,7 @@ import { Ipam } from '../lib/ipam';
 import { addressKey } from '../lib/keys';
 import type { AddressRecord, RangeRecord } from '../lib/records';
 import { openStore } from '../lib/store';
+import { runBench } from './common';
 
 const STORE = process.env.BENCH_STORE === 'memory' ? 'memory' : 'file';
 /** Interleaved measuring rounds; each allocates a batch per scenario (40 on a /16, 20 on a /24 or /64). */
@@ -241,11 +242,6 @@ async function main(): Promise<void> {
   emit('bench_seconds', (Date.now() - started) / 1000, { file: 'allocate.bench.ts' });
 }
 
-main()
-  .catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  })
-  .finally(() => {
-    for (const directory of directories) fs.rmSync(directory, { recursive: true, force: true });
-  });
+runBench(main, () => {
+  for (const directory of directories) fs.rmSync(directory, { recursive: true, force: true });
+});

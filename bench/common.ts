@@ -9,8 +9,25 @@ export async function medianMs(runs: number, work: () => Promise<unknown>): Prom
     await work();
     times.push(performance.now() - start);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return median(times);
+}
+
+/** The middle value (the upper one of an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/**
+ * Runs a benchmark's `main`: `cleanup` runs when it ends either way; an error is printed and the process
+ * exits 1 (open handles of the failed run must not keep it alive).
+ */
+export function runBench(main: () => Promise<void>, cleanup: () => void = () => {}): void {
+  main().then(cleanup, (err: unknown) => {
+    cleanup();
+    console.error(err instanceof Error ? err.stack : err);
+    process.exit(1);
+  });
 }
 
 export function report(metric: string, values: Record<string, unknown>): void {

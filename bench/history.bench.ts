@@ -11,7 +11,7 @@ import { Ipam } from '../lib/ipam';
 import type { RangeRecord } from '../lib/records';
 import { openStore } from '../lib/store';
 import { fakeClientFactory, fakeDeployment } from '../test/support/fake-mongo';
-import { report } from './common';
+import { median, report } from './common';
 import { tempDir } from '../test/support/stores';
 
 const ROUNDS = 9;
@@ -19,11 +19,6 @@ const PER_ROUND = 50;
 
 async function range(ipam: Ipam, network: string): Promise<string> {
   return ((await ipam.perform('range', 'add', { network })) as RangeRecord).id;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 async function timed(work: () => Promise<unknown>): Promise<number> {

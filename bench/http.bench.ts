@@ -9,12 +9,11 @@
  * The fill goes through the same HTTP API (allocations of up to 1,024 addresses per call), so the range is
  * filled from the bottom as allocation fills it. Needs `npm run build` (dist/) first; `npm run bench` does it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { startNodeRed } from '../test/support/node-red-process';
+import { median, runBench } from './common';
 
 const root = path.resolve(__dirname, '..');
 const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 7);
@@ -38,41 +37,6 @@ const NOOP_FLOW = [
   { id: 'b0bench0resp0001', type: 'http response', z: 'b0bench0tab00001', statusCode: '', headers: {}, wires: [] },
 ];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-async function startNodeRed(userDir: string): Promise<{ base: string; child: ChildProcess }> {
-  const flows = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'getting-started.json'), 'utf8')) as unknown[];
-  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify([...flows, ...NOOP_FLOW], null, 2));
-  const port = await freePort();
-  const child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], {
-    env: { ...process.env, PORT: String(port), FLOWIPAM_USER_DIR: userDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`Node-RED did not start:\n${output}`)), 60_000);
-    child.stdout!.on('data', (chunk) => {
-      output += String(chunk);
-      if (output.includes('Started flows')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr!.on('data', (chunk) => (output += String(chunk)));
-    child.on('exit', (code) => reject(new Error(`Node-RED exited with ${code}:\n${output}`)));
-  });
-  return { base: `http://127.0.0.1:${port}`, child };
-}
-
 async function post(base: string, route: string, body: unknown): Promise<unknown> {
   const response = await fetch(`${base}${route}`, {
     method: 'POST',
@@ -89,11 +53,6 @@ async function timedPost(base: string, route: string, body: unknown): Promise<nu
   const start = performance.now();
   await post(base, route, body);
   return performance.now() - start;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 function emit(metric: string, values: Record<string, unknown>): void {
@@ -150,8 +109,8 @@ async function fillTo(base: string, fraction: number): Promise<void> {
 async function main(): Promise<void> {
   if (!fs.existsSync(path.join(root, 'dist', 'nodes', 'ipam-config.js'))) throw new Error('dist/ is missing: run npm run build first');
   const started = Date.now();
-  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowipam-bench-red-'));
-  const red = await startNodeRed(userDir);
+  const flows = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'getting-started.json'), 'utf8')) as unknown[];
+  const red = await startNodeRed({ flows: [...flows, ...NOOP_FLOW] });
   try {
     await post(red.base, '/ipam/blocks', { network: '10.0.0.0/8' });
     await post(red.base, '/ipam/ranges', { network: '10.0.0.0/16' });
@@ -160,14 +119,10 @@ async function main(): Promise<void> {
       await measureLevel(red.base, fill);
     }
   } finally {
-    red.child.kill('SIGTERM');
-    await new Promise((resolve) => red.child.once('exit', resolve));
-    fs.rmSync(userDir, { recursive: true, force: true });
+    await red.stop();
+    fs.rmSync(red.userDir, { recursive: true, force: true });
   }
   emit('bench_seconds', { value: (Date.now() - started) / 1000, file: 'http.bench.ts' });
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runBench(main);

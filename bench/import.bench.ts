@@ -21,6 +21,7 @@ import { Ipam } from '../lib/ipam';
 import { addressKey } from '../lib/keys';
 import { openStore } from '../lib/store';
 import type { Collection, Doc, Store } from '../lib/store/port';
+import { median, runBench } from './common';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const BATCH = 1000;
@@ -112,11 +113,6 @@ async function baseline(store: Store, file: string): Promise<number> {
   if (batch.length) await addresses.insertMany(batch);
   rows += batch.length;
   return rows;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 /**
@@ -222,7 +218,4 @@ async function main(): Promise<void> {
   fs.rmSync(directory, { recursive: true, force: true });
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Ipam } from '../lib/ipam';
-import { report } from './common';
+import { median, report, runBench } from './common';
 
 const N = Number(process.env.BENCH_READS ?? 5000);
 const ROUNDS = 15;
@@ -40,7 +40,6 @@ async function main(): Promise<void> {
       derived.push(await time('Dated'));
     }
   }
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   report('list-derived-expiry-status', {
     addresses: N,
     derivedMs: median(derived),
@@ -52,7 +51,4 @@ async function main(): Promise<void> {
   await ipam.close();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

@@ -16,7 +16,7 @@ import { Ipam } from '../lib/ipam';
 import { addressKey } from '../lib/keys';
 import type { RangeRecord } from '../lib/records';
 import { openStore } from '../lib/store';
-import { report } from './common';
+import { report, runBench } from './common';
 
 const FILL = Number(process.env.BENCH_RELEASE_ADDRESSES ?? 65_000);
 const directories: string[] = [];
@@ -73,11 +73,6 @@ async function main(): Promise<void> {
   await whole.ipam.close();
 }
 
-main()
-  .catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  })
-  .finally(() => {
-    for (const directory of directories) fs.rmSync(directory, { recursive: true, force: true });
-  });
+runBench(main, () => {
+  for (const directory of directories) fs.rmSync(directory, { recursive: true, force: true });
+});

@@ -11,6 +11,7 @@ import { Ipam } from '../lib/ipam';
 import type { RangeRecord } from '../lib/records';
 import { openStore } from '../lib/store';
 import { fakeClientFactory, fakeDeployment } from '../test/support/fake-mongo';
+import { median } from './common';
 
 const ROUNDS = 9;
 const PER_ROUND = 50;
@@ -72,11 +73,6 @@ async function driverCalls(topology: 'replicaSet' | 'standalone'): Promise<void>
     replayedRequestId: await count(keyed, 'new-request'),
   });
   await ipam.close();
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 function round(value: number): number {

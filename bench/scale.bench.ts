@@ -21,7 +21,7 @@ import type { CsvOutcome } from '../lib/csv';
 import { Ipam } from '../lib/ipam';
 import { addressKey } from '../lib/keys';
 import type { RangeRecord } from '../lib/records';
-import { report } from './common';
+import { report, runBench } from './common';
 
 /** BENCH_SCALE_RANGES: fewer ranges for a quick run (default 4,000, the figure the issue asks for). */
 const RANGES = Number(process.env.BENCH_SCALE_RANGES ?? 4000);
@@ -251,7 +251,4 @@ async function main(): Promise<void> {
   report('scale.note', { load: os.loadavg()[0], cpus: os.cpus().length });
 }
 
-main().catch((err: Error) => {
-  console.error(err.stack);
-  process.exit(1);
-});
+runBench(main);

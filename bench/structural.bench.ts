@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { Ipam } from '../lib/ipam';
 import type { RangeRecord } from '../lib/records';
 import { openStore } from '../lib/store';
-import { report } from './common';
+import { median, report, runBench } from './common';
 
 const ROUNDS = Number(process.env.BENCH_STRUCTURAL_ROUNDS ?? 200);
 
@@ -47,7 +47,6 @@ async function main(): Promise<void> {
     cycles.push(await time(() => cycle(i)));
     journals.push(await time(() => journalOnly(i)));
   }
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   report('structural_range_add_delete', {
     rounds: ROUNDS,
     cycleMs: median(cycles),
@@ -61,7 +60,4 @@ async function main(): Promise<void> {
   fs.rmSync(directory, { recursive: true, force: true });
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

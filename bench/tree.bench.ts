@@ -7,7 +7,7 @@ import { formatAddress, parseNetwork } from '../lib/address';
 import { buildAddress } from '../lib/addresses';
 import { Ipam } from '../lib/ipam';
 import { listTree } from '../lib/tree';
-import { medianMs, report } from './common';
+import { medianMs, report, runBench } from './common';
 import { performance } from 'node:perf_hooks';
 
 const RANGES = 5000;
@@ -54,7 +54,4 @@ async function main(): Promise<void> {
   await ipam.close();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

@@ -17,7 +17,7 @@ import { reconcileCounters } from '../lib/counters';
 import { Ipam } from '../lib/ipam';
 import { addressKey } from '../lib/keys';
 import { openStore } from '../lib/store';
-import { report } from './common';
+import { report, runBench } from './common';
 
 const RANGES = 4000;
 /** 1,000,000 for the figure (BENCH_UTIL_ADDRESSES=1000000): about 15 minutes on a loaded machine, so not the default. */
@@ -101,7 +101,4 @@ async function main(): Promise<void> {
   await ipam.close();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

@@ -10,11 +10,11 @@ import { IpamError, invalid, show } from './errors';
 import { historyWrites } from './history';
 import { withLock } from './lock';
 import { checkInput, clearedFields, nowIso, toRecord, type BlockRecord, type Keyed, type RangeRecord } from './records';
-import { intervalOf, intervalOfKeys, overlapping, resolveBounds, findBySelector, smallest, spanKey, startFloor, type Bounds, type Context } from './space';
+import { intervalOf, intervalOfKeys, overlapping, resolveBounds, boundsFields, findBySelector, getSpaceRecord, listSpaceRecords, smallest, spanKey, startFloor, type Bounds, type Context } from './space';
 import type { Filter } from './store/port';
 import { checkCustomFields } from './custom-fields';
 import { COUNT_FIELD } from './counters';
-import { applyStructural, spaceLock } from './structural';
+import { applyStructural, spaceLock, withSpaceRecord } from './structural';
 
 export { spaceLock };
 
@@ -34,12 +34,7 @@ export async function addBlock(ctx: Context, input: unknown): Promise<BlockRecor
     const now = nowIso();
     const doc: BlockDoc = {
       id: randomUUID(),
-      addressSpace: bounds.addressSpace,
-      family: bounds.family,
-      network: bounds.network.cidr,
-      prefixLength: bounds.network.prefixLength,
-      startAddress: bounds.startAddress,
-      endAddress: bounds.endAddress,
+      ...boundsFields(bounds),
       isPrivate: privateBlock,
       ...(rir ? { rir } : {}),
       ...(fields.description ? { description: fields.description as string } : {}),
@@ -83,20 +78,12 @@ export async function updateBlock(ctx: Context, selector: unknown, input: unknow
   return toRecord(updated as BlockDoc, ctx);
 }
 
-export async function getBlock(ctx: Context, selector: unknown): Promise<BlockRecord> {
-  return toRecord(await getBlockDoc(ctx, selector), ctx);
-}
-
-export async function listBlocks(ctx: Context, filter: Filter): Promise<BlockRecord[]> {
-  const docs = await ctx.store.collection<BlockDoc>('blocks').find(filter, { sort: { startKey: 1 } });
-  return docs.map((doc) => toRecord(doc, ctx));
-}
+export const getBlock = (ctx: Context, selector: unknown): Promise<BlockRecord> => getSpaceRecord<BlockDoc>(ctx, 'blocks', selector);
+export const listBlocks = (ctx: Context, filter: Filter): Promise<BlockRecord[]> => listSpaceRecords<BlockDoc>(ctx, 'blocks', filter);
 
 /** Deletes a block; its ranges, child blocks and addresses move to its parent (or become unmapped). */
 export async function deleteBlock(ctx: Context, selector: unknown): Promise<{ deleted: BlockRecord }> {
-  const found = await getBlockDoc(ctx, selector);
-  return withLock(ctx.store, spaceLock(found.addressSpace), async (lease) => {
-    const block = await getBlockDoc(ctx, { id: found.id });
+  return withSpaceRecord<BlockDoc, { deleted: BlockRecord }>(ctx, 'blocks', selector, async (block, lease) => {
     await refuseRangeCollisionsInParent(ctx, block);
     await applyStructural(ctx, block.addressSpace, lease, { op: 'delete-block', block });
     return { deleted: toRecord(block, ctx) };

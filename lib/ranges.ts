@@ -13,9 +13,9 @@ import { checkAddressSpace } from './keys';
 import { withLock, type Lease } from './lock';
 import { mostSpecificBlockId } from './mapping';
 import { checkInput, clearedFields, nowIso, unsetMissing, toRecord, type Exclusion, type Keyed, type RangeRecord } from './records';
-import { findBySelector, overlapping, resolveBounds, spanKey, startFloor, type Bounds, type Context } from './space';
+import { boundsFields, findBySelector, getSpaceRecord, listSpaceRecords, overlapping, resolveBounds, spanKey, startFloor, type Bounds, type Context } from './space';
 import type { Filter } from './store/port';
-import { applyStructural, spaceLock } from './structural';
+import { applyStructural, spaceLock, withSpaceRecord } from './structural';
 
 export type RangeDoc = RangeRecord &
   Keyed & { startKey: string; endKey: string; spanKey: string; freeHint: string; hintVersion: number; assignedCount?: number };
@@ -81,20 +81,12 @@ export async function updateRange(
   });
 }
 
-export async function getRange(ctx: Context, selector: unknown): Promise<RangeRecord> {
-  return toRecord(await getRangeDoc(ctx, selector), ctx);
-}
-
-export async function listRanges(ctx: Context, filter: Filter): Promise<RangeRecord[]> {
-  const docs = await ctx.store.collection<RangeDoc>('ranges').find(filter, { sort: { startKey: 1 } });
-  return docs.map((doc) => toRecord(doc, ctx));
-}
+export const getRange = (ctx: Context, selector: unknown): Promise<RangeRecord> => getSpaceRecord<RangeDoc>(ctx, 'ranges', selector);
+export const listRanges = (ctx: Context, filter: Filter): Promise<RangeRecord[]> => listSpaceRecords<RangeDoc>(ctx, 'ranges', filter);
 
 /** Deletes a range; its addresses stay and move to the next matching range, or become unmapped. */
 export async function deleteRange(ctx: Context, selector: unknown): Promise<{ deleted: RangeRecord }> {
-  const found = await getRangeDoc(ctx, selector);
-  return withLock(ctx.store, spaceLock(found.addressSpace), async (lease) => {
-    const range = await getRangeDoc(ctx, { id: found.id });
+  return withSpaceRecord<RangeDoc, { deleted: RangeRecord }>(ctx, 'ranges', selector, async (range, lease) => {
     await applyStructural(ctx, range.addressSpace, lease, { op: 'delete-range', range });
     return { deleted: toRecord(range, ctx) };
   });
@@ -129,12 +121,7 @@ async function buildRange(ctx: Context, fields: Record<string, unknown>, options
   return {
     bounds,
     values: {
-      addressSpace: bounds.addressSpace,
-      family: bounds.family,
-      network: bounds.network.cidr,
-      prefixLength: bounds.network.prefixLength,
-      startAddress: bounds.startAddress,
-      endAddress: bounds.endAddress,
+      ...boundsFields(bounds),
       managedByService,
       serviceInstance,
       assignmentType,

@@ -15,6 +15,7 @@ import {
 import { IpamError, invalid, show } from './errors';
 import { addressKey, checkAddressSpace, familyKeyBounds, intervalKeys, keyValue } from './keys';
 import type { AvailabilityChecks } from './probes';
+import { toRecord } from './records';
 import type { Doc, Filter, Store } from './store/port';
 
 export interface Context {
@@ -35,6 +36,18 @@ export interface Bounds extends Interval {
   endKey: string;
   startAddress: string;
   endAddress: string;
+}
+
+/** The fields a block or range record stores of its bounds. */
+export function boundsFields(bounds: Bounds) {
+  return {
+    addressSpace: bounds.addressSpace,
+    family: bounds.family,
+    network: bounds.network.cidr,
+    prefixLength: bounds.network.prefixLength,
+    startAddress: bounds.startAddress,
+    endAddress: bounds.endAddress,
+  };
 }
 
 /**
@@ -176,6 +189,17 @@ export function selectorFilter(selector: unknown): { filter: Filter; described: 
   throw invalid('id', input?.id, 'give the id, or the network (and addressSpace)');
 }
 
+
+/** The block or range a selector names, as its record. */
+export async function getSpaceRecord<T extends Doc>(ctx: Context, collection: 'blocks' | 'ranges', selector: unknown): Promise<T> {
+  return toRecord(await findBySelector<T>(ctx, collection, selector), ctx);
+}
+
+/** The blocks or ranges a store filter matches, as records in address order. */
+export async function listSpaceRecords<T extends Doc>(ctx: Context, collection: 'blocks' | 'ranges', filter: Filter): Promise<T[]> {
+  const docs = await ctx.store.collection<T>(collection).find(filter, { sort: { startKey: 1 } });
+  return docs.map((doc) => toRecord(doc, ctx));
+}
 
 /** The one block or range a selector names: NOT_FOUND when none, CONFLICT when several. */
 export async function findBySelector<T extends Doc>(ctx: Context, collection: 'blocks' | 'ranges', selector: unknown): Promise<T> {

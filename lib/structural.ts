@@ -23,7 +23,7 @@ import { historyWrites } from './history';
 import { withLock, type Lease } from './lock';
 import { attachAddresses, detachAddresses } from './mapping';
 import type { RangeDoc } from './ranges';
-import { inside, overlapping, startFloor, type Context } from './space';
+import { findBySelector, inside, overlapping, startFloor, type Context } from './space';
 import type { Filter, Update } from './store/port';
 
 export type Change =
@@ -67,6 +67,20 @@ export function spaceLock(addressSpace: string): string {
 
 function journalName(addressSpace: string): string {
   return `structural|${addressSpace}`;
+}
+
+/**
+ * Runs `change` on the block or range a selector names, under its space's lock, on the record as read under
+ * the lock (another writer may have changed it while this one waited).
+ */
+export async function withSpaceRecord<T extends BlockDoc | RangeDoc, R>(
+  ctx: Context,
+  collection: 'blocks' | 'ranges',
+  selector: unknown,
+  change: (doc: T, lease: Lease) => Promise<R>,
+): Promise<R> {
+  const found = await findBySelector<T>(ctx, collection, selector);
+  return withLock(ctx.store, spaceLock(found.addressSpace), async (lease) => change(await findBySelector<T>(ctx, collection, { id: found.id }), lease));
 }
 
 /**

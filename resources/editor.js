@@ -2,6 +2,10 @@
  * FlowIPAM's shared editor code, served by Node-RED at /resources/@flowipam/node-red-ipam/editor.js and loaded
  * by ipam-config.html (the module's first node set) before the other nodes' dialogs register.
  *
+ * Every node registers through registerNode: the palette look they share, the store and name settings, the
+ * operation select, and a dialog built from row specs (label from the node's catalog, input, notes), which
+ * replaces a hand-written template per node.
+ *
  * Operation nodes get one dialog row per payload field of the chosen operation, as a TypedInput. The values
  * are saved in the node's `fields` ({name: {value, type}}) and evaluated per message by the node; msg.payload
  * overrides them field by field (nodes/common.ts mergeFields).
@@ -135,24 +139,115 @@
     return fields;
   }
 
+  /** Where Node-RED keeps the node templates; the editor's own generated templates go there too. */
+  function templateContainer() {
+    const configs = $('#red-ui-editor-node-configs');
+    return configs.length ? configs : $('body');
+  }
+
+  /** One input (or select) of a dialog row; `spec.input` is text (default), password, number, checkbox or select. */
+  function inputHtml(type, prefix, spec) {
+    const kind = spec.input || 'text';
+    const id = ' id="' + prefix + spec.name + '"';
+    const attrs = spec.attrs ? ' ' + spec.attrs : '';
+    if (kind === 'select') return '<select' + id + ' style="width: 70%"' + attrs + '></select>';
+    const placeholder = spec.placeholder ? ' data-i18n="[placeholder]' + type + '.' + (spec.placeholder === true ? 'placeholder.' + spec.name : spec.placeholder) + '"' : '';
+    const style = kind === 'checkbox' ? ' style="width: auto; margin: 0 8px 0 0"' : '';
+    return '<input type="' + kind + '"' + id + style + attrs + placeholder + '>' + (spec.unit ? ' ' + spec.unit : '');
+  }
+
+  /**
+   * One dialog row: an icon label from the node's message catalog (<type>.label.<name>, or spec.label), the input,
+   * then `after`: inline notes ({text: key}) and further inputs. `group` is a class the dialog shows or hides.
+   */
+  function rowHtml(type, prefix, spec) {
+    const label = '<label for="' + prefix + spec.name + '"><i class="fa fa-' + spec.icon + '"></i> <span data-i18n="' +
+      type + '.' + (spec.label || 'label.' + spec.name) + '"></span></label>';
+    const after = (spec.after || []).map(function (item) {
+      return item.text ? '<span data-i18n="' + type + '.' + item.text + '"></span>' : inputHtml(type, prefix, item);
+    });
+    return '<div class="form-row' + (spec.group ? ' ' + spec.group : '') + '">' + [label, inputHtml(type, prefix, spec)].concat(after).join(' ') + '</div>';
+  }
+
+  /**
+   * Defines a node's dialog template from its rows (a string is a row of literal HTML), as Node-RED's own
+   * generated dialogs do: a <script data-template-name> that the editor reads when the dialog opens.
+   */
+  function defineTemplate(type, rows, prefix) {
+    if ($('script[data-template-name="' + type + '"]').length) return;
+    const html = rows.map(function (spec) { return typeof spec === 'string' ? spec : rowHtml(type, prefix || 'node-input-', spec); }).join('\n');
+    $('<script type="text/html">').attr('data-template-name', type).text(html).appendTo(templateContainer());
+  }
+
+  /** Fills a select with values labelled from the message catalog (<type>.<group>.<value>) and picks `current`. */
+  function fillSelect(node, select, values, labelKey, current) {
+    values.forEach(function (value) {
+      select.append($('<option>').val(value).text(labelKey ? node._(labelKey + '.' + value) : value));
+    });
+    select.val(current);
+  }
+
+  /** The schedule of a node that repeats: hours between runs, 0 = only on input. */
+  function intervalHours(value) {
+    return { value: value, validate: function (v) { return v === '' || (Number(v) >= 0 && Number(v) <= 576); } };
+  }
+
+  const SCHEDULE_ROW = {
+    name: 'intervalHours', icon: 'clock-o', input: 'number', attrs: 'min="0" max="576" step="any" style="width: 80px"',
+    after: [{ text: 'label.hoursNote' }],
+  };
+
+  /**
+   * Registers an IPAM node: the palette look every FlowIPAM node shares, the store and name settings, and with
+   * `form.operations` the operation select; the dialog is the store, the operation, `form.rows`, then the name.
+   */
+  function registerNode(type, definition, form) {
+    const operations = form.operations;
+    const defaults = { name: { value: '' }, server: { value: '', type: 'ipam-config', required: true } };
+    if (operations) {
+      defaults.operation = {
+        value: form.defaultOperation || operations[0], required: true,
+        validate: function (v) { return operations.indexOf(v) >= 0; },
+      };
+    }
+    const prepare = definition.oneditprepare;
+    RED.nodes.registerType(type, Object.assign({
+      category: 'IPAM',
+      color: '#a6bbcf',
+      inputs: 1,
+      outputs: 1,
+      icon: type + '.svg',
+      paletteLabel: function () { return this._(type + '.paletteLabel'); },
+      labelStyle: function () { return this.name ? 'node_label_italic' : ''; },
+    }, definition, {
+      defaults: Object.assign(defaults, definition.defaults),
+      oneditprepare: function () {
+        if (operations) fillSelect(this, $('#node-input-operation'), operations, type + '.operations', this.operation);
+        if (prepare) prepare.call(this);
+      },
+    }));
+    const first = [{ name: 'server', icon: 'database', label: form.serverLabel }];
+    if (operations) first.push({ name: 'operation', icon: 'wrench', input: 'select' });
+    const name = { name: 'name', icon: 'tag', placeholder: form.namePlaceholder || true };
+    defineTemplate(type, first.concat(form.rows, [name]));
+  }
+
   window.FlowIPAM = {
     checks: CHECKS,
     fieldValid: fieldValid,
+    registerNode: registerNode,
+    fillSelect: fillSelect,
+    intervalHours: intervalHours,
+    scheduleRow: SCHEDULE_ROW,
 
     /**
      * Registers an operation node: store, operation, the operation's fields as TypedInputs, name.
      * options: {operations, defaultOperation, labelPrefix, fields: {operation: [{name, check?, type?, types?}]}}
      */
     registerOperationNode: function (type, options) {
-      const operations = options.operations;
       const fieldsByOperation = options.fields || {};
-      RED.nodes.registerType(type, {
-        category: 'IPAM',
-        color: '#a6bbcf',
+      registerNode(type, {
         defaults: {
-          name: { value: '' },
-          server: { value: '', type: 'ipam-config', required: true },
-          operation: { value: options.defaultOperation, required: true, validate: function (v) { return operations.indexOf(v) >= 0; } },
           fields: {
             value: {},
             validate: function (v) {
@@ -163,29 +258,20 @@
             },
           },
         },
-        inputs: 1,
-        outputs: 1,
-        icon: type + '.svg',
-        paletteLabel: function () { return this._(type + '.paletteLabel'); },
         label: function () { return this.name || options.labelPrefix + ': ' + this.operation; },
-        labelStyle: function () { return this.name ? 'node_label_italic' : ''; },
         oneditprepare: function () {
-          window.FlowIPAM.fillOperations(this, type, operations);
           prepareFields(this, type, fieldsByOperation, $('#node-input-ipam-fields'));
         },
         oneditsave: function () {
           this.fields = collectFields(fieldsByOperation, $('#node-input-operation').val());
         },
+      }, {
+        operations: options.operations,
+        defaultOperation: options.defaultOperation,
+        serverLabel: 'label.store',
+        namePlaceholder: 'label.name',
+        rows: ['<div id="node-input-ipam-fields"></div>'],
       });
-    },
-
-    /** Fills #node-input-operation with the operations' labels from the node's message catalog. */
-    fillOperations: function (node, type, operations) {
-      const select = $('#node-input-operation');
-      operations.forEach(function (op) {
-        select.append($('<option>').val(op).text(node._(type + '.operations.' + op)));
-      });
-      select.val(node.operation);
     },
   };
 })();

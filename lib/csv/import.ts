@@ -107,23 +107,29 @@ type StepFactory = (ctx: Context, table: Table, errors: ErrorCollector, phase: P
 
 const STEPS: Record<Entity, StepFactory> = {
   addresses: addressStep,
-  ranges: (ctx, table, errors, phase, undoable) =>
-    recordStep(table, errors, phase, undoable, {
-      check: (input) => checkRange(ctx, input),
-      add: (input) => addRange(ctx, input),
-      remove: (id) => deleteRange(ctx, { id }),
-      exists: async (key) => (await ctx.store.collection('ranges').findOne({ key })) !== null,
-      label: 'range',
-    }),
-  blocks: (ctx, table, errors, phase, undoable) =>
-    recordStep(table, errors, phase, undoable, {
-      check: (input) => checkBlock(ctx, input),
-      add: (input) => addBlock(ctx, input),
-      remove: (id) => deleteBlock(ctx, { id }),
-      exists: async (key) => (await ctx.store.collection('blocks').findOne({ key })) !== null,
-      label: 'block',
-    }),
+  ranges: spaceStep('ranges', 'range', { check: checkRange, add: addRange, remove: deleteRange }),
+  blocks: spaceStep('blocks', 'block', { check: checkBlock, add: addBlock, remove: deleteBlock }),
 };
+
+/** The step of ranges or blocks: each row checked, then added; all-or-nothing deletes what was added. */
+function spaceStep(
+  collection: 'ranges' | 'blocks',
+  label: string,
+  ops: {
+    check(ctx: Context, input: unknown): Promise<{ key: string }>;
+    add(ctx: Context, input: unknown): Promise<{ id: string }>;
+    remove(ctx: Context, selector: { id: string }): Promise<unknown>;
+  },
+): StepFactory {
+  return (ctx, table, errors, phase, undoable) =>
+    recordStep(table, errors, phase, undoable, {
+      check: (input) => ops.check(ctx, input),
+      add: (input) => ops.add(ctx, input),
+      remove: (id) => ops.remove(ctx, { id }),
+      exists: async (key) => (await ctx.store.collection(collection).findOne({ key })) !== null,
+      label,
+    });
+}
 
 interface RecordOps {
   check(input: unknown): Promise<{ key: string }>;

@@ -368,21 +368,28 @@ function keaText(parsed: unknown): string | undefined {
 
 /* ------------------------------------------------------------------ discovery */
 
-/** Subnet objects of `{Dhcp4}` or `{Dhcp6}` config, top-level and inside shared networks (live references). */
-function subnetsOf(config: Json): Json[] {
-  const out: Json[] = [];
+/**
+ * Subnet objects of `{Dhcp4}` or `{Dhcp6}` config (live references), top-level and inside shared networks,
+ * with the name of the shared network they sit in.
+ */
+function subnetEntries(config: Json): { subnet: Json; sharedNetwork?: string }[] {
+  const out: { subnet: Json; sharedNetwork?: string }[] = [];
   for (const [rootKey, listKey] of [
     ['Dhcp4', 'subnet4'],
     ['Dhcp6', 'subnet6'],
   ]) {
     const root = config[rootKey] as Json | undefined;
     if (!root) continue;
-    out.push(...asArray(root[listKey]));
+    for (const subnet of asArray(root[listKey])) out.push({ subnet });
     for (const shared of asArray(root['shared-networks'])) {
-      out.push(...asArray(shared[listKey]));
+      for (const subnet of asArray(shared[listKey])) out.push({ subnet, sharedNetwork: String(shared.name) });
     }
   }
   return out;
+}
+
+function subnetsOf(config: Json): Json[] {
+  return subnetEntries(config).map((entry) => entry.subnet);
 }
 
 function asArray(value: unknown): Json[] {
@@ -439,21 +446,7 @@ export function parsePool(text: string): Interval & { family: Family } {
  * subnets of shared networks. Exclusions are the usable addresses of the subnet outside every pool.
  */
 export function discoverScopes(config: Json): KeaScope[] {
-  const scopes: KeaScope[] = [];
-  for (const [rootKey, listKey] of [
-    ['Dhcp4', 'subnet4'],
-    ['Dhcp6', 'subnet6'],
-  ]) {
-    const root = config[rootKey] as Json | undefined;
-    if (!root) continue;
-    for (const subnet of asArray(root[listKey])) scopes.push(toScope(subnet));
-    for (const shared of asArray(root['shared-networks'])) {
-      for (const subnet of asArray(shared[listKey])) {
-        scopes.push({ ...toScope(subnet), sharedNetwork: String(shared.name) });
-      }
-    }
-  }
-  return scopes;
+  return subnetEntries(config).map(({ subnet, sharedNetwork }) => (sharedNetwork === undefined ? toScope(subnet) : { ...toScope(subnet), sharedNetwork }));
 }
 
 function toScope(subnet: Json): KeaScope {

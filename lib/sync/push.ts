@@ -192,49 +192,62 @@ function identityOf(reservation: { hwAddress?: string; duid?: string } | undefin
   return reservation?.hwAddress ?? reservation?.duid;
 }
 
-export async function createDhcpReservation(ctx: Context, request: SyncRequest): Promise<SyncResult> {
+interface KeaPush {
+  client: KeaClient;
+  instance: string;
+  servers: DownServers;
+  /** The Kea subnets of the targets' families, read once per run. */
+  scopes: KeaScope[];
+}
+
+/** A reservation run: one discovery of the Kea subnets for every target, then `each` per address. */
+function pushReservations(
+  ctx: Context,
+  request: SyncRequest,
+  operation: 'create-dhcp-reservation' | 'delete-dhcp-reservation',
+  each: (doc: AddressDoc, kea: KeaPush) => Promise<Outcome>,
+): Promise<SyncResult> {
   const { client, instance, settings } = keaParts(request);
-  const result = emptyResult('create-dhcp-reservation', 'kea', instance);
+  const result = emptyResult(operation, 'kea', instance);
   let scopes: KeaScope[] = [];
-  return pushEach(ctx, request, result, reservationStatus(instance, () => scopes), 'Create', async (targets, servers) => {
+  const verb = operation === 'create-dhcp-reservation' ? 'Create' : 'Delete';
+  return pushEach(ctx, request, result, reservationStatus(instance, () => scopes), verb, async (targets, servers) => {
     scopes = await discoverFor(client, targets, settings);
-    return async (doc) => {
-      const scope = scopeFor(scopes, doc.address, instance);
-      const previous = scope.reservations.find((r) => r.address === doc.address);
-      const hostname = doc.deviceName;
-      let identity: string;
-      if (doc.family === 4) {
-        if (!doc.macAddress) {
-          throw invalid('macAddress', doc.macAddress, `address ${doc.address} needs a MAC address for a DHCPv4 reservation`);
-        }
-        identity = doc.macAddress;
-        const hwAddress = doc.macAddress;
-        await servers.call(instance, () => client.upsertReservation4({ subnetId: scope.id, ipAddress: doc.address, hwAddress, hostname }));
-      } else {
-        if (!doc.duid && !doc.macAddress) {
-          throw invalid('duid', doc.duid, `address ${doc.address} needs a DUID (or a MAC address) for a DHCPv6 reservation`);
-        }
-        identity = doc.duid ?? (doc.macAddress as string);
-        const reservation = { subnetId: scope.id, ipAddress: doc.address, duid: doc.duid, hwAddress: doc.macAddress, hostname };
-        await servers.call(instance, () => client.upsertReservation6(reservation));
-      }
-      const replaced = previous && identityOf(previous) !== identity ? `; replaced the reservation for ${identityOf(previous)}` : '';
-      return { message: `reserved for ${identity} in Kea subnet ${scope.id} (${scope.subnet})${replaced}` };
-    };
+    return (doc) => each(doc, { client, instance, servers, scopes });
   });
 }
 
-export async function deleteDhcpReservation(ctx: Context, request: SyncRequest): Promise<SyncResult> {
-  const { client, instance, settings } = keaParts(request);
-  const result = emptyResult('delete-dhcp-reservation', 'kea', instance);
-  let scopes: KeaScope[] = [];
-  return pushEach(ctx, request, result, reservationStatus(instance, () => scopes), 'Delete', async (targets, servers) => {
-    scopes = await discoverFor(client, targets, settings);
-    return async (doc) => {
-      const remove = () => (doc.family === 4 ? client.deleteReservation4(doc.address) : client.deleteReservation6(doc.address));
-      const removed = await servers.call(instance, remove);
-      return { message: removed ? `reservation removed from Kea ${instance}` : `Kea ${instance} had no reservation for ${doc.address}` };
-    };
+export function createDhcpReservation(ctx: Context, request: SyncRequest): Promise<SyncResult> {
+  return pushReservations(ctx, request, 'create-dhcp-reservation', async (doc, { client, instance, servers, scopes }) => {
+    const scope = scopeFor(scopes, doc.address, instance);
+    const previous = scope.reservations.find((r) => r.address === doc.address);
+    const hostname = doc.deviceName;
+    let identity: string;
+    if (doc.family === 4) {
+      if (!doc.macAddress) {
+        throw invalid('macAddress', doc.macAddress, `address ${doc.address} needs a MAC address for a DHCPv4 reservation`);
+      }
+      identity = doc.macAddress;
+      const hwAddress = doc.macAddress;
+      await servers.call(instance, () => client.upsertReservation4({ subnetId: scope.id, ipAddress: doc.address, hwAddress, hostname }));
+    } else {
+      if (!doc.duid && !doc.macAddress) {
+        throw invalid('duid', doc.duid, `address ${doc.address} needs a DUID (or a MAC address) for a DHCPv6 reservation`);
+      }
+      identity = doc.duid ?? (doc.macAddress as string);
+      const reservation = { subnetId: scope.id, ipAddress: doc.address, duid: doc.duid, hwAddress: doc.macAddress, hostname };
+      await servers.call(instance, () => client.upsertReservation6(reservation));
+    }
+    const replaced = previous && identityOf(previous) !== identity ? `; replaced the reservation for ${identityOf(previous)}` : '';
+    return { message: `reserved for ${identity} in Kea subnet ${scope.id} (${scope.subnet})${replaced}` };
+  });
+}
+
+export function deleteDhcpReservation(ctx: Context, request: SyncRequest): Promise<SyncResult> {
+  return pushReservations(ctx, request, 'delete-dhcp-reservation', async (doc, { client, instance, servers }) => {
+    const remove = () => (doc.family === 4 ? client.deleteReservation4(doc.address) : client.deleteReservation6(doc.address));
+    const removed = await servers.call(instance, remove);
+    return { message: removed ? `reservation removed from Kea ${instance}` : `Kea ${instance} had no reservation for ${doc.address}` };
   });
 }
 

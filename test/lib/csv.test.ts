@@ -6,11 +6,13 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CsvOutcome, CsvRequest } from '../../lib/csv';
+import type { ImportResult } from '../../lib/csv/report';
 import { normaliseQuotes } from '../../lib/csv/source';
 import { defineCustomField } from '../../lib/custom-fields';
 import { Ipam } from '../../lib/ipam';
 import type { AddressRecord, BlockRecord, RangeRecord } from '../../lib/records';
 import { availableStores, tempDir } from '../support/stores';
+import { freshIpamEachTest } from '../support/ipam';
 import { failure } from '../support/failure';
 
 /** The guide's examples, copied from managing-ip-address-space.md (each line keeps its two trailing spaces). */
@@ -30,11 +32,7 @@ const ADDRESS_HEADER = 'IP address,Managed by service,Service instance,Device ty
 for (const factory of availableStores()) {
   describe(`csv import and export: ${factory.name}`, () => {
     let ipam: Ipam;
-    beforeEach(async () => {
-      ipam = Ipam.over(await factory.open());
-    });
-    afterEach(() => ipam.close());
-    after(async () => factory.shutdown?.());
+    freshIpamEachTest(factory, (opened) => (ipam = opened));
 
     const csv = (operation: string, request: CsvRequest) => ipam.perform('import', operation, request) as Promise<CsvOutcome>;
     const result = async (operation: string, request: CsvRequest) => (await csv(operation, request)).payload as ImportResult;
@@ -463,19 +461,6 @@ for (const factory of availableStores()) {
       });
     });
   });
-}
-
-interface ImportResult {
-  entity: string;
-  rows: number;
-  created: number;
-  updated: number;
-  deleted: number;
-  unchanged: number;
-  failed: number;
-  errors: { line: number; field: string; message: string; code?: string }[];
-  dryRun?: boolean;
-  errorReportFile?: string;
 }
 
 /** Every record without store-given ids and timestamps; mapping shown by the mapped-to record's bounds. */

@@ -13,6 +13,7 @@ import { applyDefinitions, defineRangeGroup, listRangeGroups } from '../../lib/r
 import type { AddressRecord, RangeRecord } from '../../lib/records';
 import { openStore } from '../../lib/store';
 import { availableStores, tempDir } from '../support/stores';
+import { freshIpamEachTest } from '../support/ipam';
 import { failure } from '../support/failure';
 
 const AD_SITE = { name: 'AD Site', multiValue: true, allowedValues: ['Paris', 'Lyon', 'Berlin'] };
@@ -21,11 +22,7 @@ const OWNER = { name: 'Owner', multiValue: false };
 for (const factory of availableStores()) {
   describe(`custom fields: ${factory.name}`, () => {
     let ipam: Ipam;
-    beforeEach(async () => {
-      ipam = Ipam.over(await factory.open());
-    });
-    afterEach(() => ipam.close());
-    after(async () => factory.shutdown?.());
+    freshIpamEachTest(factory, (opened) => (ipam = opened));
 
     const range = (payload: unknown) => ipam.perform('range', 'add', payload) as Promise<RangeRecord>;
     const address = (payload: unknown) => ipam.perform('address', 'add', payload) as Promise<AddressRecord>;

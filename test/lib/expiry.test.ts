@@ -10,6 +10,7 @@ import { checkExpiry, expiryStatusOf, lastExpiryRun, type ExpiryEvent, type Expi
 import { Ipam } from '../../lib/ipam';
 import { openStore } from '../../lib/store';
 import { availableStores, tempDir } from '../support/stores';
+import { freshIpamEachTest } from '../support/ipam';
 
 const DAY = 86_400_000;
 
@@ -90,11 +91,7 @@ describe('expiry state computation', () => {
 for (const factory of availableStores()) {
   describe(`expiry check: ${factory.name}`, () => {
     let ipam: Ipam;
-    beforeEach(async () => {
-      ipam = Ipam.over(await factory.open());
-    });
-    afterEach(() => ipam.close());
-    after(async () => factory.shutdown?.());
+    freshIpamEachTest(factory, (opened) => (ipam = opened));
 
     const check = (options: Record<string, unknown>) => ipam.perform('expiry', 'check', options) as Promise<ExpiryReport>;
     const address = (a: string, expiryDate?: string) => ipam.perform('address', 'add', { address: a, ...(expiryDate ? { expiryDate } : {}) });

@@ -12,17 +12,14 @@ import type { BlockRecord, RangeRecord } from '../../lib/records';
 import { openStore } from '../../lib/store';
 import { failure } from '../support/failure';
 import { availableStores, tempDir } from '../support/stores';
+import { freshIpamEachTest } from '../support/ipam';
 
 const SOURCE = { nodeId: 'n1', nodeName: 'allocator', flowId: 'f1' };
 
 for (const factory of availableStores()) {
   describe(`history: ${factory.name}`, () => {
     let ipam: Ipam;
-    beforeEach(async () => {
-      ipam = Ipam.over(await factory.open());
-    });
-    afterEach(() => ipam.close());
-    after(async () => factory.shutdown?.());
+    freshIpamEachTest(factory, (opened) => (ipam = opened));
 
     const run = <T>(kind: 'block' | 'range' | 'address' | 'import', operation: string, payload: unknown) =>
       withSource(SOURCE, operation, () => ipam.perform(kind, operation, payload)) as Promise<T>;

@@ -10,6 +10,7 @@ import type { InventoryPage } from '../../lib/inventory';
 import { Ipam } from '../../lib/ipam';
 import type { AddressRecord } from '../../lib/records';
 import { availableStores } from '../support/stores';
+import { freshIpamEachTest } from '../support/ipam';
 import { failure } from '../support/failure';
 
 /** Expected order: space name, then IPv4 before IPv6, then numeric. */
@@ -23,13 +24,10 @@ function inventoryOrder(a: AddressRecord, b: AddressRecord): number {
 for (const factory of availableStores()) {
   describe(`inventory list: ${factory.name}`, () => {
     let ipam: Ipam;
-    beforeEach(async () => {
-      ipam = Ipam.over(await factory.open());
-      await defineCustomField(ipam, { name: 'AD Site', multiValue: true, allowedValues: ['Paris', 'Lyon'] });
-      await defineCustomField(ipam, { name: 'Owner', multiValue: false });
+    freshIpamEachTest(factory, (opened) => (ipam = opened), async (opened) => {
+      await defineCustomField(opened, { name: 'AD Site', multiValue: true, allowedValues: ['Paris', 'Lyon'] });
+      await defineCustomField(opened, { name: 'Owner', multiValue: false });
     });
-    afterEach(() => ipam.close());
-    after(async () => factory.shutdown?.());
 
     const list = (payload: unknown) => ipam.perform('address', 'list', payload);
     const address = (payload: Record<string, unknown>) => ipam.perform('address', 'add', payload) as Promise<AddressRecord>;

@@ -13,6 +13,7 @@ import {
   type GroupRow,
 } from '../../lib/range-groups';
 import { availableStores } from '../support/stores';
+import { freshIpamEachTest } from '../support/ipam';
 import { failure } from '../support/failure';
 
 /** The comparable part of a row. */
@@ -23,12 +24,7 @@ function brief(row: GroupRow): unknown[] {
 for (const factory of availableStores()) {
   describe(`range groups: ${factory.name}`, () => {
     let ipam: Ipam;
-    beforeEach(async () => {
-      ipam = Ipam.over(await factory.open());
-      await defineCustomField(ipam, { name: 'AD Site', multiValue: true, allowedValues: ['Paris', 'Lyon'] });
-    });
-    afterEach(() => ipam.close());
-    after(async () => factory.shutdown?.());
+    freshIpamEachTest(factory, (opened) => (ipam = opened), (opened) => defineCustomField(opened, { name: 'AD Site', multiValue: true, allowedValues: ['Paris', 'Lyon'] }));
 
     describe('definitions', () => {
       it('Managed by Service always exists and can be neither removed nor redefined', async () => {

@@ -5,16 +5,13 @@ import { expect } from 'chai';
 import { Ipam, type NodeKind } from '../../lib/ipam';
 import type { AddressRecord, BlockRecord, RangeRecord } from '../../lib/records';
 import { availableStores } from '../support/stores';
+import { freshIpamEachTest } from '../support/ipam';
 import { failure } from '../support/failure';
 
 for (const factory of availableStores()) {
   describe(`address space rules: ${factory.name}`, () => {
     let ipam: Ipam;
-    beforeEach(async () => {
-      ipam = Ipam.over(await factory.open());
-    });
-    afterEach(() => ipam.close());
-    after(async () => factory.shutdown?.());
+    freshIpamEachTest(factory, (opened) => (ipam = opened));
 
     const run = <T>(kind: NodeKind, op: string, payload: unknown) => ipam.perform(kind, op, payload) as Promise<T>;
     const block = (payload: unknown) => run<BlockRecord>('block', 'add', payload);

@@ -7,16 +7,13 @@ import { parseNetwork } from '../../lib/address';
 import { Ipam } from '../../lib/ipam';
 import type { BlockRecord, RangeRecord } from '../../lib/records';
 import { availableStores } from '../support/stores';
+import { freshIpamEachTest } from '../support/ipam';
 import { failure } from '../support/failure';
 
 for (const factory of availableStores()) {
   describe(`allocate-subnet: ${factory.name}`, () => {
     let ipam: Ipam;
-    beforeEach(async () => {
-      ipam = Ipam.over(await factory.open());
-    });
-    afterEach(() => ipam.close());
-    after(async () => factory.shutdown?.());
+    freshIpamEachTest(factory, (opened) => (ipam = opened));
 
     const block = (payload: unknown) => ipam.perform('block', 'add', payload) as Promise<BlockRecord>;
     const range = (payload: unknown) => ipam.perform('range', 'add', payload) as Promise<RangeRecord>;

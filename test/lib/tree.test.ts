@@ -7,15 +7,12 @@ import { Ipam } from '../../lib/ipam';
 import { listTree, rangeDetails, treeQueryFrom, type TreeItem } from '../../lib/tree';
 import { failure } from '../support/failure';
 import { availableStores } from '../support/stores';
+import { freshIpamEachTest } from '../support/ipam';
 
 for (const factory of availableStores()) {
   describe(`sidebar tree: ${factory.name}`, () => {
     let ipam: Ipam;
-    beforeEach(async () => {
-      ipam = Ipam.over(await factory.open());
-    });
-    afterEach(() => ipam.close());
-    after(async () => factory.shutdown?.());
+    freshIpamEachTest(factory, (opened) => (ipam = opened));
 
     const add = (kind: 'block' | 'range', payload: Record<string, unknown>) => ipam.perform(kind, 'add', payload) as Promise<{ id: string }>;
     const allocate = (range: string, count: number) => ipam.perform('address', 'allocate', { range, count });

@@ -26,8 +26,8 @@ describe('built package (dist/)', () => {
       const source = fs.readFileSync(html, 'utf8');
       const help = path.join(path.dirname(js), 'locales', 'en-US', `${type}.html`);
       expect(fs.readFileSync(help, 'utf8')).to.contain(`data-help-name="${type}"`);
-      // Nodes registered through FlowIPAM.registerOperationNode use `<type>.svg`.
-      const icon = /icon:\s*'([^']+)'/.exec(source)?.[1] ?? `${type}.svg`;
+      // Nodes registered through FlowIPAM.registerNode use `<type>.svg` (the dialog rows' icons are Font Awesome names).
+      const icon = /icon:\s*'([^']+\.svg)'/.exec(source)?.[1] ?? `${type}.svg`;
       if (type !== 'ipam-config') {
         expect(fs.existsSync(path.join(path.dirname(js), 'icons', icon)), icon).to.equal(true);
         const locale = path.join(path.dirname(js), 'locales', 'en-US', `${type}.json`);

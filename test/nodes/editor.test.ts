@@ -135,6 +135,33 @@ describe('editor (headless Chromium)', function () {
     expect(hours).to.equal('24');
   });
 
+
+  // The dialogs are built from row specs (resources/editor.js registerNode): each row is labelled from the
+  // catalog and each input shows the node's setting when the dialog opens.
+  for (const type of [...Object.keys(KINDS), 'ipam-expiry']) {
+    it(`${type}'s dialog rows have readable labels and placeholders and show the node's settings`, async () => {
+      await openDialog(type, type === 'ipam-expiry' ? '#node-input-logging option' : undefined);
+      const dialog = await page.evaluate((nodeType) => {
+        const $ = (window as unknown as { $: any }).$;
+        const texts = $('#dialog-form .form-row label').map((_: number, l: HTMLElement) => $(l).text().trim()).get();
+        const placeholders = $('#dialog-form input[placeholder]').map((_: number, i: HTMLElement) => $(i).attr('placeholder')).get();
+        const defaults = (window as unknown as { RED: any }).RED.nodes.getType(nodeType).defaults as Record<string, { value: unknown }>;
+        const shown: Record<string, [unknown, unknown]> = {};
+        for (const [field, spec] of Object.entries(defaults)) {
+          const input = $('#node-input-' + field);
+          if (field === 'server' || field === 'fields' || !input.length) continue;
+          shown[field] = [input.is(':checkbox') ? input.is(':checked') : input.val(), input.is(':checkbox') ? spec.value : String(spec.value)];
+        }
+        return { texts, placeholders, shown, rows: $('#dialog-form .form-row').length };
+      }, type);
+      await closeDialog();
+      expect(dialog.rows).to.be.greaterThan(2);
+      for (const text of [...dialog.texts, ...dialog.placeholders]) expect(text).to.not.match(/(^ipam-|\b(label|placeholder)\.\w)/);
+      expect(dialog.texts.filter((t: string) => t !== '')).to.include.members(['Store', 'Name']);
+      expect(Object.keys(dialog.shown)).to.include('name');
+      for (const [field, [value, expected]] of Object.entries(dialog.shown)) expect(value, field).to.deep.equal(expected);
+    });
+  }
   it('ipam-config saves the custom fields and range groups typed into its lists', async () => {
     await openDialog('ipam-allocate');
     await page.click('#node-input-server + * a, a.red-ui-button:has(i.fa-pencil)');

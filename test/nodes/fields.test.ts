@@ -7,7 +7,7 @@ import configModule = require('../../nodes/ipam-config');
 import rangeModule = require('../../nodes/ipam-range');
 import allocateModule = require('../../nodes/ipam-allocate');
 import { mergeFields } from '../../nodes/common';
-import { catchNode, configNode, helper, nextMessage, onTab } from '../support/node-red';
+import { catchNode, catchNodes, configNode, helper, nextMessage, onTab, useNodeRed } from '../support/node-red';
 
 describe('mergeFields: dialog fields and msg.payload', () => {
   const fields = new Map<string, unknown>([['range', '10.0.0.0/24'], ['count', 2]]);
@@ -31,13 +31,9 @@ describe('mergeFields: dialog fields and msg.payload', () => {
 });
 
 describe('operation nodes with dialog fields', () => {
-  beforeEach((done) => {
-    helper.startServer(done);
-  });
-  afterEach(async () => {
+  useNodeRed();
+  afterEach(() => {
     delete process.env.FLOWIPAM_TEST_DEVICE;
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
   });
 
   async function load(fields: Record<string, { value: string; type: string }>, operation = 'allocate') {
@@ -48,8 +44,7 @@ describe('operation nodes with dialog fields', () => {
       { id: 'rangeOut', type: 'helper' },
       { id: 'n1', type: 'ipam-allocate', server: config.id, operation, fields, wires: [['out']] },
       { id: 'out', type: 'helper' },
-      { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', type: 'helper' },
+      ...catchNodes(),
     ]);
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     await helper.load([configModule, rangeModule, allocateModule, catchNode], flow as any);

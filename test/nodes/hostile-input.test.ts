@@ -20,7 +20,7 @@ import expiryModule = require('../../nodes/ipam-expiry');
 import importModule = require('../../nodes/ipam-import');
 import rangeModule = require('../../nodes/ipam-range');
 import syncModule = require('../../nodes/ipam-sync');
-import { catchNode, helper, onTab } from '../support/node-red';
+import { catchNode, catchNodes, helper, onTab, startNodeRed, stopNodeRed } from '../support/node-red';
 import { hostileCsv, hostilePayload, hostileScalar, hostileValue, operatorObject, FIELD_NAMES } from '../support/hostile';
 import { freePort } from '../support/servers';
 import { tempDir } from '../support/stores';
@@ -61,7 +61,7 @@ describe('hostile input to every node operation (fast-check)', function () {
     deadDns = `127.0.0.1:${await freePort(true)}`;
     const deadKea = `http://127.0.0.1:${await freePort()}/`;
     process.on('unhandledRejection', recordUncaught);
-    await new Promise<void>((resolve) => helper.startServer(() => resolve()));
+    await startNodeRed();
     const common = { server: 'cfg', wires: [['out']] };
     await helper.load(NODES, onTab([
       { id: 'cfg', type: 'ipam-config', store: 'embedded', directory: path.join(dir, 'store'), pingCheck: false, ptrCheck: false },
@@ -77,8 +77,7 @@ describe('hostile input to every node operation (fast-check)', function () {
       { id: 'out', type: 'helper' },
       { id: 'complete', type: 'complete', scope: NODE_IDS, uncaught: false, wires: [['completed']] },
       { id: 'completed', type: 'helper' },
-      { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', type: 'helper' },
+      ...catchNodes(),
     ]));
     const settle = (kind: 'result' | 'error') => (msg: Msg): void => {
       const resolve = pending.get(String(msg._msgid));
@@ -101,8 +100,7 @@ describe('hostile input to every node operation (fast-check)', function () {
 
   after(async () => {
     process.off('unhandledRejection', recordUncaught);
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
+    await stopNodeRed();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -282,7 +280,7 @@ describe('hostile ipam-config options (fast-check)', function () {
     const uncaught: unknown[] = [];
     const record = (err: unknown): number => uncaught.push(err);
     process.on('unhandledRejection', record);
-    await new Promise<void>((resolve) => helper.startServer(() => resolve()));
+    await startNodeRed();
     try {
       await fc.assert(
         fc.asyncProperty(configOptions, async (options) => {
@@ -294,8 +292,7 @@ describe('hostile ipam-config options (fast-check)', function () {
               { id: 'cfg', type: 'ipam-config', store: 'embedded', directory: dir, pingCheck: false, ptrCheck: false, ...options },
               { id: 'alc', type: 'ipam-allocate', server: 'cfg', operation: 'list', wires: [['out']] },
               { id: 'out', type: 'helper' },
-              { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-              { id: 'caught', type: 'helper' },
+              ...catchNodes(),
             ]) as never);
             const outcome = new Promise<{ kind: string; code?: unknown }>((resolve) => {
               helper.getNode('out').once('input', () => resolve({ kind: 'result' }));
@@ -316,7 +313,7 @@ describe('hostile ipam-config options (fast-check)', function () {
       );
     } finally {
       process.off('unhandledRejection', record);
-      await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
+      await new Promise<void>((resolve) => helper.stopServer(() => resolve())); // each run unloaded its flow
     }
   });
 });

@@ -5,7 +5,7 @@ import blockModule = require('../../nodes/ipam-block');
 import configModule = require('../../nodes/ipam-config');
 import rangeModule = require('../../nodes/ipam-range');
 import allocateModule = require('../../nodes/ipam-allocate');
-import { catchNode, configNode, helper, nextMessage, onTab } from '../support/node-red';
+import { catchNode, catchNodes, configNode, helper, nextMessage, onTab, runExampleSteps, sendToN1, useNodeRed } from '../support/node-red';
 
 const NODES = [configModule, blockModule, rangeModule, allocateModule, catchNode];
 
@@ -17,16 +17,10 @@ function flow(operation: string): Record<string, unknown>[] {
     { id: 'rangeOut', type: 'helper' },
     { id: 'n1', type: 'ipam-allocate', server: config.id, operation, wires: [['out']] },
     { id: 'out', type: 'helper' },
-    { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper' },
+    ...catchNodes(),
   ]);
 }
 
-async function send(payload: unknown, extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-  const received = nextMessage('out');
-  helper.getNode('n1').receive({ payload, ...extra });
-  return received;
-}
 
 async function addRange(payload: unknown): Promise<Record<string, unknown>> {
   const received = nextMessage('rangeOut');
@@ -35,48 +29,42 @@ async function addRange(payload: unknown): Promise<Record<string, unknown>> {
 }
 
 describe('ipam-allocate node', () => {
-  beforeEach((done) => {
-    helper.startServer(done);
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-  });
+  useNodeRed();
 
   it('runs every operation, the configured one or msg.operation, and keeps other msg properties', async () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     await helper.load(NODES, flow('allocate') as any);
     const range = await addRange({ network: '10.60.0.0/24' });
-    const allocated = await send({ range: range.id, deviceName: 'web1', requestId: 'job-7' }, { topic: 'kept' });
+    const allocated = await sendToN1({ range: range.id, deviceName: 'web1', requestId: 'job-7' }, { topic: 'kept' });
     expect(allocated.topic).to.equal('kept');
     expect(allocated.payload).to.include({ address: '10.60.0.1', deviceName: 'web1', rangeId: range.id });
     expect((allocated.payload as { checks: string[] }).checks).to.deep.equal(['store', 'reservations', 'exclusions']);
-    const repeated = await send({ range: range.id, requestId: 'job-7' });
+    const repeated = await sendToN1({ range: range.id, requestId: 'job-7' });
     expect(repeated.payload).to.include({ address: '10.60.0.1' });
-    const batch = (await send({ range: '10.60.0.0/24', count: 2 })).payload as { address: string }[];
+    const batch = (await sendToN1({ range: '10.60.0.0/24', count: 2 })).payload as { address: string }[];
     expect(batch.map((r) => r.address)).to.deep.equal(['10.60.0.2', '10.60.0.3']);
-    expect((await send({ range: range.id, count: 2 }, { operation: 'find' })).payload).to.deep.equal(['10.60.0.4', '10.60.0.5']);
-    expect((await send({ address: '10.60.0.9' }, { operation: 'add' })).payload).to.include({ address: '10.60.0.9', rangeId: range.id });
-    expect((await send({ address: '10.60.0.9', deviceName: 'db' }, { operation: 'update' })).payload).to.include({ deviceName: 'db' });
-    expect((await send({ address: '10.60.0.9' }, { operation: 'get' })).payload).to.include({ deviceName: 'db' });
-    expect((await send({ rangeId: range.id }, { operation: 'list' })).payload).to.have.length(4);
-    const released = (await send({ addresses: ['10.60.0.9', '10.60.0.2'] }, { operation: 'release' })).payload as { released: { address: string }[] };
+    expect((await sendToN1({ range: range.id, count: 2 }, { operation: 'find' })).payload).to.deep.equal(['10.60.0.4', '10.60.0.5']);
+    expect((await sendToN1({ address: '10.60.0.9' }, { operation: 'add' })).payload).to.include({ address: '10.60.0.9', rangeId: range.id });
+    expect((await sendToN1({ address: '10.60.0.9', deviceName: 'db' }, { operation: 'update' })).payload).to.include({ deviceName: 'db' });
+    expect((await sendToN1({ address: '10.60.0.9' }, { operation: 'get' })).payload).to.include({ deviceName: 'db' });
+    expect((await sendToN1({ rangeId: range.id }, { operation: 'list' })).payload).to.have.length(4);
+    const released = (await sendToN1({ addresses: ['10.60.0.9', '10.60.0.2'] }, { operation: 'release' })).payload as { released: { address: string }[] };
     expect(released.released.map((r) => r.address).sort()).to.deep.equal(['10.60.0.2', '10.60.0.9']);
-    expect((await send({ rangeId: range.id }, { operation: 'list' })).payload).to.have.length(2);
+    expect((await sendToN1({ rangeId: range.id }, { operation: 'list' })).payload).to.have.length(2);
   });
 
   it('holds, confirms, and reads history with the node, flow and requestId as the source', async () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     await helper.load(NODES, flow('allocate') as any);
     const range = await addRange({ network: '10.61.0.0/24' });
-    const held = (await send({ range: range.id, holdSeconds: 300, requestId: 'vm-9' })).payload as Record<string, unknown>;
+    const held = (await sendToN1({ range: range.id, holdSeconds: 300, requestId: 'vm-9' })).payload as Record<string, unknown>;
     expect(held).to.include({ address: '10.61.0.1', ipAddressState: 'Reserved' });
     expect(held.holdUntil).to.be.a('string');
-    expect((await send({ range: range.id }, { operation: 'find' })).payload).to.deep.equal(['10.61.0.2']);
-    const confirmed = (await send({ requestId: 'vm-9' }, { operation: 'confirm' })).payload as Record<string, unknown>;
+    expect((await sendToN1({ range: range.id }, { operation: 'find' })).payload).to.deep.equal(['10.61.0.2']);
+    const confirmed = (await sendToN1({ requestId: 'vm-9' }, { operation: 'confirm' })).payload as Record<string, unknown>;
     expect(confirmed).to.include({ id: held.id, ipAddressState: 'In-Use' });
     expect(confirmed).to.not.have.property('holdUntil');
-    const page = (await send({ id: held.id }, { operation: 'history' })).payload as { entries: { operation: string; source: Record<string, unknown> }[] };
+    const page = (await sendToN1({ id: held.id }, { operation: 'history' })).payload as { entries: { operation: string; source: Record<string, unknown> }[] };
     expect(page.entries.map((e) => e.operation)).to.deep.equal(['allocate', 'confirm']);
     const n1 = helper.getNode('n1') as unknown as { id: string; z: string };
     expect(page.entries[0].source).to.deep.equal({ nodeId: n1.id, flowId: n1.z, requestId: 'vm-9' });
@@ -91,7 +79,7 @@ describe('ipam-allocate node', () => {
       helper.getNode('n1').receive({ payload });
       return (await received).error as { message: string; code: string };
     };
-    await send({ range: range.id, count: 2 });
+    await sendToN1({ range: range.id, count: 2 });
     const full = await caught({ range: range.id });
     expect(full.code).to.equal('RANGE_FULL');
     expect(full.message).to.contain('10.61.0.0/30');
@@ -100,25 +88,7 @@ describe('ipam-allocate node', () => {
   });
 
   it('the example flow runs step by step without errors', async () => {
-    const example = JSON.parse(fs.readFileSync(path.join(__dirname, '../../examples/ipam-allocate.json'), 'utf8')) as Record<string, unknown>[];
-    const config = example.find((n) => n.type === 'ipam-config') as Record<string, unknown>;
-    Object.assign(config, { directory: configNode().directory });
-    // Injects and debugs become test helpers; the IPAM nodes are used as exported.
-    const nodes = example.map((n) => (n.type === 'inject' || n.type === 'debug' ? { ...n, type: 'helper' } : n));
-    nodes.push({ id: 'catch', type: 'catch', z: example[0].id, x: 100, y: 600, scope: null, uncaught: false, wires: [['caught']] });
-    nodes.push({ id: 'caught', type: 'helper', z: example[0].id, x: 300, y: 600 });
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    await helper.load(NODES, nodes as any);
-    const failures: unknown[] = [];
-    (helper.getNode('caught') as unknown as NodeJS.EventEmitter).on('input', (msg: { error: unknown }) => failures.push(msg.error));
-    const results: unknown[] = [];
-    for (const inject of example.filter((n) => n.type === 'inject')) {
-      const target = (inject.wires as string[][])[0][0];
-      const debug = ((example.find((n) => n.id === target) as Record<string, unknown>).wires as string[][])[0][0];
-      const received = new Promise<{ payload: unknown }>((resolve) => helper.getNode(debug).once('input', resolve));
-      helper.getNode(target).receive({ payload: JSON.parse(inject.payload as string) });
-      results.push((await received).payload);
-    }
+    const { results, failures } = await runExampleSteps(NODES, 'ipam-allocate.json');
     expect(failures).to.deep.equal([]);
     expect(results[1]).to.deep.equal(['10.20.0.10', '10.20.0.11', '10.20.0.12']);
     expect(results[2]).to.include({ address: '10.20.0.10', deviceName: 'web1' });
@@ -129,11 +99,11 @@ describe('ipam-allocate node', () => {
   it('a list filter with a "__proto__" key (as JSON.parse makes it) reaches the Catch node, never the whole inventory', async () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     await helper.load(NODES, flow('list') as any);
-    await send({ address: '10.70.0.1', deviceName: 'h1' }, { operation: 'add' });
-    await send({ address: '10.70.0.2', deviceName: 'h2' }, { operation: 'add' });
+    await sendToN1({ address: '10.70.0.1', deviceName: 'h1' }, { operation: 'add' });
+    await sendToN1({ address: '10.70.0.2', deviceName: 'h2' }, { operation: 'add' });
     const caught = nextMessage('caught');
     helper.getNode('n1').receive({ payload: JSON.parse('{"__proto__": {"deviceName": "h1"}}') });
     expect((await caught).error).to.deep.include({ code: 'VALIDATION', message: 'filter.__proto__ {"deviceName":"h1"}: is not an address field' });
-    expect(((await send({ deviceName: 'h1' })).payload as { address: string }[]).map((a) => a.address)).to.deep.equal(['10.70.0.1']);
+    expect(((await sendToN1({ deviceName: 'h1' })).payload as { address: string }[]).map((a) => a.address)).to.deep.equal(['10.70.0.1']);
   });
 });

@@ -6,7 +6,7 @@ import blockModule = require('../../nodes/ipam-block');
 import rangeModule = require('../../nodes/ipam-range');
 import type { TestFlows } from 'node-red-node-test-helper';
 import type { IpamConfigNode } from '../../nodes/common';
-import { catchNode, configNode, helper, nextMessage, onTab } from '../support/node-red';
+import { catchNode, catchNodes, configNode, helper, nextMessage, onTab, sendToN1, useNodeRed } from '../support/node-red';
 
 const NODES = [configModule, blockModule, rangeModule, catchNode];
 
@@ -15,51 +15,39 @@ function flow(operation: string, type = 'ipam-block', config = configNode()): Te
     config,
     { id: 'n1', type, server: config.id, operation, wires: [['out']] },
     { id: 'out', type: 'helper' },
-    { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper' },
+    ...catchNodes(),
   ]);
 }
 
-async function send(payload: unknown, extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-  const received = nextMessage('out');
-  helper.getNode('n1').receive({ payload, ...extra });
-  return received;
-}
 
 describe('ipam-block and ipam-range nodes', () => {
-  beforeEach((done) => {
-    helper.startServer(done);
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-  });
+  useNodeRed();
 
   it('ipam-block runs every operation, the configured one or msg.operation', async () => {
     await helper.load(NODES, flow('add'));
-    const added = (await send({ network: '10.0.0.0/8' })).payload as Record<string, unknown>;
+    const added = (await sendToN1({ network: '10.0.0.0/8' })).payload as Record<string, unknown>;
     expect(added).to.include({ network: '10.0.0.0/8', isPrivate: true });
-    const got = await send({ network: '10.0.0.0/8' }, { operation: 'get' });
+    const got = await sendToN1({ network: '10.0.0.0/8' }, { operation: 'get' });
     expect(got.payload).to.deep.equal(added);
-    const updated = await send({ id: added.id, description: 'all private' }, { operation: 'update' });
+    const updated = await sendToN1({ id: added.id, description: 'all private' }, { operation: 'update' });
     expect(updated.payload).to.include({ description: 'all private' });
-    const listed = await send({}, { operation: 'list' });
+    const listed = await sendToN1({}, { operation: 'list' });
     expect(listed.payload).to.have.length(1);
-    const used = await send({ id: added.id }, { operation: 'utilization' });
+    const used = await sendToN1({ id: added.id }, { operation: 'utilization' });
     expect(used.payload).to.include({ size: 16777216, assigned: 0 });
-    const deleted = await send({ id: added.id }, { operation: 'delete', topic: 'kept' });
+    const deleted = await sendToN1({ id: added.id }, { operation: 'delete', topic: 'kept' });
     expect(deleted).to.nested.include({ 'payload.deleted.id': added.id, topic: 'kept' });
   });
 
   it('ipam-range runs every foundation operation', async () => {
     await helper.load(NODES, flow('add', 'ipam-range'));
-    const added = (await send({ network: '10.1.0.0/24' })).payload as Record<string, unknown>;
+    const added = (await sendToN1({ network: '10.1.0.0/24' })).payload as Record<string, unknown>;
     expect(added).to.include({ startAddress: '10.1.0.1', endAddress: '10.1.0.254' });
-    expect((await send({ id: added.id }, { operation: 'get' })).payload).to.deep.equal(added);
-    expect((await send({ id: added.id, assignmentType: 'dynamic' }, { operation: 'update' })).payload).to.include({ assignmentType: 'Dynamic' });
-    expect((await send({ managedByService: 'ipam' }, { operation: 'list' })).payload).to.have.length(1);
-    expect((await send({ id: added.id }, { operation: 'utilization' })).payload).to.include({ size: 254, free: 254 });
-    expect((await send({ id: added.id }, { operation: 'delete' })).payload).to.nested.include({ 'deleted.id': added.id });
+    expect((await sendToN1({ id: added.id }, { operation: 'get' })).payload).to.deep.equal(added);
+    expect((await sendToN1({ id: added.id, assignmentType: 'dynamic' }, { operation: 'update' })).payload).to.include({ assignmentType: 'Dynamic' });
+    expect((await sendToN1({ managedByService: 'ipam' }, { operation: 'list' })).payload).to.have.length(1);
+    expect((await sendToN1({ id: added.id }, { operation: 'utilization' })).payload).to.include({ size: 254, free: 254 });
+    expect((await sendToN1({ id: added.id }, { operation: 'delete' })).payload).to.nested.include({ 'deleted.id': added.id });
   });
 
   it('a failure reaches a Catch node with msg.error.code, and no message goes out', async () => {
@@ -90,7 +78,7 @@ describe('ipam-block and ipam-range nodes', () => {
       { id: 'n2', z: 'flow', x: 1, y: 1, type: 'ipam-block', server: config.id, operation: 'list', wires: [['out2']] },
       { id: 'out2', z: 'flow', x: 1, y: 1, type: 'helper' },
     ] as TestFlows);
-    await send({ network: '192.168.0.0/16' });
+    await sendToN1({ network: '192.168.0.0/16' });
     const listed = new Promise<Record<string, unknown>>((resolve) => helper.getNode('out2').once('input', resolve));
     helper.getNode('n2').receive({ payload: {} });
     expect((await listed).payload).to.have.length(1);

@@ -7,7 +7,7 @@ import configModule = require('../../nodes/ipam-config');
 import blockModule = require('../../nodes/ipam-block');
 import type { TestFlows } from 'node-red-node-test-helper';
 import type { IpamConfigNode, StoreState } from '../../nodes/common';
-import { catchNode, helper, nextMessage, onTab, withCatalogs } from '../support/node-red';
+import { catchNode, catchNodes, helper, nextMessage, onTab, useNodeRed, withCatalogs } from '../support/node-red';
 
 // Status texts from the message catalogs, as a user sees them.
 const NODES = [withCatalogs(configModule), withCatalogs(blockModule), catchNode];
@@ -17,8 +17,7 @@ function flow(config: Record<string, unknown>): TestFlows {
     { id: 'cfg', type: 'ipam-config', store: 'mongodb', database: 'x', ...config },
     { id: 'n1', type: 'ipam-block', server: 'cfg', operation: 'list', wires: [['out']] },
     { id: 'out', type: 'helper' },
-    { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper' },
+    ...catchNodes(),
   ] as never);
 }
 
@@ -34,13 +33,7 @@ function nextState(server: IpamConfigNode, wanted: StoreState['state']): Promise
 }
 
 describe('ipam-config on MongoDB', () => {
-  beforeEach((done) => {
-    helper.startServer(done);
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-  });
+  useNodeRed();
 
   it('a MongoDB down at start is retried with backoff, shown in the status; messages fail fast meanwhile', async () => {
     await helper.load(NODES, flow({ uri: 'mongodb://127.0.0.1:1/?directConnection=true', serverSelectionTimeoutMs: '150', connectTimeoutMs: '150' }));

@@ -5,16 +5,10 @@ import rangeModule = require('../../nodes/ipam-range');
 import type { TestFlows } from 'node-red-node-test-helper';
 import { Ipam } from '../../lib/ipam';
 import type { RangeRecord } from '../../lib/records';
-import { configNode, helper, nextMessage, onTab } from '../support/node-red';
+import { configNode, helper, nextMessage, onTab, useNodeRed } from '../support/node-red';
 
 describe('ipam-config recovery pass', () => {
-  beforeEach((done) => {
-    helper.startServer(done);
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-  });
+  useNodeRed();
 
   it('finishes a range delete a dead process left in the journal, and says so in the log', async () => {
     const config = configNode();

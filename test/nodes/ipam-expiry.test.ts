@@ -7,7 +7,7 @@ import { openStore } from '../../lib/store';
 import configModule = require('../../nodes/ipam-config');
 import expiryModule = require('../../nodes/ipam-expiry');
 import type { IpamConfigNode } from '../../nodes/common';
-import { catchNode, configNode, helper } from '../support/node-red';
+import { catchNode, catchNodes, configNode, helper, useNodeRed } from '../support/node-red';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const completeNode = require('@node-red/nodes/core/common/24-complete.js');
@@ -42,8 +42,7 @@ function flow(node: Record<string, unknown>, config = configNode()): Record<stri
     { id: 'collector', type: 'collector', ...at },
     { id: 'complete', type: 'complete', scope: ['n1'], uncaught: false, wires: [['completed']], ...at },
     { id: 'completed', type: 'helper', ...at },
-    { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']], ...at },
-    { id: 'caught', type: 'helper', ...at },
+    ...catchNodes(at),
   ];
 }
 
@@ -71,13 +70,7 @@ async function seed(ipam: Ipam): Promise<void> {
 }
 
 describe('ipam-expiry node', () => {
-  beforeEach((done) => {
-    helper.startServer(done);
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-  });
+  useNodeRed();
 
   it('on input: one message per transition, copies of the input message; then nothing more', async () => {
     await helper.load(NODES, flow({}) as never);
@@ -148,13 +141,7 @@ describe('ipam-expiry node', () => {
 });
 
 describe('ipam-config custom fields and range groups', () => {
-  beforeEach((done) => {
-    helper.startServer(done);
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-  });
+  useNodeRed();
 
   it('makes the store agree with the definitions on start', async () => {
     const config = {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import configModule = require('../../nodes/ipam-config');
 import importModule = require('../../nodes/ipam-import');
 import type { TestFlows } from 'node-red-node-test-helper';
-import { catchNode, configNode, helper, nextMessage, onTab } from '../support/node-red';
+import { catchNode, catchNodes, configNode, helper, nextMessage, onTab, useNodeRed } from '../support/node-red';
 import { tempDir } from '../support/stores';
 
 const NODES = [configModule, importModule, catchNode];
@@ -25,8 +25,7 @@ function flow(settings: Record<string, unknown>): TestFlows {
     config,
     { id: 'n1', type: 'ipam-import', server: config.id, operation: 'import', entity: 'addresses', ...settings, wires: [['out']] },
     { id: 'out', type: 'helper' },
-    { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper' },
+    ...catchNodes(),
   ]);
 }
 
@@ -37,13 +36,7 @@ function send(msg: Record<string, unknown>, to = 'out'): Promise<Record<string, 
 }
 
 describe('ipam-import node', () => {
-  beforeEach((done) => {
-    helper.startServer(done);
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-  });
+  useNodeRed();
 
   it("imports the guide's addresses from msg.payload and exports them as CSV text", async () => {
     await helper.load(NODES, flow({}));

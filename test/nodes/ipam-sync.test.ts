@@ -9,7 +9,7 @@ import allocateModule = require('../../nodes/ipam-allocate');
 import syncModule = require('../../nodes/ipam-sync');
 import { query } from '../../lib/sync/dns';
 import type { SyncResult } from '../../lib/sync/operations';
-import { catchNode, configNode, helper, nextMessage, onTab } from '../support/node-red';
+import { catchNode, catchNodes, configNode, helper, nextMessage, onTab, useNodeRed } from '../support/node-red';
 import { tempDir } from '../support/stores';
 import { keaPost, requireBinaries, startBind, startKea, type BindServer, type KeaServer } from '../support/servers';
 
@@ -22,8 +22,7 @@ function flow(sync: Json): Json[] {
     config,
     { id: 'n1', type: 'ipam-sync', server: config.id, wires: [['out']], ...sync },
     { id: 'out', type: 'helper' },
-    { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper' },
+    ...catchNodes(),
   ]);
 }
 
@@ -64,13 +63,7 @@ function messages(id: string, count: number): Promise<Json[]> {
 
 describe('ipam-sync node', function () {
   this.timeout(30_000);
-  beforeEach((done) => {
-    helper.startServer(done);
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-  });
+  useNodeRed();
 
   it('imports a leases file on input, shows the last run in its status, keeps msg properties', async () => {
     const file = leasesFile(['0 52:54:00:00:00:01 10.5.0.1 alpha *', '0 52:54:00:00:00:02 10.5.0.2 beta *']);

@@ -5,16 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { isIpamError } from '../../../lib/errors';
 import { reverseName } from '../../../lib/address';
 import { DnsUpdateClient, qualify, query, queryPtr, reverseZoneFor } from '../../../lib/sync/dns';
+import { failure } from '../../support/failure';
 import { freePort, requireBinaries, startBind, type BindServer } from '../../support/servers';
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('sync/dns names', () => {
   it('derives in-addr.arpa and ip6.arpa names', () => {
@@ -121,13 +113,13 @@ describe('sync/dns against a real BIND server', function () {
     });
 
     it('refuses a PTR into a reverse zone the server does not host', async () => {
-      const err = await rejection(dns.addPtr({ address: '198.51.100.7', zone: '100.51.198.in-addr.arpa', hostname: 'x.example.test' }));
+      const err = await failure(dns.addPtr({ address: '198.51.100.7', zone: '100.51.198.in-addr.arpa', hostname: 'x.example.test' }));
       expect(isIpamError(err, 'SYNC_FAILED')).to.equal(true);
       expect(err.message).to.match(/zone 100\.51\.198\.in-addr\.arpa: NOTAUTH: the server is not authoritative for the zone/);
     });
 
     it('refuses an address outside the given reverse zone before sending anything', async () => {
-      const err = await rejection(dns.addPtr({ address: '192.0.3.5', zone: '2.0.192.in-addr.arpa', hostname: 'x.example.test' }));
+      const err = await failure(dns.addPtr({ address: '192.0.3.5', zone: '2.0.192.in-addr.arpa', hostname: 'x.example.test' }));
       expect(isIpamError(err, 'SYNC_FAILED')).to.equal(true);
       expect(err.message).to.match(/not inside reverse zone "2\.0\.192\.in-addr\.arpa"/);
     });
@@ -137,7 +129,7 @@ describe('sync/dns against a real BIND server', function () {
     it('fails with BADSIG on a wrong secret and changes nothing', async () => {
       const wrongSecret = crypto.randomBytes(32).toString('base64');
       const wrong = new DnsUpdateClient({ ...server, key: { name: bind.keyName, secret: wrongSecret } });
-      const err = await rejection(wrong.addHost({ name: 'intruder', zone: 'example.test', address: '192.0.2.66' }));
+      const err = await failure(wrong.addHost({ name: 'intruder', zone: 'example.test', address: '192.0.2.66' }));
       expect(isIpamError(err, 'SYNC_FAILED')).to.equal(true);
       expect(err.message).to.match(/rejected TSIG key "ipam-test-key": BADSIG.*wrong TSIG secret/);
       expect(await addresses('intruder.example.test', 'A')).to.deep.equal([]);
@@ -145,14 +137,14 @@ describe('sync/dns against a real BIND server', function () {
 
     it('fails with BADKEY on a key name the server does not know', async () => {
       const unknown = new DnsUpdateClient({ ...server, key: { name: 'other-key', secret: bind.secret } });
-      const err = await rejection(unknown.addHost({ name: 'intruder', zone: 'example.test', address: '192.0.2.66' }));
+      const err = await failure(unknown.addHost({ name: 'intruder', zone: 'example.test', address: '192.0.2.66' }));
       expect(err.message).to.match(/BADKEY/);
       expect(await addresses('intruder.example.test', 'A')).to.deep.equal([]);
     });
 
     it('is refused without a key', async () => {
       const anonymous = new DnsUpdateClient(server);
-      const err = await rejection(anonymous.addHost({ name: 'intruder', zone: 'example.test', address: '192.0.2.66' }));
+      const err = await failure(anonymous.addHost({ name: 'intruder', zone: 'example.test', address: '192.0.2.66' }));
       expect(err.message).to.match(/REFUSED: the server refused the request \(is an unsigned update allowed to update it\?\)/);
       expect(await addresses('intruder.example.test', 'A')).to.deep.equal([]);
     });
@@ -162,7 +154,7 @@ describe('sync/dns against a real BIND server', function () {
       try {
         const key = { name: bind.keyName, secret: bind.secret };
         const client = new DnsUpdateClient({ host: '127.0.0.1', port: proxy.port, timeoutMs: 3000, key });
-        const err = await rejection(client.addHost({ name: 'tampered', zone: 'example.test', address: '192.0.2.67' }));
+        const err = await failure(client.addHost({ name: 'tampered', zone: 'example.test', address: '192.0.2.67' }));
         expect(err.message).to.match(/failed TSIG verification/);
       } finally {
         proxy.close();
@@ -173,7 +165,7 @@ describe('sync/dns against a real BIND server', function () {
       const port = await freePort(true);
       const key = { name: bind.keyName, secret: bind.secret };
       const down = new DnsUpdateClient({ host: '127.0.0.1', port, timeoutMs: 2000, key });
-      const err = await rejection(down.addHost({ name: 'x', zone: 'example.test', address: '192.0.2.68' }));
+      const err = await failure(down.addHost({ name: 'x', zone: 'example.test', address: '192.0.2.68' }));
       expect(isIpamError(err, 'SYNC_FAILED')).to.equal(true);
       expect(err.message).to.match(/ECONNREFUSED/);
     });

@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isIpamError } from '../../../lib/errors';
 import { KeaClient, discoverScopes, type KeaResponse, type KeaService } from '../../../lib/sync/kea';
+import { failure } from '../../support/failure';
 import { freePort, keaPost, requireBinaries, startKea, type KeaServer } from '../../support/servers';
 
 class RecordingClient extends KeaClient {
@@ -13,15 +14,6 @@ class RecordingClient extends KeaClient {
     this.sent.push(name);
     return super.command(name, service, args);
   }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 type Reservation = Record<string, unknown>;
@@ -200,21 +192,21 @@ describe('sync/kea against a real Kea server', function () {
     });
 
     it('refuses an address outside every subnet with SYNC_FAILED', async () => {
-      const err = await rejection(client.upsertReservation4({ ipAddress: '203.0.113.5', hwAddress: 'aa:bb:cc:00:00:40' }));
+      const err = await failure(client.upsertReservation4({ ipAddress: '203.0.113.5', hwAddress: 'aa:bb:cc:00:00:40' }));
       expect(isIpamError(err, 'SYNC_FAILED')).to.equal(true);
       expect(err.message).to.match(/no subnet containing 203\.0\.113\.5/);
     });
 
     it('passes on Kea\'s reason when config-test rejects the change', async () => {
       // Same MAC as the existing 192.0.2.10 reservation in the same subnet: Kea refuses duplicates.
-      const err = await rejection(client.upsertReservation4({ ipAddress: '192.0.2.21', hwAddress: 'aa:bb:cc:dd:ee:01' }));
+      const err = await failure(client.upsertReservation4({ ipAddress: '192.0.2.21', hwAddress: 'aa:bb:cc:dd:ee:01' }));
       expect(isIpamError(err, 'SYNC_FAILED')).to.equal(true);
       expect(err.message).to.match(/config-test \(dhcp4\) failed: result 1: .+/);
       expect((await serverReservations(kea, 1)).map((r) => r['ip-address'])).to.deep.equal(['192.0.2.10']);
     });
 
     it('refuses a MAC that is not one', async () => {
-      const err = await rejection(client.upsertReservation4({ ipAddress: '192.0.2.22', hwAddress: 'zz' }));
+      const err = await failure(client.upsertReservation4({ ipAddress: '192.0.2.22', hwAddress: 'zz' }));
       expect(isIpamError(err, 'VALIDATION')).to.equal(true);
     });
   });
@@ -239,14 +231,14 @@ describe('sync/kea against a real Kea server', function () {
 
   describe('failures', () => {
     it('names Kea\'s result and text for a failing command', async () => {
-      const err = await rejection(client.command('no-such-command', 'dhcp4'));
+      const err = await failure(client.command('no-such-command', 'dhcp4'));
       expect(isIpamError(err, 'SYNC_FAILED')).to.equal(true);
       expect(err.message).to.match(/result 2: 'no-such-command' command not supported/);
     });
 
     it('reports a wrong password as 401 Unauthorized', async () => {
       const wrong = new KeaClient({ url: kea.url, user: kea.user, password: 'not-the-password' });
-      const err = await rejection(wrong.allLeases4());
+      const err = await failure(wrong.allLeases4());
       expect(isIpamError(err, 'SYNC_FAILED')).to.equal(true);
       expect(err.message).to.match(/401/).and.to.match(/Unauthorized/);
     });
@@ -254,7 +246,7 @@ describe('sync/kea against a real Kea server', function () {
     it('reports a server that is down as a refused connection', async () => {
       const port = await freePort();
       const down = new KeaClient({ url: `http://127.0.0.1:${port}/`, user: 'u', password: 'p' });
-      const err = await rejection(down.configGet());
+      const err = await failure(down.configGet());
       expect(isIpamError(err, 'SYNC_FAILED')).to.equal(true);
       expect(err.message).to.match(/refused the connection \(ECONNREFUSED\)/);
     });
