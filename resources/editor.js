@@ -1,6 +1,8 @@
 /*
- * FlowIPAM's shared editor code, served by Node-RED at /resources/@flowipam/node-red-ipam/editor.js and loaded
- * by ipam-config.html (the module's first node set) before the other nodes' dialogs register.
+ * FlowIPAM's shared editor code, served by Node-RED at /resources/@flowipam/node-red-ipam/editor.js. Every
+ * node's HTML loads it with a <script src> (jQuery runs it before the node's own script), so no node depends
+ * on another node set's load order; the second and later loads find FlowIPAM defined and do nothing.
+ * Node HTML has no module loader, so the shared functions hang off the one namespace `window.FlowIPAM`.
  *
  * Every node registers through registerNode: the palette look they share, the store and name settings, the
  * operation select, and a dialog built from row specs (label from the node's catalog, input, notes), which
@@ -13,6 +15,7 @@
 /* global RED, $ */
 (function () {
   'use strict';
+  if (window.FlowIPAM) return;
   const FIELD_TYPES = ['msg', 'flow', 'global', 'env', 'str', 'num', 'json'];
   const MAX_COUNT = 1024;
 

@@ -34,6 +34,14 @@ describe('built package (dist/)', () => {
         expect(JSON.parse(fs.readFileSync(locale, 'utf8'))).to.have.property(type);
       }
     });
+
+    it(`${type}: loads the shared editor code itself before it uses FlowIPAM (no load-order dependency)`, () => {
+      const source = fs.readFileSync(path.join(root, file).replace(/\.js$/, '.html'), 'utf8');
+      const loads = source.indexOf('<script src="resources/@flowipam/node-red-ipam/editor.js"></script>');
+      const firstUse = source.indexOf('FlowIPAM.');
+      expect(loads, 'editor.js script tag').to.be.at.least(0);
+      if (firstUse >= 0) expect(loads, 'editor.js loads before the first FlowIPAM use').to.be.below(firstUse);
+    });
   }
 
   describe('in a running Node-RED (as npm start runs it)', function () {
