@@ -110,7 +110,7 @@ function operationName(kind: 'insert' | 'update' | 'delete'): string {
 
 /** Fields that are bookkeeping, not part of the record a user sees. */
 const UNTRACKED = new Set([
-  'id', 'key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion', 'assignedCount', 'expiryReported',
+  'id', 'key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion', 'assignedCount', 'rangedSize', 'straddling', 'expiryReported',
   'updatedAt',
 ]);
 
