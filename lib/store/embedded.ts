@@ -12,7 +12,6 @@ import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { IpamError } from '../errors';
 import { applyUpdate } from './apply-update';
-import { Checkpointer } from './checkpointer';
 import { convertNedbDirectory } from './nedb-convert';
 import type { Collection, CollectionName, Comparison, Doc, Filter, FindOptions, IndexSpec, Store, Update, Write } from './port';
 import { COLLECTIONS, INDEXES } from './schema';
@@ -61,7 +60,7 @@ export async function openEmbeddedStore(options: EmbeddedOptions = {}): Promise<
       db.close();
       throw err;
     }
-    return new SqliteStore(db, directory ? file : undefined, options.synchronous ?? 'FULL', options.countStep ?? 10_000, directory ? checkpointer(db, file, options.synchronous ?? 'FULL') : undefined);
+    return new SqliteStore(db, directory ? file : undefined, options.synchronous ?? 'FULL', options.countStep ?? 10_000);
   } catch (err) {
     throw new IpamError('STORE_UNAVAILABLE', `embedded store at ${directory ?? '(memory)'}: ${(err as Error).message}`);
   }
@@ -78,14 +77,6 @@ function connect(file: string, synchronous: 'FULL' | 'NORMAL'): Db {
   db.pragma('wal_autocheckpoint = 1000');
   db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   return db;
-}
-
-/** Checkpoints move to a worker thread (lib/store/checkpointer.ts); if it fails, the connection checkpoints itself again. */
-function checkpointer(db: Db, file: string, synchronous: string): Checkpointer {
-  db.pragma('wal_autocheckpoint = 0');
-  return new Checkpointer(file, synchronous, () => {
-    if (db.open) db.pragma('wal_autocheckpoint = 1000');
-  });
 }
 
 export function indexName(collection: CollectionName, field: string): string {
@@ -122,7 +113,6 @@ class SqliteStore implements Store {
     private readonly file: string | undefined,
     private readonly synchronous: 'FULL' | 'NORMAL',
     readonly countStep: number,
-    private readonly checkpointer?: Checkpointer,
   ) {
     for (const name of COLLECTIONS) this.collections.set(name, new SqliteCollection(this, name, INDEXES[name]));
   }
@@ -133,8 +123,6 @@ class SqliteStore implements Store {
   }
 
   async atomic(writes: Write[]): Promise<void> {
-    this.checkOpen();
-    await this.ready();
     this.checkOpen();
     guard(() =>
       this.db
@@ -148,12 +136,6 @@ class SqliteStore implements Store {
         })
         .immediate(),
     );
-    this.checkpointer?.committed();
-  }
-
-  /** Before a bulk write: waits while the WAL is long and a checkpoint is catching up (lib/store/checkpointer.ts). */
-  async ready(): Promise<void> {
-    await this.checkpointer?.ready();
   }
 
   now(): Promise<number> {
@@ -182,16 +164,13 @@ class SqliteStore implements Store {
   /** Runs a synchronous write in one (IMMEDIATE) transaction: compare-and-set holds across processes too. */
   transaction<R>(work: () => R): R {
     this.checkOpen();
-    const result = guard(() => this.db.transaction(work).immediate());
-    this.checkpointer?.committed();
-    return result;
+    return guard(() => this.db.transaction(work).immediate());
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const reader of this.readers.splice(0)) reader.db.close();
-    await this.checkpointer?.close();
     this.db.close();
   }
 
@@ -237,7 +216,6 @@ class SqliteCollection implements Collection {
     const failures: { index: number; error: Error }[] = [];
     for (let start = 0; start < docs.length; start += CHUNK_ROWS) {
       if (start > 0) await yieldToLoop();
-      await this.store.ready();
       this.store.transaction(() => {
         for (let index = start; index < Math.min(start + CHUNK_ROWS, docs.length); index++) {
           try {
@@ -349,7 +327,6 @@ class SqliteCollection implements Collection {
   async updateMany(filter: Filter, update: Update): Promise<number> {
     let matched = 0;
     for (const chunk of await this.matchingRowids(filter)) {
-      await this.store.ready();
       matched += this.store.transaction(() => this.updateRows(this.rowsAmong(chunk, filter), update));
       await yieldToLoop();
     }
@@ -365,7 +342,6 @@ class SqliteCollection implements Collection {
     const { where, params } = translate(filter, undefined, this.indexed);
     const sql = `DELETE FROM ${this.table} WHERE rowid IN (SELECT value FROM json_each(@rowids)) AND ${where}`;
     for (const chunk of await this.matchingRowids(filter)) {
-      await this.store.ready();
       deleted += this.store.transaction(() => this.store.statement(sql).run({ ...params, rowids: JSON.stringify(chunk) }).changes);
       await yieldToLoop();
     }
