@@ -14,7 +14,6 @@ import { recomputeCover } from './range-cover';
 import { insertManyWithRequests, insertWrites } from './requests';
 import type { Context } from './space';
 import { insertValid } from './store/insert-valid';
-import { localState } from './store/local';
 import type { Collection, Filter, Update, Write } from './store/port';
 
 export const COUNT_FIELD = 'assignedCount';
@@ -128,26 +127,9 @@ export function updateAddressCounted(
   return ctx.store.atomic([...history, write, ...others]);
 }
 
-/** A delete batch (an address delete and a history insert per address, then the commit) aims to take this long. */
-export const DELETE_BATCH_TARGET_MS = 40;
-const MIN_DELETE_BATCH = 50;
-
-/**
- * The next delete batch's size after `size` addresses took `ms`: scaled toward DELETE_BATCH_TARGET_MS, at most
- * doubling or halving per batch, between MIN_DELETE_BATCH and CHUNK. A delete costs more than an insert (every
- * index entry is found and removed, and its history entry inserted), and how much more depends on the store's
- * size and the machine's load, so a fixed size either stalls the event loop on a busy machine or wastes commits
- * on a quiet one.
- */
-export function nextDeleteBatch(size: number, ms: number): number {
-  const scaled = ms > 0 ? Math.round((size * DELETE_BATCH_TARGET_MS) / ms) : CHUNK;
-  return Math.max(MIN_DELETE_BATCH, Math.min(CHUNK, size * 2, Math.max(Math.floor(size / 2), scaled)));
-}
-
 /**
  * Deletes addresses (their stored documents) by id, one deleteMany with its history entries and counter changes
- * per batch (at most CHUNK, sized by `nextDeleteBatch`), yielding between batches. History goes first (see
- * updateAddressCounted).
+ * per CHUNK, yielding between chunks. History goes first (see updateAddressCounted).
  */
 export async function deleteAddressesCounted(
   ctx: Context,
@@ -155,10 +137,8 @@ export async function deleteAddressesCounted(
   onProgress?: (done: number, total: number) => void,
   operation?: string,
 ): Promise<void> {
-  const local = localState(ctx.store);
-  for (let start = 0, size = local.deleteBatch ?? CHUNK; start < docs.length; start += size, size = local.deleteBatch ?? CHUNK) {
-    const began = performance.now();
-    const chunk = docs.slice(start, start + size);
+  for (let start = 0; start < docs.length; start += CHUNK) {
+    const chunk = docs.slice(start, start + CHUNK);
     const history = chunk.flatMap((doc) => historyWrites('address', doc, null, operation));
     const deltas = new Deltas();
     for (const doc of chunk) deltas.add(doc, -1);
@@ -168,10 +148,8 @@ export async function deleteAddressesCounted(
     const requestKeys = chunk.filter((doc) => doc.requestKey).map((doc) => doc.requestKey as string);
     const requests: Write[] = requestKeys.length > 0 ? [{ op: 'delete', collection: 'requests', filter: { id: { $in: requestKeys } }, many: true }] : [];
     await ctx.store.atomic([...history, remove, ...requests, ...deltas.writes()]);
-    // A batch of one (a single release or expiry) says little about what a thousand cost.
-    if (chunk.length >= MIN_DELETE_BATCH) local.deleteBatch = nextDeleteBatch(chunk.length, performance.now() - began);
-    onProgress?.(Math.min(start + chunk.length, docs.length), docs.length);
-    if (start + chunk.length < docs.length) await yieldToEventLoop();
+    onProgress?.(Math.min(start + CHUNK, docs.length), docs.length);
+    if (start + CHUNK < docs.length) await yieldToEventLoop();
   }
 }
 

@@ -24,8 +24,6 @@ export interface StoreLocal {
   readonly activeImports: Set<string>;
   /** lib/csv/update.ts: the pending retry of import recovery, if any. */
   importRetry?: NodeJS.Timeout;
-  /** lib/counters.ts: addresses per delete batch, adapted to how long the last batches took. */
-  deleteBatch?: number;
 }
 
 const states = new WeakMap<Store, StoreLocal>();
