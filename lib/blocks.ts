@@ -14,11 +14,13 @@ import { intervalOf, intervalOfKeys, overlapping, resolveBounds, boundsFields, f
 import type { Filter } from './store/port';
 import { checkCustomFields } from './custom-fields';
 import { COUNT_FIELD } from './counters';
+import { EMPTY_COVER } from './range-cover';
 import { applyStructural, spaceLock, withSpaceRecord } from './structural';
 
 export { spaceLock };
 
-export type BlockDoc = BlockRecord & Keyed & { startKey: string; endKey: string; spanKey: string; assignedCount?: number };
+export type BlockDoc = BlockRecord &
+  Keyed & { startKey: string; endKey: string; spanKey: string; assignedCount?: number; rangedSize?: string; straddling?: number };
 
 /** Fields an update may change without moving the block: its optional ones. */
 const EDITABLE = optionalFields('blocks');
@@ -45,6 +47,7 @@ export async function addBlock(ctx: Context, input: unknown): Promise<BlockRecor
       startKey: bounds.startKey,
       endKey: bounds.endKey,
       [COUNT_FIELD]: 0,
+      ...EMPTY_COVER,
       createdAt: now,
       updatedAt: now,
     };

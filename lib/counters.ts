@@ -10,6 +10,7 @@ import type { AddressDoc } from './addresses';
 import type { IpamError } from './errors';
 import { historyOfUpdate, historyWrites } from './history';
 import { checkAddressSpace } from './keys';
+import { recomputeCover } from './range-cover';
 import { insertManyWithRequests, insertWrites } from './requests';
 import type { Context } from './space';
 import { insertValid } from './store/insert-valid';
@@ -206,8 +207,10 @@ export interface Drift {
   entity: 'range' | 'block';
   id: string;
   network: string;
-  stored: number | null;
-  counted: number;
+  /** The counter (`assignedCount` when absent; a block's range cover is `rangedSize` and `straddling`, lib/range-cover.ts). */
+  field?: 'rangedSize' | 'straddling';
+  stored: number | string | null;
+  counted: number | string;
 }
 
 export interface ReconcileReport {
@@ -219,7 +222,7 @@ export interface ReconcileReport {
 
 /**
  * Recounts the counters of the ranges and blocks matching `filter` (all of them by default) and sets
- * those that drifted. One indexed count per range and block.
+ * those that drifted. One indexed count per range and block; a block's range cover reads its ranges' bounds.
  */
 export async function reconcileCounters(ctx: Context, filter: { ranges?: Filter; blocks?: Filter } = {}): Promise<ReconcileReport> {
   const report: ReconcileReport = { ranges: 0, blocks: 0, drift: [] };
@@ -240,8 +243,20 @@ export async function reconcileCounters(ctx: Context, filter: { ranges?: Filter;
       if (index % 100 === 99) await yieldToEventLoop();
     }
     report[collection] = found.length;
+    if (collection === 'blocks') report.drift.push(...(await coverDrift(ctx, found)));
   }
   return report;
+}
+
+async function coverDrift(ctx: Context, blocks: { id: string; network: string }[]): Promise<Drift[]> {
+  const network = new Map(blocks.map((block) => [block.id, block.network]));
+  const drift: Drift[] = [];
+  for (const { id, stored, counted } of await recomputeCover(ctx, blocks.map((block) => block.id))) {
+    for (const field of ['rangedSize', 'straddling'] as const) {
+      if (stored[field] !== counted[field]) drift.push({ entity: 'block', id, network: network.get(id) ?? '', field, stored: stored[field] ?? null, counted: counted[field] });
+    }
+  }
+  return drift;
 }
 
 /**

@@ -158,7 +158,7 @@ export const FIELD_TABLE: Record<Entity, readonly FieldSpec[]> = {
  * `expiryRun`: the state ipam-expiry last reported and the run that wrote it (lib/expiry.ts), for its
  * transition log only.
  */
-export const INTERNAL_FIELDS = ['key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion', 'assignedCount', 'expiryReported', 'expiryRun'];
+export const INTERNAL_FIELDS = ['key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion', 'assignedCount', 'rangedSize', 'straddling', 'expiryReported', 'expiryRun'];
 
 /** Read-only fields of any entity, plus Node-RED's `_msgid`: a caller may send them back unchanged. */
 export const READ_ONLY_FIELDS: ReadonlySet<string> = new Set([

@@ -12,7 +12,7 @@
  * whole batch. That is the compare-and-set that lets a confirm racing an expiry end one way only.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { parseAddress } from './address';
 import { invalid } from './errors';
 import { checkAddressSpace } from './keys';
@@ -95,6 +95,18 @@ function cleanSource(source: HistorySource): HistorySource {
   return Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== '')) as HistorySource;
 }
 
+/**
+ * A UUID (version 7 layout) that starts with the time in milliseconds: entries written together sit next to each
+ * other in the primary-key index, so a batch of a thousand changes a few index pages instead of one page each.
+ */
+export function timeOrderedId(): string {
+  const time = Date.now().toString(16).padStart(12, '0');
+  const random = randomBytes(10);
+  random[2] = (random[2] & 0x3f) | 0x80;
+  const hex = random.toString('hex');
+  return `${time.slice(0, 8)}-${time.slice(8)}-7${hex.slice(0, 3)}-${hex.slice(4, 8)}-${hex.slice(8, 20)}`;
+}
+
 /** Node operation names as history operations. */
 const OPERATION_NAMES: Record<string, string> = {
   add: 'create',
@@ -110,7 +122,7 @@ function operationName(kind: 'insert' | 'update' | 'delete'): string {
 
 /** Fields that are bookkeeping, not part of the record a user sees. */
 const UNTRACKED = new Set([
-  'id', 'key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion', 'assignedCount', 'expiryReported',
+  'id', 'key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion', 'assignedCount', 'rangedSize', 'straddling', 'expiryReported',
   'updatedAt',
 ]);
 
@@ -146,7 +158,7 @@ export function historyWrites(entity: HistoryEntity, before: Recorded | null, af
   if (current?.off && !holdEnd) return [];
   const record = (after ?? before) as Recorded;
   const at = nowIso();
-  const id = holdEnd ?? randomUUID();
+  const id = holdEnd ?? timeOrderedId();
   const order = `${at}|${String(++sequence).padStart(12, '0')}|${id}`;
   const op = operation ?? operationName(before === null ? 'insert' : after === null ? 'delete' : 'update');
   const doc: HistoryDoc = {

@@ -109,6 +109,8 @@ export class Ipam implements Context {
       // Ranges and blocks stored before counters existed get theirs now (a no-op once they all have one).
       const missing = { assignedCount: { $exists: false } };
       await reconcileCounters(ipam, { ranges: missing, blocks: missing });
+      // Blocks stored before range covers (lib/range-cover.ts) get theirs.
+      await reconcileCounters(ipam, { ranges: { id: { $in: [] } }, blocks: { rangedSize: { $exists: false } } });
       ipam.recovery = await recoverInterrupted(ipam);
     } catch (err) {
       await store.close().catch(() => undefined);

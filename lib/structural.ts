@@ -22,6 +22,7 @@ import { reconcileCounters, remapAddresses } from './counters';
 import { historyWrites } from './history';
 import { withLock, type Lease } from './lock';
 import { attachAddresses, detachAddresses } from './mapping';
+import { rangeCoverWrites, recomputeCover, withAncestors } from './range-cover';
 import type { RangeDoc } from './ranges';
 import { findBySelector, inside, overlapping, startFloor, type Context } from './space';
 import type { Filter, Update } from './store/port';
@@ -174,7 +175,8 @@ async function applyChange(ctx: Context, change: Change, lease: Lease): Promise<
       return moveChildren(ctx, change.block, lease);
     case 'add-range':
       if (!(await ranges.findOne({ id: change.range.id }, { fields: ['id'] }))) {
-        await ctx.store.atomic([{ op: 'insert', collection: 'ranges', doc: change.range }, ...historyWrites('range', null, change.range)]);
+        const cover = await rangeCoverWrites(ctx, [], [change.range]);
+        await ctx.store.atomic([{ op: 'insert', collection: 'ranges', doc: change.range }, ...historyWrites('range', null, change.range), ...cover]);
       }
       lease.check();
       await attachAddresses(ctx, change.range);
@@ -187,6 +189,7 @@ async function applyChange(ctx: Context, change: Change, lease: Lease): Promise<
         await ctx.store.atomic([
           { op: 'update', collection: 'ranges', filter: { id: change.before.id }, update: change.update },
           ...historyWrites('range', change.before, change.after),
+          ...(await rangeCoverWrites(ctx, [change.before], [change.after])),
         ]);
       }
       lease.check();
@@ -195,7 +198,8 @@ async function applyChange(ctx: Context, change: Change, lease: Lease): Promise<
     }
     case 'delete-range':
       if (await ranges.findOne({ id: change.range.id }, { fields: ['id'] })) {
-        await ctx.store.atomic([{ op: 'delete', collection: 'ranges', filter: { id: change.range.id } }, ...historyWrites('range', change.range, null)]);
+        const cover = await rangeCoverWrites(ctx, [change.range], []);
+        await ctx.store.atomic([{ op: 'delete', collection: 'ranges', filter: { id: change.range.id } }, ...historyWrites('range', change.range, null), ...cover]);
       }
       lease.check();
       await detachAddresses(ctx, change.range);
@@ -213,6 +217,8 @@ async function adoptChildren(ctx: Context, block: BlockDoc, lease: Lease): Promi
   );
   lease.check();
   await ctx.store.collection('ranges').updateMany({ ...within, addressSpace: block.addressSpace, blockId: parentId }, { $set: { blockId: block.id } });
+  // The new block and its parent changed ranges and child blocks; blocks further out did not (see lib/range-cover.ts).
+  await recomputeCover(ctx, [block.id, parentId]);
   lease.check();
   await remapAddresses(ctx, { key: { $gte: block.startKey, $lte: block.endKey }, blockId: parentId }, 'blockId', block.id);
 }
@@ -223,6 +229,8 @@ async function moveChildren(ctx: Context, block: BlockDoc, lease: Lease): Promis
   await ctx.store.collection('blocks').updateMany({ parentId: block.id }, { $set: { parentId: to } });
   lease.check();
   await ctx.store.collection('ranges').updateMany({ blockId: block.id }, { $set: { blockId: to } });
+  // The parent takes the ranges and children; a range further out may have straddled only the deleted block.
+  await recomputeCover(ctx, await withAncestors(ctx, to));
   lease.check();
   await remapAddresses(ctx, { blockId: block.id }, 'blockId', to);
 }

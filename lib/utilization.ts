@@ -1,12 +1,14 @@
 /**
- * Utilization from the maintained counters (lib/counters.ts) and range bounds; never by walking or
- * counting addresses. A block sums its own counter and those of the blocks nested in it.
+ * Utilization from the maintained counters (lib/counters.ts) and range covers (lib/range-cover.ts); never by
+ * walking or counting addresses. A block sums its own counter and cover and those of the blocks nested in it.
  */
 import { jsonCount, sizeOf, unionSize } from './address';
 import { getBlockDoc } from './blocks';
 import { COUNT_FIELD, assignedOf } from './counters';
+import { RANGED_FIELD, STRADDLING_FIELD, summedCover } from './range-cover';
 import { getRangeDoc } from './ranges';
 import { inside, intervalOf, intervalOfKeys, type Context } from './space';
+import type { Filter } from './store/port';
 
 export interface Utilization {
   size: number | string;
@@ -23,20 +25,29 @@ export async function rangeUtilization(ctx: Context, selector: unknown): Promise
   return summarise(size, size, await assignedOf(ctx, 'ranges', range));
 }
 
-/** A block counts every range and address inside it, nested blocks and unmapped addresses included. */
+/**
+ * A block counts every range and address inside it, nested blocks and unmapped addresses included: O(blocks
+ * beneath it). Only where a range straddles a nested block are the ranges' bounds read, for the union.
+ */
 export async function blockUtilization(ctx: Context, selector: unknown): Promise<Utilization> {
   const block = await getBlockDoc(ctx, selector);
   const within = { addressSpace: block.addressSpace, ...inside(block) };
+  // Every address inside the block maps to it or to a block nested in it (blocks never partly overlap).
+  const blocks = await ctx.store
+    .collection<{ id: string; assignedCount?: number; rangedSize?: string; straddling?: number }>('blocks')
+    .find(within, { fields: [COUNT_FIELD, RANGED_FIELD, STRADDLING_FIELD] });
+  let assigned = 0;
+  for (const nested of blocks) assigned += await assignedOf(ctx, 'blocks', nested);
+  const rangeSize = summedCover(blocks) ?? (await rangeUnion(ctx, within));
+  return summarise(sizeOf(intervalOfKeys(block)), rangeSize, assigned);
+}
+
+/** The addresses covered by the ranges inside `within`, from their bounds. */
+async function rangeUnion(ctx: Context, within: Filter): Promise<bigint> {
   const ranges = await ctx.store
     .collection<{ id: string; startKey: string; endKey: string }>('ranges')
     .find(within, { sort: { startKey: 1 }, fields: ['startKey', 'endKey'] });
-  // Every address inside the block maps to it or to a block nested in it (blocks never partly overlap).
-  const blocks = await ctx.store
-    .collection<{ id: string; assignedCount?: number }>('blocks')
-    .find(within, { fields: [COUNT_FIELD] });
-  let assigned = 0;
-  for (const nested of blocks) assigned += await assignedOf(ctx, 'blocks', nested);
-  return summarise(sizeOf(intervalOfKeys(block)), unionSize(ranges.map(intervalOfKeys)), assigned);
+  return unionSize(ranges.map(intervalOfKeys));
 }
 
 export function summarise(size: bigint, rangeSize: bigint, assigned: number): Utilization {

@@ -7,7 +7,10 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { release } from '../../lib/allocate';
 import { CHUNK, COUNT_FIELD } from '../../lib/counters';
+import { jsonCount, unionSize } from '../../lib/address';
 import { Ipam } from '../../lib/ipam';
+import { coverOf, RANGED_FIELD, STRADDLING_FIELD } from '../../lib/range-cover';
+import { intervalOfKeys } from '../../lib/space';
 import type { Utilization } from '../../lib/utilization';
 import type { Store, Write } from '../../lib/store/port';
 import { availableStores } from '../support/stores';
@@ -139,8 +142,12 @@ function recordingAtomic(store: Store, batches: Write[][]): Store {
   };
 }
 
-/** Every counter against a recount; every block's utilization against a count of the addresses inside it. */
-async function expectCountersExact(ipam: Ipam): Promise<void> {
+/**
+ * Every counter against a recount; every block's utilization against a count of the addresses inside it, and
+ * its range size against the union of the ranges inside it.
+ */
+async function expectCountersExact(ipam: Ipam): Promise<{ straddled: number }> {
+  let straddled = 0;
   const addresses = ipam.store.collection('addresses');
   for (const range of await all(ipam, 'ranges')) {
     expect(range[COUNT_FIELD], `range ${range.network}`).to.equal(await addresses.count({ rangeId: range.id }));
@@ -152,7 +159,14 @@ async function expectCountersExact(ipam: Ipam): Promise<void> {
     const inside = await addresses.count({ key: { $gte: block.startKey as string, $lte: block.endKey as string } });
     const utilization = (await ipam.perform('block', 'utilization', { id: block.id })) as Utilization;
     expect(utilization.assigned, `block ${block.network} utilization`).to.equal(inside);
+    const cover = await coverOf(ipam, block.id);
+    expect({ rangedSize: block[RANGED_FIELD], straddling: block[STRADDLING_FIELD] }, `block ${block.network} cover`).to.deep.equal(cover);
+    const ranges = (await all(ipam, 'ranges')).filter((r) => (r.startKey as string) >= (block.startKey as string) && (r.endKey as string) <= (block.endKey as string));
+    const union = unionSize(ranges.map((r) => intervalOfKeys(r as unknown as { startKey: string; endKey: string })));
+    expect(utilization.rangeSize, `block ${block.network} rangeSize`).to.equal(jsonCount(union));
+    if (cover.straddling > 0) straddled++;
   }
+  return { straddled };
 }
 
 for (const factory of availableStores().filter((f) => f.name.includes('memory'))) {
@@ -162,6 +176,7 @@ for (const factory of availableStores().filter((f) => f.name.includes('memory'))
     it('equal a full recount after a randomized mix of writes (fast-check, fixed seed)', async function () {
       this.timeout(180_000);
       let checked = 0;
+      let straddled = 0;
       await fc.assert(
         fc.asyncProperty(fc.array(step, { minLength: 10, maxLength: 40 }), async (steps) => {
           const ipam = Ipam.over(await factory.open());
@@ -169,7 +184,7 @@ for (const factory of availableStores().filter((f) => f.name.includes('memory'))
             await ipam.perform('block', 'add', { network: '10.0.0.0/16' });
             await ipam.perform('range', 'add', { network: '10.0.0.0/26' });
             for (const s of steps) await apply(ipam, s);
-            await expectCountersExact(ipam);
+            straddled += (await expectCountersExact(ipam)).straddled;
             checked += (await all(ipam, 'addresses')).length;
             const report = (await ipam.perform('range', 'reconcile', {})) as { drift: unknown[] };
             expect(report.drift).to.deep.equal([]);
@@ -180,6 +195,7 @@ for (const factory of availableStores().filter((f) => f.name.includes('memory'))
         { seed: 1313, numRuns: 25 },
       );
       expect(checked, 'the mix wrote addresses').to.be.greaterThan(0);
+      expect(straddled, 'the mix made ranges that straddle a nested block').to.be.greaterThan(0);
     });
 
     it('reconcile reports and repairs drift, and leaves exact counters alone', async () => {

@@ -1,6 +1,7 @@
 /** A comparable picture of an address space, for tests that check a change left it as before or as after. */
 import { expect } from 'chai';
 import type { Ipam } from '../../lib/ipam';
+import { coverOf } from '../../lib/range-cover';
 import type { Collection, CollectionName, Doc, Store } from '../../lib/store/port';
 
 /**
@@ -66,7 +67,7 @@ export function isEqual(a: Snapshot, b: Snapshot): boolean {
 
 /**
  * Blocks, ranges and addresses with ids replaced by the keys they name (a re-run creates new ids) and the
- * timestamps left out; every counter is checked against a recount here.
+ * timestamps left out; every counter and range cover is checked against a recount here.
  */
 export async function snapshot(ipam: Ipam): Promise<Snapshot> {
   const read = (name: 'blocks' | 'ranges' | 'addresses') => ipam.store.collection(name).find({}, { sort: { key: 1 } });
@@ -78,6 +79,9 @@ export async function snapshot(ipam: Ipam): Promise<Snapshot> {
       const counted = addresses.filter((address) => address[field] === doc.id).length;
       expect(doc.assignedCount, `${field === 'rangeId' ? 'range' : 'block'} ${String(doc.network)} counter`).to.equal(counted);
     }
+  }
+  for (const block of blocks) {
+    expect({ rangedSize: block.rangedSize, straddling: block.straddling }, `block ${String(block.network)} range cover`).to.deep.equal(await coverOf(ipam, block.id));
   }
   const plain = (doc: Doc) => {
     const { id: _id, createdAt: _c, updatedAt: _u, parentId, blockId, ...rest } = doc;
