@@ -11,11 +11,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { formatAddress, parseNetwork } from '../lib/address';
-import { buildAddress, type AddressDoc } from '../lib/addresses';
-import { reconcileCounters } from '../lib/counters';
+import { formatAddress, parseNetwork } from '../lib/address/math';
+import { buildAddress, type AddressDoc } from '../lib/space/addresses';
+import { reconcileCounters } from '../lib/space/counters';
 import { Ipam } from '../lib/ipam';
-import { addressKey } from '../lib/keys';
+import { addressKey } from '../lib/address/keys';
 import { openStore } from '../lib/store';
 import { report } from './common';
 

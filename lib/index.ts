@@ -1,5 +1,5 @@
-export * from './address';
+export * from './address/math';
 export * from './errors';
 export { Ipam, operationsOf, type NodeKind, type Operation } from './ipam';
 export type { StoreConfig } from './store';
-export type { BlockRecord, RangeRecord, AddressRecord } from './records';
+export type { BlockRecord, RangeRecord, AddressRecord } from './record/records';

@@ -2,29 +2,29 @@
  * The core's front door: one Ipam per open store. Nodes call `perform(entity, operation, payload)`;
  * everything else is reachable as plain functions for flows, tests and benchmarks.
  */
-import { addAddress, getAddress, updateAddress } from './addresses';
-import { allocate, findAvailable, release } from './allocate';
-import { addBlock, deleteBlock, getBlock, listBlocks, updateBlock } from './blocks';
-import { reconcile, reconcileCounters } from './counters';
+import { addAddress, getAddress, updateAddress } from './space/addresses';
+import { allocate, findAvailable, release } from './allocation/allocate';
+import { addBlock, deleteBlock, getBlock, listBlocks, updateBlock } from './space/blocks';
+import { reconcile, reconcileCounters } from './space/counters';
 import { IpamError, invalid } from './errors';
-import { toStoreFilter } from './filters';
+import { toStoreFilter } from './record/filters';
 import { recoverImports, runCsv, type CsvRequest } from './csv';
-import { checkExpiry } from './expiry';
-import { confirm } from './holds';
-import { asOperation, readHistory } from './history';
-import { listInventory } from './inventory';
-import { migrateRequests } from './requests';
-import { groupUtilization } from './range-groups';
-import { addRange, deleteRange, getRange, listRanges, updateRange } from './ranges';
-import type { Context } from './space';
-import type { AvailabilityChecks } from './probes';
+import { checkExpiry } from './lifecycle/expiry';
+import { confirm } from './allocation/holds';
+import { asOperation, readHistory } from './record/history';
+import { listInventory } from './lifecycle/inventory';
+import { migrateRequests } from './space/requests';
+import { groupUtilization } from './lifecycle/range-groups';
+import { addRange, deleteRange, getRange, listRanges, updateRange } from './space/ranges';
+import type { Context } from './space/bounds';
+import type { AvailabilityChecks } from './address/probes';
 import { openStore, type StoreConfig } from './store';
 import type { Store } from './store/port';
-import { allocateSubnet } from './subnets';
-import { releaseDeadHolders } from './lock';
-import { recoverStructural, type StructuralOutcome } from './structural';
+import { allocateSubnet } from './allocation/subnets';
+import { releaseDeadHolders } from './space/lock';
+import { recoverStructural, type StructuralOutcome } from './space/structural';
 import { SYNC_OPERATIONS, type SyncRequest } from './sync/operations';
-import { blockUtilization, rangeUtilization } from './utilization';
+import { blockUtilization, rangeUtilization } from './space/utilization';
 
 export type Operation = (ctx: Context, payload: unknown) => Promise<unknown>;
 export type NodeKind = 'block' | 'range' | 'address' | 'expiry' | 'import' | 'sync';

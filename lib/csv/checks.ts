@@ -4,12 +4,12 @@
  * rules as addBlock/addRange; the writes themselves still go through those functions, which re-check
  * everything, including overlaps.
  */
-import { isPrivate } from '../address';
-import { checkRir } from '../blocks';
-import { checkCustomFields } from '../custom-fields';
-import { prepareRange, reservedServiceError } from '../ranges';
-import { checkInput, type Exclusion } from '../records';
-import { resolveBounds, type Bounds, type Context } from '../space';
+import { isPrivate } from '../address/math';
+import { checkRir } from '../space/blocks';
+import { checkCustomFields } from '../record/custom-fields';
+import { prepareRange, reservedServiceError } from '../space/ranges';
+import { checkInput, type Exclusion } from '../record/records';
+import { resolveBounds, type Bounds, type Context } from '../space/bounds';
 
 export interface CheckedRange {
   bounds: Bounds;

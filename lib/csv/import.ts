@@ -4,16 +4,16 @@
  * fails as DUPLICATE. By default valid rows are written and failed rows reported; with `allOrNothing`
  * the whole file is checked first and nothing stays written if any row fails.
  */
-import { parseAddress } from '../address';
-import { buildAddress, deleteAddressDocs, duplicateAddress, uniqueCollision, type AddressDoc } from '../addresses';
-import { addBlock, deleteBlock } from '../blocks';
+import { parseAddress } from '../address/math';
+import { buildAddress, deleteAddressDocs, duplicateAddress, uniqueCollision, type AddressDoc } from '../space/addresses';
+import { addBlock, deleteBlock } from '../space/blocks';
 import { IpamError } from '../errors';
-import { refreshHint } from '../allocate';
-import { insertAddressesCounted, reconcileCounters } from '../counters';
-import { addRange, deleteRange } from '../ranges';
-import { addressKey, checkAddressSpace } from '../keys';
-import type { Entity } from '../records';
-import type { Context } from '../space';
+import { refreshHint } from '../allocation/allocate';
+import { insertAddressesCounted, reconcileCounters } from '../space/counters';
+import { addRange, deleteRange } from '../space/ranges';
+import { addressKey, checkAddressSpace } from '../address/keys';
+import type { Entity } from '../record/records';
+import type { Context } from '../space/bounds';
 import { checkBlock, checkRange } from './checks';
 import { MANDATORY } from './fields';
 import { batchSnapshot } from './snapshot';

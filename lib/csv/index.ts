@@ -1,11 +1,11 @@
 /**
  * CSV import, import-and-update and export: the one entry point the ipam-import node calls.
  */
-import { fold } from '../enums';
+import { fold } from '../record/enums';
 import { invalid } from '../errors';
 import { ownValue } from '../own';
-import type { Entity } from '../records';
-import type { Context } from '../space';
+import type { Entity } from '../record/records';
+import type { Context } from '../space/bounds';
 import { exportCsv, exportHistory, exportRangeGroups } from './export';
 import { importCsv } from './import';
 import type { CsvInput } from './source';

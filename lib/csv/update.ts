@@ -14,13 +14,13 @@
  * would be stale, so a quick restart does not leave it behind.
  */
 import { randomUUID } from 'node:crypto';
-import { overlaps } from '../address';
-import { SERVICES, canonicalOrCustom, fold, isReservedRangeService } from '../enums';
+import { overlaps } from '../address/math';
+import { SERVICES, canonicalOrCustom, fold, isReservedRangeService } from '../record/enums';
 import { IpamError, invalid, isIpamError, show } from '../errors';
-import { optionalFields } from '../fields';
-import { detachAddresses, mostSpecificBlockId } from '../mapping';
-import { addRange, deleteRange, updateRange, type RangeDoc } from '../ranges';
-import { overlapping, type Context } from '../space';
+import { optionalFields } from '../record/fields';
+import { detachAddresses, mostSpecificBlockId } from '../space/mapping';
+import { addRange, deleteRange, updateRange, type RangeDoc } from '../space/ranges';
+import { overlapping, type Context } from '../space/bounds';
 import { localState } from '../store/local';
 import { checkRange, reservedService, type CheckedRange, type RangeValues } from './checks';
 import { ErrorCollector, type ImportResult } from './report';

@@ -4,14 +4,14 @@
  * allocation skips both. Kea is the truth: re-running updates in place, and ranges and reservation
  * records of subnets and reservations that Kea no longer has are deleted.
  */
-import { formatAddress, parseAddress, parseNetwork, usableBounds } from '../address';
-import { buildAddress, deleteAddressDocs, insertAddress, updateAddress, type AddressDoc } from '../addresses';
-import { KEA_SERVICE } from '../enums';
-import { addressKey, checkAddressSpace } from '../keys';
-import { addRange, deleteRange, updateRange, type RangeDoc } from '../ranges';
-import type { Context } from '../space';
+import { formatAddress, parseAddress, parseNetwork, usableBounds } from '../address/math';
+import { buildAddress, deleteAddressDocs, insertAddress, updateAddress, type AddressDoc } from '../space/addresses';
+import { KEA_SERVICE } from '../record/enums';
+import { addressKey, checkAddressSpace } from '../address/keys';
+import { addRange, deleteRange, updateRange, type RangeDoc } from '../space/ranges';
+import type { Context } from '../space/bounds';
 import { keaClientOf, keaInstance } from './import-leases';
-import type { KeaReservation, KeaScope } from './kea';
+import type { KeaReservation, KeaScope } from './kea/client';
 import { changedFields, emptyResult, errorOf, sameValue, type KeaSettings, type SyncRequest, type SyncResult } from './result';
 
 export const DISCOVERED = 'Discovered';

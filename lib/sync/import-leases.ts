@@ -4,13 +4,13 @@
  * Inactive. Unchanged addresses are not written. Reads go to the store in key batches.
  */
 import fs from 'node:fs/promises';
-import { parseAddress } from '../address';
-import { buildAddress, insertAddress, updateAddress, type AddressDoc } from '../addresses';
-import { KEA_SERVICE } from '../enums';
+import { parseAddress } from '../address/math';
+import { buildAddress, insertAddress, updateAddress, type AddressDoc } from '../space/addresses';
+import { KEA_SERVICE } from '../record/enums';
 import { invalid, redact } from '../errors';
-import { addressKey, checkAddressSpace } from '../keys';
-import type { Context } from '../space';
-import { KeaClient } from './kea';
+import { addressKey, checkAddressSpace } from '../address/keys';
+import type { Context } from '../space/bounds';
+import { KeaClient } from './kea/client';
 import { parseDnsmasqLeases, parseIscLeases, type Lease, type ParsedLeases } from './leases';
 import {
   changedFields,

@@ -6,14 +6,14 @@
  * answer costs one timeout per run: the addresses after it fail at once, their status saying why
  * (lib/sync/reachability.ts). Kea is checked up front by the config-get that finds its subnets.
  */
-import { parseAddress, reverseName } from '../address';
-import { getAddressDoc, updateAddress, type AddressDoc } from '../addresses';
+import { parseAddress, reverseName } from '../address/math';
+import { getAddressDoc, updateAddress, type AddressDoc } from '../space/addresses';
 import { IpamError, invalid, show } from '../errors';
-import { checkAddressSpace } from '../keys';
-import type { Context } from '../space';
-import { DnsUpdateClient, qualify, reverseZoneFor, type DnsServer, type TsigKey } from './dns';
+import { checkAddressSpace } from '../address/keys';
+import type { Context } from '../space/bounds';
+import { DnsUpdateClient, qualify, reverseZoneFor, type DnsServer, type TsigKey } from './dns/client';
 import { keaClientOf, keaInstance } from './import-leases';
-import type { KeaClient, KeaScope } from './kea';
+import type { KeaClient, KeaScope } from './kea/client';
 import { DownServers } from './reachability';
 import { emptyResult, errorOf, type DnsSettings, type KeaSettings, type SyncRequest, type SyncResult } from './result';
 

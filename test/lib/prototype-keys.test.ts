@@ -3,10 +3,10 @@
  * are ordinary unknown names everywhere: refused by name, never found, never a prototype.
  */
 import { expect } from 'chai';
-import { defineCustomField } from '../../lib/custom-fields';
+import { defineCustomField } from '../../lib/record/custom-fields';
 import { Ipam } from '../../lib/ipam';
-import type { InventoryPage } from '../../lib/inventory';
-import type { AddressRecord } from '../../lib/records';
+import type { InventoryPage } from '../../lib/lifecycle/inventory';
+import type { AddressRecord } from '../../lib/record/records';
 import type { Collection, Doc, Store } from '../../lib/store/port';
 import { failure } from '../support/failure';
 import { embeddedMemory } from '../support/stores';

@@ -7,7 +7,7 @@ import configModule = require('../../nodes/ipam-config');
 import rangeModule = require('../../nodes/ipam-range');
 import allocateModule = require('../../nodes/ipam-allocate');
 import syncModule = require('../../nodes/ipam-sync');
-import { query } from '../../lib/sync/dns';
+import { query } from '../../lib/sync/dns/client';
 import type { SyncResult } from '../../lib/sync/operations';
 import { catchNode, configNode, helper, nextMessage, onTab } from '../support/node-red';
 import { tempDir } from '../support/stores';

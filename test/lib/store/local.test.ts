@@ -3,12 +3,12 @@
  * share no claims and no lock queues; handles on one embedded directory share theirs.
  */
 import { expect } from 'chai';
-import { parseAddress } from '../../../lib/address';
-import type { AllocatedRecord } from '../../../lib/allocate';
+import { parseAddress } from '../../../lib/address/math';
+import type { AllocatedRecord } from '../../../lib/allocation/allocate';
 import { Ipam } from '../../../lib/ipam';
-import { addressKey } from '../../../lib/keys';
-import { withLock } from '../../../lib/lock';
-import type { RangeRecord } from '../../../lib/records';
+import { addressKey } from '../../../lib/address/keys';
+import { withLock } from '../../../lib/space/lock';
+import type { RangeRecord } from '../../../lib/record/records';
 import { openStore } from '../../../lib/store';
 import { localState } from '../../../lib/store/local';
 import type { Store } from '../../../lib/store/port';
