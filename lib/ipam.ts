@@ -16,7 +16,7 @@ import { listInventory } from './lifecycle/inventory';
 import { migrateRequests } from './space/requests';
 import { groupUtilization } from './lifecycle/range-groups';
 import { addRange, deleteRange, getRange, listRanges, updateRange } from './space/ranges';
-import type { Context } from './space/bounds';
+import type { Context } from './record/context';
 import type { AvailabilityChecks } from './address/probes';
 import { openStore, type StoreConfig } from './store';
 import type { Store } from './store/port';

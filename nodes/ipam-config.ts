@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import { Ipam } from '../lib/ipam';
-import { checkThreshold } from '../lib/lifecycle/expiry';
+import { checkThreshold } from '../lib/record/expiry-status';
 import { checkRetention } from '../lib/record/history';
 import { normaliseChecks } from '../lib/address/probes';
 import { openWithRetry } from '../lib/store/reconnect';

@@ -6,6 +6,8 @@
 //     test/, bench/ and scripts/ that names an old path of the map is rewritten to the new path (relative to
 //     the importing file's new place), then `git mv` moves the files. Files already moved, or added later at
 //     an old place, are handled alike, so it can be re-run after a merge.
+//   node scripts/relayout.js exports scripts/relayout-exports.json
+//     After a file was split: imports of each moved name are taken from the file it moved to.
 //   node scripts/relayout.js indexes
 //     An import that reaches into another lib/ folder past its index.ts is pointed at that index, the index
 //     gains the re-exports it needs, and imports of one module in one file are merged.
@@ -236,10 +238,63 @@ function writeIndex(index, byTarget) {
   fs.writeFileSync(full, `${text}${lines.join('\n')}\n`);
 }
 
+/**
+ * After a split: every import of a moved name (map: old file -> name -> new file) is taken from the new file.
+ * Declarations left empty are removed; imports of one module in one file are merged.
+ */
+function movedExports(mapFile) {
+  const map = JSON.parse(fs.readFileSync(mapFile, 'utf8'));
+  for (const file of sourceFiles().filter((f) => f.endsWith('.ts'))) {
+    const text = fs.readFileSync(path.join(root, file), 'utf8');
+    const { source, found } = specifiers(file, text);
+    const edits = [];
+    for (const spec of found) {
+      const declaration = spec.declaration;
+      const target = declaration && resolve(file, spec.text, isFile);
+      const names = target && Object.hasOwn(map, target) ? map[target] : undefined;
+      if (!names) continue;
+      const isImport = ts.isImportDeclaration(declaration);
+      const clause = isImport ? declaration.importClause : declaration;
+      const bindings = isImport ? clause?.namedBindings : clause?.exportClause;
+      if (!bindings || !('elements' in bindings)) continue;
+      const allTypes = clause.isTypeOnly;
+      const kept = [];
+      const added = [];
+      for (const element of bindings.elements) {
+        const name = (element.propertyName ?? element.name).text;
+        const elementText = element.getText(source);
+        const destination = Object.hasOwn(names, name) ? names[name] : undefined;
+        if (!destination || destination === file) kept.push(elementText);
+        else added.push({ destination, text: allTypes && !element.isTypeOnly ? `type ${elementText}` : elementText });
+      }
+      if (added.length === 0) continue;
+      const keyword = isImport ? 'import' : 'export';
+      const lines = [];
+      if (kept.length > 0 || (isImport && clause.name)) {
+        const head = isImport && clause.name ? `${clause.name.text}${kept.length ? ', ' : ''}` : '';
+        lines.push(`${keyword} ${allTypes ? 'type ' : ''}${head}${kept.length ? `{ ${kept.join(', ')} }` : ''} from '${spec.text}';`);
+      }
+      const byDestination = new Map();
+      for (const entry of added) {
+        if (!byDestination.has(entry.destination)) byDestination.set(entry.destination, []);
+        byDestination.get(entry.destination).push(entry.text);
+      }
+      for (const [destination, elements] of byDestination) {
+        const types = elements.every((e) => e.startsWith('type '));
+        const list = types ? elements.map((e) => e.slice('type '.length)) : elements;
+        lines.push(`${keyword} ${types ? 'type ' : ''}{ ${list.join(', ')} } from '${specFor(file, destination, '')}';`);
+      }
+      edits.push({ start: declaration.getStart(source), end: declaration.getEnd(), text: lines.join('\n') });
+    }
+    if (edits.length > 0) fs.writeFileSync(path.join(root, file), mergeImports(file, applyEdits(text, edits)));
+  }
+}
+
 const [mode, arg] = process.argv.slice(2);
 if (mode === 'moves' && arg) moves(arg);
+else if (mode === 'exports' && arg) movedExports(arg);
 else if (mode === 'indexes') indexes();
 else {
-  console.error('usage: node scripts/relayout.js moves <map.json> | indexes');
+  console.error('usage: node scripts/relayout.js moves <map.json> | exports <map.json> | indexes');
   process.exit(2);
 }

@@ -18,7 +18,7 @@ import { activeProbes, probe, type CheckName } from '../address/probes';
 import { checkInput, toRecord, type AddressRecord } from '../record/records';
 import { getRangeDoc, type RangeDoc } from '../space/ranges';
 import { endExpiredHolds, expiredHolds, freeExpiredHoldsOf, heldState, holdUntilOf, isExpiredHold, storeNowIso } from './holds';
-import type { Context } from '../space/bounds';
+import type { Context } from '../record/context';
 import { localState, type StoreLocal } from '../store/local';
 import type { Collection, Filter } from '../store/port';
 

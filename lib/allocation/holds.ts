@@ -17,7 +17,7 @@ import type { HistoryDoc } from '../record/history';
 import { checkAddressSpace, requestKey } from '../address/keys';
 import { addressesByRequest } from '../space/requests';
 import { nowIso, toRecord, type AddressRecord } from '../record/records';
-import type { Context } from '../space/bounds';
+import type { Context } from '../record/context';
 import type { Filter } from '../store/port';
 
 /** The longest hold: a year. */

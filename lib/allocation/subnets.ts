@@ -10,7 +10,8 @@ import { checkAddressSpace } from '../address/keys';
 import { withLock } from '../space/lock';
 import { insertRange, prepareRange, type RangeDoc } from '../space/ranges';
 import type { RangeRecord } from '../record/records';
-import { inside, intervalOf, overlapping, type Context } from '../space/bounds';
+import { inside, intervalOf, overlapping } from '../space/bounds';
+import type { Context } from '../record/context';
 
 /** Fields the chosen subnet decides; a caller may not give them. */
 const CHOSEN = ['network', 'startAddress', 'endAddress'] as const;

@@ -9,7 +9,8 @@ import { checkRir } from '../space/blocks';
 import { checkCustomFields } from '../record/custom-fields';
 import { prepareRange, reservedServiceError } from '../space/ranges';
 import { checkInput, type Exclusion } from '../record/records';
-import { resolveBounds, type Bounds, type Context } from '../space/bounds';
+import { resolveBounds, type Bounds } from '../space/bounds';
+import type { Context } from '../record/context';
 
 export interface CheckedRange {
   bounds: Bounds;

@@ -13,7 +13,7 @@ import { insertAddressesCounted, reconcileCounters } from '../space/counters';
 import { addRange, deleteRange } from '../space/ranges';
 import { addressKey, checkAddressSpace } from '../address/keys';
 import type { Entity } from '../record/records';
-import type { Context } from '../space/bounds';
+import type { Context } from '../record/context';
 import { checkBlock, checkRange } from './checks';
 import { MANDATORY } from './fields';
 import { batchSnapshot } from './snapshot';

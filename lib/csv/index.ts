@@ -5,7 +5,7 @@ import { fold } from '../record/enums';
 import { invalid } from '../errors';
 import { ownValue } from '../own';
 import type { Entity } from '../record/records';
-import type { Context } from '../space/bounds';
+import type { Context } from '../record/context';
 import { exportCsv, exportHistory, exportRangeGroups } from './export';
 import { importCsv } from './import';
 import type { CsvInput } from './source';

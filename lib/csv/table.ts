@@ -4,7 +4,7 @@
 import { listCustomFields, type CustomFieldDefinition } from '../record/custom-fields';
 import { IpamError } from '../errors';
 import type { Entity } from '../record/records';
-import type { Context } from '../space/bounds';
+import type { Context } from '../record/context';
 import { mapHeader, type ColumnMapping } from './fields';
 import { rowToInput } from './rows';
 import { readRows, type CsvInput, type CsvRow } from './source';

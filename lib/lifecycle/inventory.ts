@@ -9,12 +9,12 @@
 import { findDefinition, listCustomFields, type CustomFieldDefinition } from '../record/custom-fields';
 import { fold } from '../record/enums';
 import { invalid } from '../errors';
-import { addressFilters } from './expiry';
+import { addressFilters } from '../record/expiry-status';
 import { countAny, findAny, isFilterField, toStoreFilter } from '../record/filters';
 import { checkAddressSpace } from '../address/keys';
 import { bareObject, ownPath } from '../own';
 import { toRecord, type AddressRecord } from '../record/records';
-import type { Context } from '../space/bounds';
+import type { Context } from '../record/context';
 import type { Condition, Doc, Filter } from '../store/port';
 
 export const DEFAULT_PAGE_SIZE = 1000;

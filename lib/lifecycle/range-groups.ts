@@ -18,7 +18,8 @@ import { fold } from '../record/enums';
 import { IpamError, invalid, show } from '../errors';
 import { toStoreFilter } from '../record/filters';
 import type { RangeRecord } from '../record/records';
-import { intervalOf, type Context } from '../space/bounds';
+import { intervalOf } from '../space/bounds';
+import type { Context } from '../record/context';
 import { summarise } from '../space/utilization';
 
 export interface RangeGroup {

@@ -7,7 +7,7 @@ import { fold } from './enums';
 import { IpamError, invalid, show } from '../errors';
 import { recordFieldNames } from './fields';
 import type { CustomFields, Entity } from './records';
-import type { Context } from '../space/bounds';
+import type { Context } from './context';
 import type { Doc, Filter } from '../store/port';
 
 export interface CustomFieldDefinition {

@@ -17,7 +17,7 @@ import { parseAddress } from '../address/math';
 import { invalid } from '../errors';
 import { checkAddressSpace } from '../address/keys';
 import { nowIso } from './records';
-import type { Context } from '../space/bounds';
+import type { Context } from './context';
 import type { Doc, Filter, Write } from '../store/port';
 import { applyUpdate } from '../store/apply-update';
 

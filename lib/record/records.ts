@@ -4,7 +4,7 @@
  */
 import Ajv, { type ErrorObject, type JSONSchemaType } from 'ajv';
 import { fieldMessage, invalid, IpamError } from '../errors';
-import { DEFAULT_THRESHOLD_DAYS, expiryBounds, expiryStatusWithin, type ExpiryBounds } from '../lifecycle/expiry';
+import { DEFAULT_THRESHOLD_DAYS, expiryBounds, expiryStatusWithin, type ExpiryBounds } from './expiry-status';
 import { INTERNAL_FIELDS, READ_ONLY_FIELDS, inputSchema } from './fields';
 import { bareObject, ownPath } from '../own';
 import type { Doc } from '../store/port';

@@ -12,7 +12,8 @@ import { addressKey, checkAddressSpace, requestKey } from '../address/keys';
 import { mostSpecificBlockId, mostSpecificRangeId } from './mapping';
 import { moveWrites, requestTaken } from './requests';
 import { checkInput, clearedFields, nowIso, unsetMissing, toRecord, type AddressRecord, type Keyed } from '../record/records';
-import { overlapping, startFloor, type Context } from './bounds';
+import { overlapping, startFloor } from './bounds';
+import type { Context } from '../record/context';
 
 export type AddressDoc = AddressRecord & Keyed & { requestKey?: string };
 

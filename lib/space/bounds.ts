@@ -1,5 +1,5 @@
 /**
- * What blocks and ranges share: their network and bounds, and the store context every service uses.
+ * What blocks and ranges share: their network and bounds, and the key-range queries on them.
  */
 import {
   contains,
@@ -14,18 +14,8 @@ import {
 } from '../address/math';
 import { IpamError, invalid, show } from '../errors';
 import { addressKey, checkAddressSpace, familyKeyBounds, intervalKeys, keyValue } from '../address/keys';
-import type { AvailabilityChecks } from '../address/probes';
-import type { Doc, Filter, Store } from '../store/port';
-
-export interface Context {
-  store: Store;
-  /** Ping and PTR availability checks for allocation; absent = both off. */
-  checks?: AvailabilityChecks;
-  /** Days before expiryDate at which an address becomes Expiry Due (ipam-config); absent = 10. */
-  expiryThresholdDays?: number;
-  /** Days of history kept (ipam-config); absent = unlimited. */
-  historyRetentionDays?: number;
-}
+import type { Context } from '../record/context';
+import type { Doc, Filter } from '../store/port';
 
 export interface Bounds extends Interval {
   addressSpace: string;

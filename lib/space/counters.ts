@@ -11,7 +11,7 @@ import type { IpamError } from '../errors';
 import { historyOfUpdate, historyWrites } from '../record/history';
 import { checkAddressSpace } from '../address/keys';
 import { insertManyWithRequests, insertWrites } from './requests';
-import type { Context } from './bounds';
+import type { Context } from '../record/context';
 import { insertValid } from '../store/insert-valid';
 import type { Collection, Filter, Update, Write } from '../store/port';
 

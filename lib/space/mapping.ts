@@ -5,7 +5,8 @@
 import { sizeOf, type Family } from '../address/math';
 import { remapAddresses } from './counters';
 import type { Keyed, RangeRecord } from '../record/records';
-import { containing, floorBySpan, intervalOfKeys, overlapping, smallest, startFloor, type Context } from './bounds';
+import { containing, floorBySpan, intervalOfKeys, overlapping, smallest, startFloor } from './bounds';
+import type { Context } from '../record/context';
 
 type RangeDoc = RangeRecord & Keyed & { startKey: string; endKey: string };
 

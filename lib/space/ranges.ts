@@ -13,7 +13,8 @@ import { checkAddressSpace } from '../address/keys';
 import { withLock, type Lease } from './lock';
 import { mostSpecificBlockId } from './mapping';
 import { checkInput, clearedFields, nowIso, unsetMissing, toRecord, type Exclusion, type Keyed, type RangeRecord } from '../record/records';
-import { findBySelector, overlapping, resolveBounds, spanKey, startFloor, type Bounds, type Context } from './bounds';
+import { findBySelector, overlapping, resolveBounds, spanKey, startFloor, type Bounds } from './bounds';
+import type { Context } from '../record/context';
 import type { Filter } from '../store/port';
 import { applyStructural, spaceLock } from './structural';
 

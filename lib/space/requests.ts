@@ -6,7 +6,7 @@
  * release can remove the request with it.
  */
 import { isIpamError, IpamError, show } from '../errors';
-import type { Context } from './bounds';
+import type { Context } from '../record/context';
 import type { Doc, Write } from '../store/port';
 
 export interface RequestDoc extends Doc {

@@ -23,7 +23,8 @@ import { historyWrites } from '../record/history';
 import { withLock, type Lease } from './lock';
 import { attachAddresses, detachAddresses } from './mapping';
 import type { RangeDoc } from './ranges';
-import { inside, overlapping, startFloor, type Context } from './bounds';
+import { inside, overlapping, startFloor } from './bounds';
+import type { Context } from '../record/context';
 import type { Filter, Update } from '../store/port';
 
 export type Change =

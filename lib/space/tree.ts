@@ -10,7 +10,8 @@ import { invalid } from '../errors';
 import { checkAddressSpace, intervalKeys } from '../address/keys';
 import { getRange } from './ranges';
 import type { RangeRecord } from '../record/records';
-import { intervalOfKeys, overlapping, startFloor, type Context } from './bounds';
+import { intervalOfKeys, overlapping, startFloor } from './bounds';
+import type { Context } from '../record/context';
 import type { Doc, Filter } from '../store/port';
 import { blockUtilization, rangeUtilization, summarise, type Utilization } from './utilization';
 

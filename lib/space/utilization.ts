@@ -6,7 +6,8 @@ import { jsonCount, sizeOf, unionSize } from '../address/math';
 import { getBlockDoc } from './blocks';
 import { COUNT_FIELD, assignedOf } from './counters';
 import { getRangeDoc } from './ranges';
-import { inside, intervalOf, intervalOfKeys, type Context } from './bounds';
+import { inside, intervalOf, intervalOfKeys } from './bounds';
+import type { Context } from '../record/context';
 
 export interface Utilization {
   size: number | string;

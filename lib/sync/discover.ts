@@ -9,7 +9,7 @@ import { buildAddress, deleteAddressDocs, insertAddress, updateAddress, type Add
 import { KEA_SERVICE } from '../record/enums';
 import { addressKey, checkAddressSpace } from '../address/keys';
 import { addRange, deleteRange, updateRange, type RangeDoc } from '../space/ranges';
-import type { Context } from '../space/bounds';
+import type { Context } from '../record/context';
 import { keaClientOf, keaInstance } from './import-leases';
 import type { KeaReservation, KeaScope } from './kea/client';
 import { changedFields, emptyResult, errorOf, sameValue, type KeaSettings, type SyncRequest, type SyncResult } from './result';

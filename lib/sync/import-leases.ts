@@ -9,7 +9,7 @@ import { buildAddress, insertAddress, updateAddress, type AddressDoc } from '../
 import { KEA_SERVICE } from '../record/enums';
 import { invalid, redact } from '../errors';
 import { addressKey, checkAddressSpace } from '../address/keys';
-import type { Context } from '../space/bounds';
+import type { Context } from '../record/context';
 import { KeaClient } from './kea/client';
 import { parseDnsmasqLeases, parseIscLeases, type Lease, type ParsedLeases } from './leases';
 import {

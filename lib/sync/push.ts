@@ -10,7 +10,7 @@ import { parseAddress, reverseName } from '../address/math';
 import { getAddressDoc, updateAddress, type AddressDoc } from '../space/addresses';
 import { IpamError, invalid, show } from '../errors';
 import { checkAddressSpace } from '../address/keys';
-import type { Context } from '../space/bounds';
+import type { Context } from '../record/context';
 import { DnsUpdateClient, qualify, reverseZoneFor, type DnsServer, type TsigKey } from './dns/client';
 import { keaClientOf, keaInstance } from './import-leases';
 import type { KeaClient, KeaScope } from './kea/client';

@@ -3,7 +3,7 @@
  * reported is a separate internal field. Filters and groups on expiryStatus follow the derived value.
  */
 import { expect } from 'chai';
-import { expiryStatusOf } from '../../../lib/lifecycle/expiry';
+import { expiryStatusOf } from '../../../lib/record/expiry-status';
 import type { InventoryPage } from '../../../lib/lifecycle/inventory';
 import { Ipam } from '../../../lib/ipam';
 import type { AddressRecord, RangeRecord } from '../../../lib/record/records';

@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { IpamError } from '../../../lib/errors';
-import { checkExpiry, expiryStatusOf, lastExpiryRun, type ExpiryEvent, type ExpiryReport } from '../../../lib/lifecycle/expiry';
+import { checkExpiry, lastExpiryRun, type ExpiryEvent, type ExpiryReport } from '../../../lib/lifecycle/expiry';
+import { expiryStatusOf } from '../../../lib/record/expiry-status';
 import { Ipam } from '../../../lib/ipam';
 import { openStore } from '../../../lib/store';
 import { availableStores, tempDir } from '../../support/stores';
@@ -45,7 +46,7 @@ describe('expiry state computation', () => {
     const lib = path.resolve(__dirname, '../../../lib');
     // Dates around midnight UTC and a DST change in Europe and America; `now` instants near day edges.
     const script = `
-      const { expiryStatusOf, checkExpiry } = require(${JSON.stringify(path.join(lib, 'lifecycle/expiry.ts'))});
+      const { expiryStatusOf } = require(${JSON.stringify(path.join(lib, 'record/index.ts'))});
       const { Ipam } = require(${JSON.stringify(path.join(lib, 'ipam.ts'))});
       const { openStore } = require(${JSON.stringify(path.join(lib, 'store/index.ts'))});
       const dates = ['2026-03-29', '2026-03-08', '2026-11-01', '2026-12-31', '2026-03-29T01:30:00.000Z', '2026-12-31T23:30:00.000Z'];
