@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatAddress, parseNetwork } from '../lib/address/math';
 import { buildAddress, type AddressDoc } from '../lib/space/addresses';
-import { refreshHint } from '../lib/allocation/allocate';
+import { refreshHint } from '../lib/allocation/hint';
 import { insertAddressesCounted } from '../lib/space/counters';
 import { Ipam } from '../lib/ipam';
 import { addressKey } from '../lib/address/keys';

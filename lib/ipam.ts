@@ -3,7 +3,8 @@
  * everything else is reachable as plain functions for flows, tests and benchmarks.
  */
 import { addAddress, getAddress, updateAddress } from './space/addresses';
-import { allocate, findAvailable, release } from './allocation/allocate';
+import { allocate, findAvailable } from './allocation/allocate';
+import { release } from './allocation/release';
 import { addBlock, deleteBlock, getBlock, listBlocks, updateBlock } from './space/blocks';
 import { reconcile, reconcileCounters } from './space/counters';
 import { IpamError, invalid } from './errors';

@@ -8,7 +8,7 @@ import { parseAddress } from '../address/math';
 import { buildAddress, deleteAddressDocs, duplicateAddress, uniqueCollision, type AddressDoc } from '../space/addresses';
 import { addBlock, deleteBlock } from '../space/blocks';
 import { IpamError } from '../errors';
-import { refreshHint } from '../allocation/allocate';
+import { refreshHint } from '../allocation/hint';
 import { insertAddressesCounted, reconcileCounters } from '../space/counters';
 import { addRange, deleteRange } from '../space/ranges';
 import { addressKey, checkAddressSpace } from '../address/keys';

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { release } from '../../../lib/allocation/allocate';
+import { release } from '../../../lib/allocation/release';
 import { CHUNK, COUNT_FIELD } from '../../../lib/space/counters';
 import { Ipam } from '../../../lib/ipam';
 import type { Utilization } from '../../../lib/space/utilization';
