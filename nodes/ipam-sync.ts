@@ -7,7 +7,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Ipam } from '../lib/ipam';
 import { intervalMsOf, intervalText, RunQueue, startSchedule, statusTime, type Schedule } from '../lib/schedule';
 import { SCHEDULABLE, type SyncRequest, type SyncResult } from '../lib/sync/operations';
-import type { TsigAlgorithm } from '../lib/sync/dns/client';
+import type { TsigAlgorithm } from '../lib/sync/dns/tsig';
 import { withSource } from '../lib/record/history';
 import { contractError, requireServer, sourceOf, type Message } from './common';
 

@@ -10,8 +10,8 @@ import { KEA_SERVICE } from '../record/enums';
 import { addressKey, checkAddressSpace } from '../address/keys';
 import { addRange, deleteRange, updateRange, type RangeDoc } from '../space/ranges';
 import type { Context } from '../record/context';
-import { keaClientOf, keaInstance } from './import-leases';
-import type { KeaReservation, KeaScope } from './kea/client';
+import { keaClientOf, keaInstance } from './kea/factory';
+import type { KeaReservation, KeaScope } from './kea/config';
 import { changedFields, emptyResult, errorOf, sameValue, type KeaSettings, type SyncRequest, type SyncResult } from './result';
 
 export const DISCOVERED = 'Discovered';

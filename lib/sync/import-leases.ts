@@ -7,10 +7,10 @@ import fs from 'node:fs/promises';
 import { parseAddress } from '../address/math';
 import { buildAddress, insertAddress, updateAddress, type AddressDoc } from '../space/addresses';
 import { KEA_SERVICE } from '../record/enums';
-import { invalid, redact } from '../errors';
+import { invalid } from '../errors';
 import { addressKey, checkAddressSpace } from '../address/keys';
 import type { Context } from '../record/context';
-import { KeaClient } from './kea/client';
+import { keaClientOf, keaInstance } from './kea/factory';
 import { parseDnsmasqLeases, parseIscLeases, type Lease, type ParsedLeases } from './leases';
 import {
   changedFields,
@@ -33,31 +33,6 @@ interface LeaseSource {
   serviceInstance: string;
   families: Array<4 | 6>;
   read(now: Date): Promise<ParsedLeases>;
-}
-
-export function keaClientOf(settings: KeaSettings | undefined): KeaClient {
-  if (!settings || typeof settings.url !== 'string' || settings.url.trim() === '') {
-    throw invalid('kea.url', settings?.url, 'the Kea Control Agent URL is required, e.g. http://127.0.0.1:8000/');
-  }
-  if (/^[a-z]+:\/\/[^/@]*@/i.test(settings.url.trim())) {
-    throw invalid('kea.url', redact(settings.url), 'put the user and password in the node credentials, not in the URL');
-  }
-  return new KeaClient({
-    url: settings.url.trim(),
-    user: settings.user || undefined,
-    password: settings.password || undefined,
-    timeoutMs: settings.timeoutMs,
-  });
-}
-
-/** The serviceInstance of a Kea server: its configured name, else the URL's host:port. */
-export function keaInstance(settings: KeaSettings): string {
-  if (settings.serverName && settings.serverName.trim() !== '') return settings.serverName.trim();
-  try {
-    return new URL(settings.url).host;
-  } catch {
-    throw invalid('kea.url', settings.url, 'is not a valid URL');
-  }
 }
 
 function sourceOf(request: SyncRequest): LeaseSource {

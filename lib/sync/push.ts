@@ -11,9 +11,13 @@ import { getAddressDoc, updateAddress, type AddressDoc } from '../space/addresse
 import { IpamError, invalid, show } from '../errors';
 import { checkAddressSpace } from '../address/keys';
 import type { Context } from '../record/context';
-import { DnsUpdateClient, qualify, reverseZoneFor, type DnsServer, type TsigKey } from './dns/client';
-import { keaClientOf, keaInstance } from './import-leases';
-import type { KeaClient, KeaScope } from './kea/client';
+import { DnsUpdateClient } from './dns/client';
+import { qualify, reverseZoneFor } from './dns/codec';
+import type { DnsServer } from './dns/transport';
+import type { TsigKey } from './dns/tsig';
+import { keaClientOf, keaInstance } from './kea/factory';
+import type { KeaClient } from './kea/client';
+import type { KeaScope } from './kea/config';
 import { DownServers } from './reachability';
 import { emptyResult, errorOf, type DnsSettings, type KeaSettings, type SyncRequest, type SyncResult } from './result';
 

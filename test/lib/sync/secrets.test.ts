@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { IpamError, redact } from '../../../lib/errors';
 import { openMongoStore } from '../../../lib/store/mongodb';
-import { keaClientOf } from '../../../lib/sync/import-leases';
+import { keaClientOf } from '../../../lib/sync/kea/factory';
 
 function thrown(run: () => unknown): IpamError {
   try {

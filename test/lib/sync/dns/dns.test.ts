@@ -4,7 +4,8 @@ import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { isIpamError } from '../../../../lib/errors';
 import { reverseName } from '../../../../lib/address/math';
-import { DnsUpdateClient, qualify, query, queryPtr, reverseZoneFor } from '../../../../lib/sync/dns/client';
+import { DnsUpdateClient, query, queryPtr } from '../../../../lib/sync/dns/client';
+import { qualify, reverseZoneFor } from '../../../../lib/sync/dns/codec';
 import { freePort, requireBinaries, startBind, type BindServer } from '../../../support/servers';
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isIpamError } from '../../../../lib/errors';
-import { KeaClient, discoverScopes, type KeaResponse, type KeaService } from '../../../../lib/sync/kea/client';
+import { KeaClient, type KeaResponse, type KeaService } from '../../../../lib/sync/kea/client';
+import { scopesOf } from '../../../../lib/sync/kea/config';
 import { freePort, keaPost, requireBinaries, startKea, type KeaServer } from '../../../support/servers';
 
 class RecordingClient extends KeaClient {
@@ -132,7 +133,7 @@ describe('sync/kea against a real Kea server', function () {
     });
 
     it('includes subnets of shared networks and IPv6 reservations', () => {
-      const scopes = discoverScopes({
+      const scopes = scopesOf({
         Dhcp6: {
           'shared-networks': [
             {
