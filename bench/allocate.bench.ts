@@ -16,13 +16,11 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { formatAddress, parseNetwork } from '../lib/address/math';
-import { buildAddress, type AddressDoc } from '../lib/space/addresses';
-import { refreshHint } from '../lib/allocation/hint';
-import { insertAddressesCounted } from '../lib/space/counters';
+import { formatAddress, parseNetwork, addressKey } from '../lib/address';
+import { buildAddress, insertAddressesCounted, type AddressDoc } from '../lib/space';
+import { refreshHint } from '../lib/allocation';
 import { Ipam } from '../lib/ipam';
-import { addressKey } from '../lib/address/keys';
-import type { AddressRecord, RangeRecord } from '../lib/record/records';
+import type { AddressRecord, RangeRecord } from '../lib/record';
 import { openStore } from '../lib/store';
 
 const STORE = process.env.BENCH_STORE === 'memory' ? 'memory' : 'file';

@@ -3,10 +3,9 @@
  * their utilization), the space root, and a text search. Baseline, in the same process and interleaved: the raw
  * store work one page needs at least (one sorted page read plus one address count per range).
  */
-import { formatAddress, parseNetwork } from '../lib/address/math';
-import { buildAddress } from '../lib/space/addresses';
+import { formatAddress, parseNetwork } from '../lib/address';
+import { buildAddress, listTree } from '../lib/space';
 import { Ipam } from '../lib/ipam';
-import { listTree } from '../lib/space/tree';
 import { medianMs, report } from './common';
 import { performance } from 'node:perf_hooks';
 

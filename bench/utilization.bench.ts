@@ -11,11 +11,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { formatAddress, parseNetwork } from '../lib/address/math';
-import { buildAddress, type AddressDoc } from '../lib/space/addresses';
-import { reconcileCounters } from '../lib/space/counters';
+import { formatAddress, parseNetwork, addressKey } from '../lib/address';
+import { buildAddress, reconcileCounters, type AddressDoc } from '../lib/space';
 import { Ipam } from '../lib/ipam';
-import { addressKey } from '../lib/address/keys';
 import { openStore } from '../lib/store';
 import { report } from './common';
 

@@ -2,30 +2,15 @@
  * The core's front door: one Ipam per open store. Nodes call `perform(entity, operation, payload)`;
  * everything else is reachable as plain functions for flows, tests and benchmarks.
  */
-import { addAddress, getAddress, updateAddress } from './space/addresses';
-import { allocate, findAvailable } from './allocation/allocate';
-import { release } from './allocation/release';
-import { addBlock, deleteBlock, getBlock, listBlocks, updateBlock } from './space/blocks';
-import { reconcile, reconcileCounters } from './space/counters';
+import { addAddress, getAddress, updateAddress, addBlock, deleteBlock, getBlock, listBlocks, updateBlock, reconcile, reconcileCounters, migrateRequests, addRange, deleteRange, getRange, listRanges, updateRange, releaseDeadHolders, recoverStructural, blockUtilization, rangeUtilization, type StructuralOutcome } from './space';
+import { allocate, findAvailable, release, confirm, allocateSubnet } from './allocation';
 import { IpamError, invalid } from './errors';
-import { toStoreFilter } from './record/filters';
+import { toStoreFilter, asOperation, readHistory, type Context } from './record';
 import { recoverImports, runCsv, type CsvRequest } from './csv';
-import { checkExpiry } from './lifecycle/expiry';
-import { confirm } from './allocation/holds';
-import { asOperation, readHistory } from './record/history';
-import { listInventory } from './lifecycle/inventory';
-import { migrateRequests } from './space/requests';
-import { groupUtilization } from './lifecycle/range-groups';
-import { addRange, deleteRange, getRange, listRanges, updateRange } from './space/ranges';
-import type { Context } from './record/context';
-import type { AvailabilityChecks } from './address/probes';
-import { openStore, type StoreConfig } from './store';
-import type { Store } from './store/port';
-import { allocateSubnet } from './allocation/subnets';
-import { releaseDeadHolders } from './space/lock';
-import { recoverStructural, type StructuralOutcome } from './space/structural';
-import { SYNC_OPERATIONS, type SyncRequest } from './sync/operations';
-import { blockUtilization, rangeUtilization } from './space/utilization';
+import { checkExpiry, listInventory, groupUtilization } from './lifecycle';
+import type { AvailabilityChecks } from './address';
+import { openStore, type StoreConfig, type Store } from './store';
+import { SYNC_OPERATIONS, type SyncRequest } from './sync';
 
 export type Operation = (ctx: Context, payload: unknown) => Promise<unknown>;
 export type NodeKind = 'block' | 'range' | 'address' | 'expiry' | 'import' | 'sync';

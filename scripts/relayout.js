@@ -116,7 +116,10 @@ function placeOf(file) {
 /** The folder index an import from `file` to lib file `target` must go through, or undefined when it may go direct. */
 function entranceOf(file, target) {
   if (!target.startsWith('lib/')) return undefined;
-  const from = path.dirname(placeOf(file)).split('/');
+  // lib/index.ts is the package's API, not an entrance for this repository's code: from outside lib/, an
+  // import goes to a folder's index or a root file as if it sat at the root of lib/.
+  const place = placeOf(file);
+  const from = path.dirname(place.startsWith('lib/') ? place : `lib/${place}`).split('/');
   const to = target.split('/');
   let common = 0;
   while (common < from.length && common < to.length - 1 && from[common] === to[common]) common++;

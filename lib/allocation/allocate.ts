@@ -4,16 +4,11 @@
  * and probes), hint.ts (where a search starts), claims.ts (in-process claims and the atomic writes),
  * release.ts (reclaim).
  */
-import { parseAddress, formatAddress } from '../address/math';
-import { duplicateAddress, type AddressDoc } from '../space/addresses';
-import { SERVICES, canonicalOrCustom, fold } from '../record/enums';
+import { parseAddress, formatAddress, checkAddressSpace, keyValue, requestKey, activeProbes, type CheckName } from '../address';
+import { duplicateAddress, getRangeDoc, type AddressDoc, type RangeDoc } from '../space';
+import { SERVICES, canonicalOrCustom, fold, checkInput, toRecord, type AddressRecord, type Context } from '../record';
 import { IpamError, invalid, show } from '../errors';
-import { checkAddressSpace, keyValue, requestKey } from '../address/keys';
-import { activeProbes, type CheckName } from '../address/probes';
-import { checkInput, toRecord, type AddressRecord } from '../record/records';
-import { getRangeDoc, type RangeDoc } from '../space/ranges';
 import { expiredHolds, freeExpiredHoldsOf, heldState, holdUntilOf, storeNowIso } from './holds';
-import type { Context } from '../record/context';
 import { claim, claimSlots, fillFromStore, pickCandidates, releaseClaims, type Slot } from './claims';
 import { startOf } from './hint';
 import { availableOf, batchSize, checksRun, rangeFull } from './search';

@@ -3,17 +3,13 @@
  * probed and written, so allocators of one process do not collide; between processes the unique address key
  * decides (a collision moves on to the next free address). A slot is one address of an allocation.
  */
-import { formatAddress } from '../address/math';
+import { formatAddress, activeProbes } from '../address';
 import { isIpamError } from '../errors';
-import type { Context } from '../record/context';
-import { buildAddress, type AddressDoc } from '../space/addresses';
-import { insertAddressCounted, insertWritesCounted } from '../space/counters';
-import { addressesByRequest } from '../space/requests';
-import type { RangeDoc } from '../space/ranges';
+import type { Context } from '../record';
+import { buildAddress, insertAddressCounted, insertWritesCounted, addressesByRequest, type AddressDoc, type RangeDoc } from '../space';
 import { endExpiredHolds, isExpiredHold, storeNowIso } from './holds';
 import { advanceHint, markFull, startOf } from './hint';
 import { availableOf, batchSize, gaps, rangeFull } from './search';
-import { activeProbes } from '../address/probes';
 import { keyAt, viewOf, type RangeView } from './view';
 
 export interface Picked {

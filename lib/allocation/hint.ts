@@ -3,10 +3,9 @@
  * every release). Allocations move it up by compare-and-set; this process keeps its own hint ahead of the
  * stored one (`localHints`) and writes only when the stored one lags.
  */
-import { keyValue } from '../address/keys';
-import type { Context } from '../record/context';
-import type { AddressDoc } from '../space/addresses';
-import type { RangeDoc } from '../space/ranges';
+import { keyValue } from '../address';
+import type { Context } from '../record';
+import type { AddressDoc, RangeDoc } from '../space';
 import { gaps } from './search';
 import { keyAt, viewOf, type RangeView } from './view';
 

@@ -8,17 +8,11 @@
  * `hold|<id>|<holdUntil>` in its batch (lib/history.ts), so of two racing ends only the first commits.
  * Times are the store's clock (`store.now()`), so instances sharing MongoDB agree on when a hold ends.
  */
-import { parseAddress } from '../address/math';
-import { getAddressDoc, addressesFreed, type AddressDoc } from '../space/addresses';
-import { CHUNK, deleteAddressesCounted, updateAddressCounted, yieldToEventLoop } from '../space/counters';
-import { ADDRESS_STATES, canonicalOf } from '../record/enums';
+import { parseAddress, checkAddressSpace, requestKey } from '../address';
+import { getAddressDoc, addressesFreed, CHUNK, deleteAddressesCounted, updateAddressCounted, yieldToEventLoop, addressesByRequest, type AddressDoc } from '../space';
+import { ADDRESS_STATES, canonicalOf, nowIso, toRecord, type HistoryDoc, type AddressRecord, type Context } from '../record';
 import { IpamError, invalid, isIpamError, show } from '../errors';
-import type { HistoryDoc } from '../record/history';
-import { checkAddressSpace, requestKey } from '../address/keys';
-import { addressesByRequest } from '../space/requests';
-import { nowIso, toRecord, type AddressRecord } from '../record/records';
-import type { Context } from '../record/context';
-import type { Filter } from '../store/port';
+import type { Filter } from '../store';
 
 /** The longest hold: a year. */
 export const MAX_HOLD_SECONDS = 366 * 86_400;

@@ -1,14 +1,11 @@
 /**
  * The guide's reclaim (`release`): deletes address records (never DHCP reservations or DNS records).
  */
-import { checkAddressSpace } from '../address/keys';
+import { checkAddressSpace } from '../address';
 import { IpamError, invalid, show } from '../errors';
-import type { Context } from '../record/context';
-import { toRecord, type AddressRecord } from '../record/records';
-import { deleteAddressDocs, getAddressDoc, type AddressDoc } from '../space/addresses';
-import { CHUNK, yieldToEventLoop } from '../space/counters';
-import type { RangeDoc } from '../space/ranges';
-import type { Filter } from '../store/port';
+import { toRecord, type Context, type AddressRecord } from '../record';
+import { deleteAddressDocs, getAddressDoc, CHUNK, yieldToEventLoop, type AddressDoc, type RangeDoc } from '../space';
+import type { Filter } from '../store';
 import { asObject, describeRange, resolveRange } from './view';
 
 /**

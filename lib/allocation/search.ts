@@ -2,13 +2,11 @@
  * The gap search: free addresses of a range from a start on, found by reading stored keys in small windows
  * and jumping over fully used stretches by counting (never a walk), then probed (ping, PTR) as configured.
  */
-import { activeProbes, probe, type CheckName } from '../address/probes';
-import { keyValue } from '../address/keys';
+import { activeProbes, probe, keyValue, type CheckName } from '../address';
 import { IpamError } from '../errors';
-import type { Context } from '../record/context';
-import type { AddressDoc } from '../space/addresses';
-import type { RangeDoc } from '../space/ranges';
-import type { Collection, Filter } from '../store/port';
+import type { Context } from '../record';
+import type { AddressDoc, RangeDoc } from '../space';
+import type { Collection, Filter } from '../store';
 import { addressOf, describeRange, keyAt, type RangeView } from './view';
 
 /** With ping/PTR on, candidates probed in parallel per round: at least this many... */

@@ -3,15 +3,10 @@
  * range in the same call. Choosing and creating run under the address space's lock, so concurrent calls
  * (in this process or any other on the same store) never get the same subnet.
  */
-import { familyBits, firstFreeSubnet, parseNetwork, type Interval } from '../address/math';
-import { getBlockDoc, spaceLock, type BlockDoc } from '../space/blocks';
+import { familyBits, firstFreeSubnet, parseNetwork, checkAddressSpace, type Interval } from '../address';
+import { getBlockDoc, spaceLock, withLock, insertRange, prepareRange, inside, intervalOf, overlapping, type BlockDoc, type RangeDoc } from '../space';
 import { IpamError, invalid, show } from '../errors';
-import { checkAddressSpace } from '../address/keys';
-import { withLock } from '../space/lock';
-import { insertRange, prepareRange, type RangeDoc } from '../space/ranges';
-import type { RangeRecord } from '../record/records';
-import { inside, intervalOf, overlapping } from '../space/bounds';
-import type { Context } from '../record/context';
+import type { RangeRecord, Context } from '../record';
 
 /** Fields the chosen subnet decides; a caller may not give them. */
 const CHOSEN = ['network', 'startAddress', 'endAddress'] as const;

@@ -3,12 +3,11 @@
  * process's claims and hints for the range's store (`localState`); plus the input checks shared by find,
  * allocate and release.
  */
-import { formatAddress, parseAddress, type Address, type Family, type Interval } from '../address/math';
-import { addressKey, keyValue } from '../address/keys';
+import { formatAddress, parseAddress, addressKey, keyValue, type Address, type Family, type Interval } from '../address';
 import { invalid } from '../errors';
-import type { Context } from '../record/context';
-import { getRangeDoc, type RangeDoc } from '../space/ranges';
-import { localState, type StoreLocal } from '../store/local';
+import type { Context } from '../record';
+import { getRangeDoc, type RangeDoc } from '../space';
+import { localState, type StoreLocal } from '../store';
 
 export const MAX_COUNT = 1024;
 

@@ -4,13 +4,9 @@
  * rules as addBlock/addRange; the writes themselves still go through those functions, which re-check
  * everything, including overlaps.
  */
-import { isPrivate } from '../address/math';
-import { checkRir } from '../space/blocks';
-import { checkCustomFields } from '../record/custom-fields';
-import { prepareRange, reservedServiceError } from '../space/ranges';
-import { checkInput, type Exclusion } from '../record/records';
-import { resolveBounds, type Bounds } from '../space/bounds';
-import type { Context } from '../record/context';
+import { isPrivate } from '../address';
+import { checkRir, prepareRange, reservedServiceError, resolveBounds, type Bounds } from '../space';
+import { checkCustomFields, checkInput, type Exclusion, type Context } from '../record';
 
 export interface CheckedRange {
   bounds: Bounds;

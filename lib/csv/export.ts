@@ -6,15 +6,10 @@ import { stringify, type Stringifier } from 'csv-stringify';
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { listCustomFields } from '../record/custom-fields';
+import { listCustomFields, addressFilters, findAny, toStoreFilter, historyPages, toRecord, type Entity, type Context } from '../record';
 import { invalid } from '../errors';
-import { addressFilters } from '../record/expiry-status';
-import { findAny, toStoreFilter } from '../record/filters';
-import { historyPages } from '../record/history';
-import { toRecord, type Entity } from '../record/records';
-import type { Context } from '../record/context';
-import type { Doc, Filter } from '../store/port';
-import { rangeGroupRows } from '../lifecycle/range-groups';
+import type { Doc, Filter } from '../store';
+import { rangeGroupRows } from '../lifecycle';
 import { exportHeader, recordToRow } from './rows';
 import { DEFAULT_BATCH_SIZE, yieldToEventLoop, type ProgressListener } from './table';
 

@@ -4,16 +4,11 @@
  * fails as DUPLICATE. By default valid rows are written and failed rows reported; with `allOrNothing`
  * the whole file is checked first and nothing stays written if any row fails.
  */
-import { parseAddress } from '../address/math';
-import { buildAddress, deleteAddressDocs, duplicateAddress, uniqueCollision, type AddressDoc } from '../space/addresses';
-import { addBlock, deleteBlock } from '../space/blocks';
+import { parseAddress, addressKey, checkAddressSpace } from '../address';
+import { buildAddress, deleteAddressDocs, duplicateAddress, uniqueCollision, addBlock, deleteBlock, insertAddressesCounted, reconcileCounters, addRange, deleteRange, type AddressDoc } from '../space';
 import { IpamError } from '../errors';
-import { refreshHint } from '../allocation/hint';
-import { insertAddressesCounted, reconcileCounters } from '../space/counters';
-import { addRange, deleteRange } from '../space/ranges';
-import { addressKey, checkAddressSpace } from '../address/keys';
-import type { Entity } from '../record/records';
-import type { Context } from '../record/context';
+import { refreshHint } from '../allocation';
+import type { Entity, Context } from '../record';
 import { checkBlock, checkRange } from './checks';
 import { MANDATORY } from './fields';
 import { batchSnapshot } from './snapshot';

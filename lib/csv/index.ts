@@ -1,11 +1,9 @@
 /**
  * CSV import, import-and-update and export: the one entry point the ipam-import node calls.
  */
-import { fold } from '../record/enums';
+import { fold, type Entity, type Context } from '../record';
 import { invalid } from '../errors';
 import { ownValue } from '../own';
-import type { Entity } from '../record/records';
-import type { Context } from '../record/context';
 import { exportCsv, exportHistory, exportRangeGroups } from './export';
 import { importCsv } from './import';
 import type { CsvInput } from './source';

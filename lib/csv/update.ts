@@ -14,15 +14,11 @@
  * would be stale, so a quick restart does not leave it behind.
  */
 import { randomUUID } from 'node:crypto';
-import { overlaps } from '../address/math';
-import { SERVICES, canonicalOrCustom, fold, isReservedRangeService } from '../record/enums';
+import { overlaps } from '../address';
+import { SERVICES, canonicalOrCustom, fold, isReservedRangeService, optionalFields, type Context } from '../record';
 import { IpamError, invalid, isIpamError, show } from '../errors';
-import { optionalFields } from '../record/fields';
-import { detachAddresses, mostSpecificBlockId } from '../space/mapping';
-import { addRange, deleteRange, updateRange, type RangeDoc } from '../space/ranges';
-import { overlapping } from '../space/bounds';
-import type { Context } from '../record/context';
-import { localState } from '../store/local';
+import { detachAddresses, mostSpecificBlockId, addRange, deleteRange, updateRange, overlapping, type RangeDoc } from '../space';
+import { localState } from '../store';
 import { checkRange, reservedService, type CheckedRange, type RangeValues } from './checks';
 import { ErrorCollector, type ImportResult } from './report';
 import type { CsvInput, CsvRow } from './source';

@@ -16,11 +16,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { invalid, isIpamError } from '../errors';
-import { expireHolds, type HoldExpiredEvent } from '../allocation/holds';
-import { pruneHistory } from '../record/history';
-import type { Context } from '../record/context';
-import { checkThreshold, expiryBounds, expiryStatusOf, stateConditions, type ExpiryStatus } from '../record/expiry-status';
-import type { Collection, Comparison, Doc, Filter } from '../store/port';
+import { expireHolds, type HoldExpiredEvent } from '../allocation';
+import { pruneHistory, checkThreshold, expiryBounds, expiryStatusOf, stateConditions, type Context, type ExpiryStatus } from '../record';
+import type { Collection, Comparison, Doc, Filter } from '../store';
 
 export type LoggingFrequency = 'transitions' | 'periodic';
 

@@ -6,16 +6,11 @@
  * Order: by store key `<addressSpace>|<family>|<hex>`, i.e. address spaces by name (code-point order),
  * within a space all IPv4 addresses then all IPv6 addresses, each numerically.
  */
-import { findDefinition, listCustomFields, type CustomFieldDefinition } from '../record/custom-fields';
-import { fold } from '../record/enums';
+import { findDefinition, listCustomFields, fold, addressFilters, countAny, findAny, isFilterField, toStoreFilter, toRecord, type CustomFieldDefinition, type AddressRecord, type Context } from '../record';
 import { invalid } from '../errors';
-import { addressFilters } from '../record/expiry-status';
-import { countAny, findAny, isFilterField, toStoreFilter } from '../record/filters';
-import { checkAddressSpace } from '../address/keys';
+import { checkAddressSpace } from '../address';
 import { bareObject, ownPath } from '../own';
-import { toRecord, type AddressRecord } from '../record/records';
-import type { Context } from '../record/context';
-import type { Condition, Doc, Filter } from '../store/port';
+import type { Condition, Doc, Filter } from '../store';
 
 export const DEFAULT_PAGE_SIZE = 1000;
 export const MAX_PAGE_SIZE = 10_000;

@@ -4,23 +4,10 @@
  * Definitions live in the store (`settings`, name `rangeGroups`) so every instance sharing it agrees.
  */
 import { ownValue } from '../own';
-import { sizeOf } from '../address/math';
-import {
-  checkDefinitionList,
-  findDefinition,
-  listCustomFields,
-  replaceCustomFields,
-  updateSetting,
-  type CustomFieldDefinition,
-} from '../record/custom-fields';
-import { assignedOf } from '../space/counters';
-import { fold } from '../record/enums';
+import { sizeOf } from '../address';
+import { checkDefinitionList, findDefinition, listCustomFields, replaceCustomFields, updateSetting, fold, toStoreFilter, type CustomFieldDefinition, type RangeRecord, type Context } from '../record';
+import { assignedOf, intervalOf, summarise } from '../space';
 import { IpamError, invalid, show } from '../errors';
-import { toStoreFilter } from '../record/filters';
-import type { RangeRecord } from '../record/records';
-import { intervalOf } from '../space/bounds';
-import type { Context } from '../record/context';
-import { summarise } from '../space/utilization';
 
 export interface RangeGroup {
   name: string;

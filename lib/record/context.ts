@@ -1,6 +1,6 @@
 /** The store context every service call takes: the store and the ipam-config settings that shape records. */
-import type { AvailabilityChecks } from '../address/probes';
-import type { Store } from '../store/port';
+import type { AvailabilityChecks } from '../address';
+import type { Store } from '../store';
 
 export interface Context {
   store: Store;

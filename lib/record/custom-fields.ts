@@ -8,7 +8,7 @@ import { IpamError, invalid, show } from '../errors';
 import { recordFieldNames } from './fields';
 import type { CustomFields, Entity } from './records';
 import type { Context } from './context';
-import type { Doc, Filter } from '../store/port';
+import type { Doc, Filter } from '../store';
 
 export interface CustomFieldDefinition {
   name: string;

@@ -6,7 +6,7 @@
 import { EXPIRY_STATUSES } from './enums';
 import { invalid } from '../errors';
 import type { Context } from './context';
-import type { Comparison, Filter } from '../store/port';
+import type { Comparison, Filter } from '../store';
 
 export type ExpiryStatus = (typeof EXPIRY_STATUSES)[number];
 

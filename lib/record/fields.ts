@@ -5,12 +5,11 @@
  * derived from it. Nested fields are dotted (`dhcpReservation.serverName`); their parent object is
  * optional as a whole. Table order is the CSV column order.
  */
-import { parseAddress, parseNetwork } from '../address/math';
+import { parseAddress, parseNetwork, checkAddressSpace } from '../address';
 import { ADDRESS_STATES, ASSIGNMENT_TYPES, DEVICE_TYPES, EXPIRY_STATUSES, RIRS, SERVICES, canonicalOf, canonicalOrCustom } from './enums';
 import { invalid } from '../errors';
-import { checkAddressSpace } from '../address/keys';
 import type { Entity } from './records';
-import type { Scalar } from '../store/port';
+import type { Scalar } from '../store';
 
 export type FieldType =
   /** Up to 1024 characters. */

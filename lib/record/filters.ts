@@ -5,7 +5,7 @@
 import { invalid } from '../errors';
 import { FIELD_TABLE, filterConversion } from './fields';
 import { RECORD_NOUN, type Entity } from './records';
-import type { Collection, Doc, Filter, FindOptions, Scalar } from '../store/port';
+import type { Collection, Doc, Filter, FindOptions, Scalar } from '../store';
 
 /** Per entity, each filterable field (lib/fields.ts) with the conversion of its value, if any. */
 const FILTERS = Object.fromEntries(

@@ -13,13 +13,11 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { parseAddress } from '../address/math';
+import { parseAddress, checkAddressSpace } from '../address';
 import { invalid } from '../errors';
-import { checkAddressSpace } from '../address/keys';
 import { nowIso } from './records';
 import type { Context } from './context';
-import type { Doc, Filter, Write } from '../store/port';
-import { applyUpdate } from '../store/apply-update';
+import { applyUpdate, type Doc, type Filter, type Write } from '../store';
 
 export type HistoryEntity = 'block' | 'range' | 'address';
 

@@ -7,7 +7,7 @@ import { fieldMessage, invalid, IpamError } from '../errors';
 import { DEFAULT_THRESHOLD_DAYS, expiryBounds, expiryStatusWithin, type ExpiryBounds } from './expiry-status';
 import { INTERNAL_FIELDS, READ_ONLY_FIELDS, inputSchema } from './fields';
 import { bareObject, ownPath } from '../own';
-import type { Doc } from '../store/port';
+import type { Doc } from '../store';
 
 export type CustomFields = Record<string, string | string[]>;
 

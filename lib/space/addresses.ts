@@ -3,17 +3,13 @@
  * specific containing block and to the range that contains it with the same service and instance.
  */
 import { randomUUID } from 'node:crypto';
-import { parseAddress, parseMac } from '../address/math';
-import { checkCustomFields } from '../record/custom-fields';
+import { parseAddress, parseMac, addressKey, checkAddressSpace, requestKey } from '../address';
+import { checkCustomFields, INTERNAL_FIELDS, READ_ONLY_FIELDS, canonicalValue, optionalFields, checkInput, clearedFields, nowIso, unsetMissing, toRecord, type AddressRecord, type Keyed, type Context } from '../record';
 import { deleteAddressesCounted, insertAddressCounted, updateAddressCounted } from './counters';
-import { INTERNAL_FIELDS, READ_ONLY_FIELDS, canonicalValue, optionalFields } from '../record/fields';
 import { IpamError, invalid, isIpamError, show } from '../errors';
-import { addressKey, checkAddressSpace, requestKey } from '../address/keys';
 import { mostSpecificBlockId, mostSpecificRangeId } from './mapping';
 import { moveWrites, requestTaken } from './requests';
-import { checkInput, clearedFields, nowIso, unsetMissing, toRecord, type AddressRecord, type Keyed } from '../record/records';
 import { overlapping, startFloor } from './bounds';
-import type { Context } from '../record/context';
 
 export type AddressDoc = AddressRecord & Keyed & { requestKey?: string };
 

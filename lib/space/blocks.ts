@@ -3,17 +3,12 @@
  * Every structural change runs under the address space's lock and re-maps what lies beneath.
  */
 import { randomUUID } from 'node:crypto';
-import { isPrivate, overlaps } from '../address/math';
-import { canonicalOf, RIRS } from '../record/enums';
-import { optionalFields } from '../record/fields';
+import { isPrivate, overlaps } from '../address';
+import { canonicalOf, RIRS, optionalFields, historyWrites, checkInput, clearedFields, nowIso, toRecord, checkCustomFields, type BlockRecord, type Keyed, type RangeRecord, type Context } from '../record';
 import { IpamError, invalid, show } from '../errors';
-import { historyWrites } from '../record/history';
 import { withLock } from './lock';
-import { checkInput, clearedFields, nowIso, toRecord, type BlockRecord, type Keyed, type RangeRecord } from '../record/records';
 import { intervalOf, intervalOfKeys, overlapping, resolveBounds, findBySelector, smallest, spanKey, startFloor, type Bounds } from './bounds';
-import type { Context } from '../record/context';
-import type { Filter } from '../store/port';
-import { checkCustomFields } from '../record/custom-fields';
+import type { Filter } from '../store';
 import { COUNT_FIELD } from './counters';
 import { applyStructural, spaceLock } from './structural';
 

@@ -1,21 +1,10 @@
 /**
  * What blocks and ranges share: their network and bounds, and the key-range queries on them.
  */
-import {
-  contains,
-  formatAddress,
-  parseAddress,
-  parseNetwork,
-  sizeOf,
-  usableBounds,
-  type Family,
-  type Interval,
-  type Network,
-} from '../address/math';
+import { contains, formatAddress, parseAddress, parseNetwork, sizeOf, usableBounds, addressKey, checkAddressSpace, familyKeyBounds, intervalKeys, keyValue, type Family, type Interval, type Network } from '../address';
 import { IpamError, invalid, show } from '../errors';
-import { addressKey, checkAddressSpace, familyKeyBounds, intervalKeys, keyValue } from '../address/keys';
-import type { Context } from '../record/context';
-import type { Doc, Filter } from '../store/port';
+import type { Context } from '../record';
+import type { Doc, Filter } from '../store';
 
 export interface Bounds extends Interval {
   addressSpace: string;

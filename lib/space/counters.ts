@@ -8,12 +8,10 @@
  */
 import type { AddressDoc } from './addresses';
 import type { IpamError } from '../errors';
-import { historyOfUpdate, historyWrites } from '../record/history';
-import { checkAddressSpace } from '../address/keys';
+import { historyOfUpdate, historyWrites, type Context } from '../record';
+import { checkAddressSpace } from '../address';
 import { insertManyWithRequests, insertWrites } from './requests';
-import type { Context } from '../record/context';
-import { insertValid } from '../store/insert-valid';
-import type { Collection, Filter, Update, Write } from '../store/port';
+import { insertValid, type Collection, type Filter, type Update, type Write } from '../store';
 
 export const COUNT_FIELD = 'assignedCount';
 

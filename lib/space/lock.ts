@@ -11,8 +11,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { IpamError, isIpamError } from '../errors';
-import { localState } from '../store/local';
-import type { Store } from '../store/port';
+import { localState, type Store } from '../store';
 
 interface LockDoc {
   id: string;

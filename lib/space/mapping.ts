@@ -2,11 +2,10 @@
  * Mapping: a range maps to the most specific block containing it; an address to the most specific block
  * containing it and to the most specific range containing it with the same service and instance.
  */
-import { sizeOf, type Family } from '../address/math';
+import { sizeOf, type Family } from '../address';
 import { remapAddresses } from './counters';
-import type { Keyed, RangeRecord } from '../record/records';
+import type { Keyed, RangeRecord, Context } from '../record';
 import { containing, floorBySpan, intervalOfKeys, overlapping, smallest, startFloor } from './bounds';
-import type { Context } from '../record/context';
 
 type RangeDoc = RangeRecord & Keyed & { startKey: string; endKey: string };
 

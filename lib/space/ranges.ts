@@ -3,19 +3,14 @@
  * ranges mapped to the same block (or both unmapped) never overlap.
  */
 import { randomUUID } from 'node:crypto';
-import { contains, parseAddress, type Interval } from '../address/math';
-import { checkCustomFields } from '../record/custom-fields';
+import { contains, parseAddress, checkAddressSpace, type Interval } from '../address';
+import { checkCustomFields, isReservedRangeService, canonicalValue, optionalFields, checkInput, clearedFields, nowIso, unsetMissing, toRecord, type Exclusion, type Keyed, type RangeRecord, type Context } from '../record';
 import { COUNT_FIELD } from './counters';
-import { isReservedRangeService } from '../record/enums';
-import { canonicalValue, optionalFields } from '../record/fields';
 import { IpamError, invalid, show } from '../errors';
-import { checkAddressSpace } from '../address/keys';
 import { withLock, type Lease } from './lock';
 import { mostSpecificBlockId } from './mapping';
-import { checkInput, clearedFields, nowIso, unsetMissing, toRecord, type Exclusion, type Keyed, type RangeRecord } from '../record/records';
 import { findBySelector, overlapping, resolveBounds, spanKey, startFloor, type Bounds } from './bounds';
-import type { Context } from '../record/context';
-import type { Filter } from '../store/port';
+import type { Filter } from '../store';
 import { applyStructural, spaceLock } from './structural';
 
 export type RangeDoc = RangeRecord &

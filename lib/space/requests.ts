@@ -6,8 +6,8 @@
  * release can remove the request with it.
  */
 import { isIpamError, IpamError, show } from '../errors';
-import type { Context } from '../record/context';
-import type { Doc, Write } from '../store/port';
+import type { Context } from '../record';
+import type { Doc, Write } from '../store';
 
 export interface RequestDoc extends Doc {
   id: string;

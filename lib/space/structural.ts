@@ -19,13 +19,12 @@
 import { randomUUID } from 'node:crypto';
 import type { BlockDoc } from './blocks';
 import { reconcileCounters, remapAddresses } from './counters';
-import { historyWrites } from '../record/history';
+import { historyWrites, type Context } from '../record';
 import { withLock, type Lease } from './lock';
 import { attachAddresses, detachAddresses } from './mapping';
 import type { RangeDoc } from './ranges';
 import { inside, overlapping, startFloor } from './bounds';
-import type { Context } from '../record/context';
-import type { Filter, Update } from '../store/port';
+import type { Filter, Update } from '../store';
 
 export type Change =
   | { op: 'add-block'; block: BlockDoc }

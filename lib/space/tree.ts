@@ -5,14 +5,12 @@
  * for one page. Search finds blocks and ranges by CIDR or address (those containing it) or by text in their
  * network or description.
  */
-import { parseAddress, parseNetwork, unionSize, type Family } from '../address/math';
+import { parseAddress, parseNetwork, unionSize, checkAddressSpace, intervalKeys, type Family } from '../address';
 import { invalid } from '../errors';
-import { checkAddressSpace, intervalKeys } from '../address/keys';
 import { getRange } from './ranges';
-import type { RangeRecord } from '../record/records';
+import type { RangeRecord, Context } from '../record';
 import { intervalOfKeys, overlapping, startFloor } from './bounds';
-import type { Context } from '../record/context';
-import type { Doc, Filter } from '../store/port';
+import type { Doc, Filter } from '../store';
 import { blockUtilization, rangeUtilization, summarise, type Utilization } from './utilization';
 
 export const DEFAULT_TREE_PAGE = 50;

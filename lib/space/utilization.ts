@@ -2,12 +2,12 @@
  * Utilization from the maintained counters (lib/counters.ts) and range bounds; never by walking or
  * counting addresses. A block sums its own counter and those of the blocks nested in it.
  */
-import { jsonCount, sizeOf, unionSize } from '../address/math';
+import { jsonCount, sizeOf, unionSize } from '../address';
 import { getBlockDoc } from './blocks';
 import { COUNT_FIELD, assignedOf } from './counters';
 import { getRangeDoc } from './ranges';
 import { inside, intervalOf, intervalOfKeys } from './bounds';
-import type { Context } from '../record/context';
+import type { Context } from '../record';
 
 export interface Utilization {
   size: number | string;

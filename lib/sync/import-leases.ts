@@ -4,13 +4,11 @@
  * Inactive. Unchanged addresses are not written. Reads go to the store in key batches.
  */
 import fs from 'node:fs/promises';
-import { parseAddress } from '../address/math';
-import { buildAddress, insertAddress, updateAddress, type AddressDoc } from '../space/addresses';
-import { KEA_SERVICE } from '../record/enums';
+import { parseAddress, addressKey, checkAddressSpace } from '../address';
+import { buildAddress, insertAddress, updateAddress, type AddressDoc } from '../space';
+import { KEA_SERVICE, type Context } from '../record';
 import { invalid } from '../errors';
-import { addressKey, checkAddressSpace } from '../address/keys';
-import type { Context } from '../record/context';
-import { keaClientOf, keaInstance } from './kea/factory';
+import { keaClientOf, keaInstance } from './kea';
 import { parseDnsmasqLeases, parseIscLeases, type Lease, type ParsedLeases } from './leases';
 import {
   changedFields,

@@ -2,7 +2,7 @@
  * DHCP lease parsers: ISC dhcpd.leases, dnsmasq leases files and Kea REST lease objects,
  * all normalised to one `Lease` shape. Malformed entries are reported by line, the rest kept.
  */
-import { parseAddress, parseMac, type Family } from '../address/math';
+import { parseAddress, parseMac, type Family } from '../address';
 
 export type LeaseState = 'active' | 'expired' | 'released' | 'free' | 'declined' | (string & {});
 

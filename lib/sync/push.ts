@@ -6,18 +6,12 @@
  * answer costs one timeout per run: the addresses after it fail at once, their status saying why
  * (lib/sync/reachability.ts). Kea is checked up front by the config-get that finds its subnets.
  */
-import { parseAddress, reverseName } from '../address/math';
-import { getAddressDoc, updateAddress, type AddressDoc } from '../space/addresses';
+import { parseAddress, reverseName, checkAddressSpace } from '../address';
+import { getAddressDoc, updateAddress, type AddressDoc } from '../space';
 import { IpamError, invalid, show } from '../errors';
-import { checkAddressSpace } from '../address/keys';
-import type { Context } from '../record/context';
-import { DnsUpdateClient } from './dns/client';
-import { qualify, reverseZoneFor } from './dns/codec';
-import type { DnsServer } from './dns/transport';
-import type { TsigKey } from './dns/tsig';
-import { keaClientOf, keaInstance } from './kea/factory';
-import type { KeaClient } from './kea/client';
-import type { KeaScope } from './kea/config';
+import type { Context } from '../record';
+import { DnsUpdateClient, qualify, reverseZoneFor, type DnsServer, type TsigKey } from './dns';
+import { keaClientOf, keaInstance, type KeaClient, type KeaScope } from './kea';
 import { DownServers } from './reachability';
 import { emptyResult, errorOf, type DnsSettings, type KeaSettings, type SyncRequest, type SyncResult } from './result';
 

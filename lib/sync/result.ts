@@ -1,7 +1,7 @@
 /**
  * What every ipam-sync operation takes and returns, and the small helpers they share.
  */
-import type { TsigAlgorithm } from './dns/tsig';
+import type { TsigAlgorithm } from './dns';
 import { IpamError, show } from '../errors';
 
 export type LeaseSourceKind = 'kea' | 'isc' | 'dnsmasq';

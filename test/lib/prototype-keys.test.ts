@@ -3,11 +3,10 @@
  * are ordinary unknown names everywhere: refused by name, never found, never a prototype.
  */
 import { expect } from 'chai';
-import { defineCustomField } from '../../lib/record/custom-fields';
+import { defineCustomField, type AddressRecord } from '../../lib/record';
 import { Ipam } from '../../lib/ipam';
-import type { InventoryPage } from '../../lib/lifecycle/inventory';
-import type { AddressRecord } from '../../lib/record/records';
-import type { Collection, Doc, Store } from '../../lib/store/port';
+import type { InventoryPage } from '../../lib/lifecycle';
+import type { Collection, Doc, Store } from '../../lib/store';
 import { failure } from '../support/failure';
 import { embeddedMemory } from '../support/stores';
 

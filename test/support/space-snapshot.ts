@@ -1,7 +1,7 @@
 /** A comparable picture of an address space, for tests that check a change left it as before or as after. */
 import { expect } from 'chai';
 import type { Ipam } from '../../lib/ipam';
-import type { Collection, CollectionName, Doc, Store } from '../../lib/store/port';
+import type { Collection, CollectionName, Doc, Store } from '../../lib/store';
 
 /**
  * Nested blocks, a range of each of two pairs, `addresses` addresses in the first range and as many unmapped ones

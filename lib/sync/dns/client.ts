@@ -4,7 +4,7 @@
  * The parts: codec.ts (wire format), tsig.ts (signatures), transport.ts (UDP/TCP).
  */
 import crypto from 'node:crypto';
-import { parseAddress, reverseName } from '../../address/math';
+import { parseAddress, reverseName } from '../../address';
 import { ownValue } from '../../own';
 import { CLASS_IN, DEFAULT_TTL, OPCODE_QUERY, OPCODE_UPDATE, TYPE_CODES, TYPE_NAMES, decodeRdata, failure, guarded, header, isInside, normaliseName, parseMessage, qualify, question, rcodeText, updateRecord, type DnsChange, type DnsRecord, type RecordType } from './codec';
 import { describe, exchange, type DnsServer } from './transport';

@@ -1,7 +1,7 @@
 /**
  * DNS wire format (RFC 1035, RFC 2136): names, message building and parsing, record data, response codes.
  */
-import { formatAddress, parseAddress, reverseName } from '../../address/math';
+import { formatAddress, parseAddress, reverseName } from '../../address';
 import { IpamError } from '../../errors';
 
 export type RecordType = 'A' | 'AAAA' | 'PTR' | 'CNAME' | 'NS' | 'SOA' | 'TXT' | 'ANY';

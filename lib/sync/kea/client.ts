@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { parseAddress, type Family } from '../../address/math';
+import { parseAddress, type Family } from '../../address';
 import { IpamError, invalid, redact } from '../../errors';
 import { canonicalMac, parseKeaLeases, type ParsedLeases } from '../leases';
 import { unreachable } from '../reachability';

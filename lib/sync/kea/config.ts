@@ -2,7 +2,7 @@
  * Kea configuration (`config-get` of dhcp4/dhcp6) read as IPAM sees it: subnets (top-level and in shared
  * networks), their pools, the usable addresses no pool covers, and host reservations.
  */
-import { formatAddress, parseAddress, parseNetwork, usableBounds, type Family, type Interval, type Network } from '../../address/math';
+import { formatAddress, parseAddress, parseNetwork, usableBounds, type Family, type Interval, type Network } from '../../address';
 import { IpamError } from '../../errors';
 import { canonicalMac } from '../leases';
 

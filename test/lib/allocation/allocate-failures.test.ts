@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { MongoBulkWriteError, MongoNetworkError } from 'mongodb';
 import { IpamError } from '../../../lib/errors';
 import { Ipam } from '../../../lib/ipam';
-import type { AddressRecord, RangeRecord } from '../../../lib/record/records';
+import type { AddressRecord, RangeRecord } from '../../../lib/record';
 import { failNext, fakeClientFactory, fakeDeployment, type FakeDeployment } from '../../support/fake-mongo';
 
 function open(deployment: FakeDeployment): Promise<Ipam> {

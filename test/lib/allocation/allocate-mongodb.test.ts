@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Ipam } from '../../../lib/ipam';
-import type { AddressRecord, RangeRecord } from '../../../lib/record/records';
+import type { AddressRecord, RangeRecord } from '../../../lib/record';
 import { mongoSkipReason, mongodb, mongoUri, NEEDS_MONGOD } from '../../support/stores';
 
 let uri = '';

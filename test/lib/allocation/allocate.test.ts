@@ -3,13 +3,13 @@
  * full ranges, explicit addresses, and that `find` writes nothing.
  */
 import { expect } from 'chai';
-import { parseAddress } from '../../../lib/address/math';
+import { parseAddress } from '../../../lib/address';
 import type { AllocatedRecord } from '../../../lib/allocation/allocate';
-import { buildAddress, type AddressDoc } from '../../../lib/space/addresses';
+import { buildAddress, type AddressDoc } from '../../../lib/space';
 import { IpamError } from '../../../lib/errors';
 import { Ipam } from '../../../lib/ipam';
-import type { AddressRecord, RangeRecord } from '../../../lib/record/records';
-import type { Doc, Store } from '../../../lib/store/port';
+import type { AddressRecord, RangeRecord } from '../../../lib/record';
+import type { Doc, Store } from '../../../lib/store';
 import { availableStores } from '../../support/stores';
 import { failure } from '../../support/failure';
 

@@ -5,13 +5,12 @@
  */
 import { expect } from 'chai';
 import type { AllocatedRecord } from '../../../lib/allocation/allocate';
-import type { AddressDoc } from '../../../lib/space/addresses';
-import type { ExpiryReport } from '../../../lib/lifecycle/expiry';
+import type { AddressDoc } from '../../../lib/space';
+import type { ExpiryReport } from '../../../lib/lifecycle';
 import type { HoldExpiredEvent } from '../../../lib/allocation/holds';
 import { Ipam } from '../../../lib/ipam';
-import type { AddressRecord, RangeRecord } from '../../../lib/record/records';
-import { openStore } from '../../../lib/store';
-import type { Store } from '../../../lib/store/port';
+import type { AddressRecord, RangeRecord } from '../../../lib/record';
+import { openStore, type Store } from '../../../lib/store';
 import { failure } from '../../support/failure';
 import { availableStores, tempDir } from '../../support/stores';
 

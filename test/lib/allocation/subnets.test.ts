@@ -3,9 +3,9 @@
  * the same call, never the same one twice under concurrency.
  */
 import { expect } from 'chai';
-import { parseNetwork } from '../../../lib/address/math';
+import { parseNetwork } from '../../../lib/address';
 import { Ipam } from '../../../lib/ipam';
-import type { BlockRecord, RangeRecord } from '../../../lib/record/records';
+import type { BlockRecord, RangeRecord } from '../../../lib/record';
 import { availableStores } from '../../support/stores';
 import { failure } from '../../support/failure';
 

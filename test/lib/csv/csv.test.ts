@@ -7,9 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CsvOutcome, CsvRequest } from '../../../lib/csv';
 import { normaliseQuotes } from '../../../lib/csv/source';
-import { defineCustomField } from '../../../lib/record/custom-fields';
+import { defineCustomField, type AddressRecord, type BlockRecord, type RangeRecord } from '../../../lib/record';
 import { Ipam } from '../../../lib/ipam';
-import type { AddressRecord, BlockRecord, RangeRecord } from '../../../lib/record/records';
 import { availableStores, tempDir } from '../../support/stores';
 import { failure } from '../../support/failure';
 

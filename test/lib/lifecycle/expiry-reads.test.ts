@@ -3,10 +3,9 @@
  * reported is a separate internal field. Filters and groups on expiryStatus follow the derived value.
  */
 import { expect } from 'chai';
-import { expiryStatusOf } from '../../../lib/record/expiry-status';
+import { expiryStatusOf, type AddressRecord, type RangeRecord } from '../../../lib/record';
 import type { InventoryPage } from '../../../lib/lifecycle/inventory';
 import { Ipam } from '../../../lib/ipam';
-import type { AddressRecord, RangeRecord } from '../../../lib/record/records';
 import { embeddedMemory } from '../../support/stores';
 
 const DAY = 86_400_000;

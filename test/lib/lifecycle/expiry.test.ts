@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { IpamError } from '../../../lib/errors';
 import { checkExpiry, lastExpiryRun, type ExpiryEvent, type ExpiryReport } from '../../../lib/lifecycle/expiry';
-import { expiryStatusOf } from '../../../lib/record/expiry-status';
+import { expiryStatusOf } from '../../../lib/record';
 import { Ipam } from '../../../lib/ipam';
 import { openStore } from '../../../lib/store';
 import { availableStores, tempDir } from '../../support/stores';

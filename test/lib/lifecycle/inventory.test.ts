@@ -3,12 +3,11 @@
  * type, custom field or block kind, numeric order and cursor paging.
  */
 import { expect } from 'chai';
-import { parseAddress } from '../../../lib/address/math';
-import { buildAddress } from '../../../lib/space/addresses';
-import { defineCustomField } from '../../../lib/record/custom-fields';
+import { parseAddress } from '../../../lib/address';
+import { buildAddress } from '../../../lib/space';
+import { defineCustomField, type AddressRecord } from '../../../lib/record';
 import type { InventoryPage } from '../../../lib/lifecycle/inventory';
 import { Ipam } from '../../../lib/ipam';
-import type { AddressRecord } from '../../../lib/record/records';
 import { availableStores } from '../../support/stores';
 import { failure } from '../../support/failure';
 

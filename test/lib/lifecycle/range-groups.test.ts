@@ -3,7 +3,7 @@
  * group-utilization numbers checked against hand-computed ones.
  */
 import { expect } from 'chai';
-import { defineCustomField } from '../../../lib/record/custom-fields';
+import { defineCustomField } from '../../../lib/record';
 import { Ipam } from '../../../lib/ipam';
 import {
   defineRangeGroup,

@@ -9,7 +9,7 @@ import {
   removeCustomField,
 } from '../../../lib/record/custom-fields';
 import { Ipam } from '../../../lib/ipam';
-import { applyDefinitions, defineRangeGroup, listRangeGroups } from '../../../lib/lifecycle/range-groups';
+import { applyDefinitions, defineRangeGroup, listRangeGroups } from '../../../lib/lifecycle';
 import type { AddressRecord, RangeRecord } from '../../../lib/record/records';
 import { openStore } from '../../../lib/store';
 import { availableStores, tempDir } from '../../support/stores';

@@ -9,8 +9,7 @@ import { defineCustomField } from '../../../lib/record/custom-fields';
 import { FIELD_TABLE, INTERNAL_FIELDS, optionalFields } from '../../../lib/record/fields';
 import { Ipam } from '../../../lib/ipam';
 import type { Entity } from '../../../lib/record/records';
-import { openStore } from '../../../lib/store';
-import { INDEXES } from '../../../lib/store/schema';
+import { openStore, INDEXES } from '../../../lib/store';
 import { tempDir } from '../../support/stores';
 
 const ENTITIES: Entity[] = ['blocks', 'ranges', 'addresses'];

@@ -4,7 +4,7 @@
  * retention pruning.
  */
 import { expect } from 'chai';
-import type { AllocatedRecord } from '../../../lib/allocation/allocate';
+import type { AllocatedRecord } from '../../../lib/allocation';
 import type { CsvOutcome } from '../../../lib/csv';
 import { pruneHistory, withSource, type HistoryDoc, type HistoryEntry, type HistoryPage } from '../../../lib/record/history';
 import { Ipam } from '../../../lib/ipam';

@@ -5,11 +5,11 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { release } from '../../../lib/allocation/release';
+import { release } from '../../../lib/allocation';
 import { CHUNK, COUNT_FIELD } from '../../../lib/space/counters';
 import { Ipam } from '../../../lib/ipam';
 import type { Utilization } from '../../../lib/space/utilization';
-import type { Store, Write } from '../../../lib/store/port';
+import type { Store, Write } from '../../../lib/store';
 import { availableStores } from '../../support/stores';
 
 type Step =

@@ -5,8 +5,7 @@
 import { expect } from 'chai';
 import { IpamError } from '../../../lib/errors';
 import { withLock, type Lease } from '../../../lib/space/lock';
-import { openMongoStore } from '../../../lib/store/mongodb';
-import type { Store } from '../../../lib/store/port';
+import { openMongoStore, type Store } from '../../../lib/store';
 import { failNext, fakeClientFactory, fakeDeployment, type FakeDeployment } from '../../support/fake-mongo';
 import { MongoNetworkError } from 'mongodb';
 

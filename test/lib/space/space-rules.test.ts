@@ -3,7 +3,7 @@
  */
 import { expect } from 'chai';
 import { Ipam, type NodeKind } from '../../../lib/ipam';
-import type { AddressRecord, BlockRecord, RangeRecord } from '../../../lib/record/records';
+import type { AddressRecord, BlockRecord, RangeRecord } from '../../../lib/record';
 import { availableStores } from '../../support/stores';
 import { failure } from '../../support/failure';
 

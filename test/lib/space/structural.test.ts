@@ -6,8 +6,7 @@
  */
 import { expect } from 'chai';
 import { Ipam } from '../../../lib/ipam';
-import { openMongoStore } from '../../../lib/store/mongodb';
-import type { Store } from '../../../lib/store/port';
+import { openMongoStore, type Store } from '../../../lib/store';
 import { recoverStructural } from '../../../lib/space/structural';
 import { fakeClientFactory, fakeDeployment, type FakeDeployment } from '../../support/fake-mongo';
 import { countingWrites, isEqual, seedSpace, snapshot, type Snapshot } from '../../support/space-snapshot';

@@ -3,12 +3,11 @@
  * share no claims and no lock queues; handles on one embedded directory share theirs.
  */
 import { expect } from 'chai';
-import { parseAddress } from '../../../lib/address/math';
-import type { AllocatedRecord } from '../../../lib/allocation/allocate';
+import { parseAddress, addressKey } from '../../../lib/address';
+import type { AllocatedRecord } from '../../../lib/allocation';
 import { Ipam } from '../../../lib/ipam';
-import { addressKey } from '../../../lib/address/keys';
-import { withLock } from '../../../lib/space/lock';
-import type { RangeRecord } from '../../../lib/record/records';
+import { withLock } from '../../../lib/space';
+import type { RangeRecord } from '../../../lib/record';
 import { openStore } from '../../../lib/store';
 import { localState } from '../../../lib/store/local';
 import type { Store } from '../../../lib/store/port';

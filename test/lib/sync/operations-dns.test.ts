@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import crypto from 'node:crypto';
 import { Ipam } from '../../../lib/ipam';
-import type { AddressRecord } from '../../../lib/record/records';
-import { query, queryPtr } from '../../../lib/sync/dns/client';
+import type { AddressRecord } from '../../../lib/record';
+import { query, queryPtr } from '../../../lib/sync/dns';
 import type { SyncResult } from '../../../lib/sync/operations';
 import { freePort, requireBinaries, startBind, type BindServer } from '../../support/servers';
 import { failure } from '../../support/failure';

@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { isIpamError } from '../../../../lib/errors';
-import { reverseName } from '../../../../lib/address/math';
+import { reverseName } from '../../../../lib/address';
 import { DnsUpdateClient, query, queryPtr } from '../../../../lib/sync/dns/client';
 import { qualify, reverseZoneFor } from '../../../../lib/sync/dns/codec';
 import { freePort, requireBinaries, startBind, type BindServer } from '../../../support/servers';
