@@ -24,7 +24,7 @@ import { withLock, type Lease } from './lock';
 import { attachAddresses, detachAddresses } from './mapping';
 import type { RangeDoc } from './ranges';
 import { inside, overlapping, startFloor } from './bounds';
-import type { Filter, Update } from '../store';
+import { localState, type Filter, type Update } from '../store';
 
 export type Change =
   | { op: 'add-block'; block: BlockDoc }
@@ -54,12 +54,6 @@ export interface StructuralOutcome {
   error?: string;
 }
 
-/** Identifies this process as the owner of the entries it writes. */
-const OWNER = randomUUID();
-/** Entries being applied in this process (a second config node opening the same store must not take them). */
-const active = new Set<string>();
-/** One pending retry of `recoverStructural` per store (an entry was deferred because its owner looked alive). */
-const retries = new WeakMap<object, NodeJS.Timeout>();
 
 export function spaceLock(addressSpace: string): string {
   return `space:${addressSpace}`;
@@ -83,7 +77,7 @@ export async function applyStructural(ctx: Context, addressSpace: string, lease:
     kind: 'structural',
     addressSpace,
     change,
-    owner: OWNER,
+    owner: localState(ctx.store).structuralOwner,
     lockId: lease.id,
     createdAt: new Date().toISOString(),
   };
@@ -95,8 +89,10 @@ export async function applyStructural(ctx: Context, addressSpace: string, lease:
 export async function recoverStructural(ctx: Context): Promise<StructuralOutcome[]> {
   const journal = ctx.store.collection<StructuralJournal>('journal');
   const outcomes: StructuralOutcome[] = [];
+  // Entries this process is applying on this store (a second config node on it must not take them).
+  const { activeStructural } = localState(ctx.store);
   for (const doc of await journal.find({ kind: 'structural' })) {
-    if (active.has(doc.id)) continue;
+    if (activeStructural.has(doc.id)) continue;
     const summary = { addressSpace: doc.addressSpace, op: doc.change.op };
     try {
       const liveUntil = await ownerLiveUntil(ctx, doc);
@@ -119,14 +115,16 @@ export async function recoverStructural(ctx: Context): Promise<StructuralOutcome
 async function finishLeftover(ctx: Context, addressSpace: string, lease: Lease): Promise<void> {
   const journal = ctx.store.collection<StructuralJournal>('journal');
   const doc = await journal.findOne({ name: journalName(addressSpace) });
-  if (!doc || active.has(doc.id)) return;
-  const taken = await journal.updateOne({ id: doc.id, owner: doc.owner }, { $set: { owner: OWNER, lockId: lease.id } });
+  const { activeStructural, structuralOwner: owner } = localState(ctx.store);
+  if (!doc || activeStructural.has(doc.id)) return;
+  const taken = await journal.updateOne({ id: doc.id, owner: doc.owner }, { $set: { owner, lockId: lease.id } });
   if (!taken) return;
-  await run(ctx, { ...doc, owner: OWNER, lockId: lease.id }, lease, true);
+  await run(ctx, { ...doc, owner, lockId: lease.id }, lease, true);
 }
 
 async function run(ctx: Context, doc: StructuralJournal, lease: Lease, recovering: boolean): Promise<void> {
-  active.add(doc.id);
+  const { activeStructural } = localState(ctx.store);
+  activeStructural.add(doc.id);
   try {
     await applyChange(ctx, doc.change, lease);
     // Each re-map batch moves its counts with it; a recovery recounts anyway, since the store (or a
@@ -136,7 +134,7 @@ async function run(ctx: Context, doc: StructuralJournal, lease: Lease, recoverin
     lease.check();
     await ctx.store.collection('journal').deleteOne({ id: doc.id, owner: doc.owner });
   } finally {
-    active.delete(doc.id);
+    activeStructural.delete(doc.id);
   }
 }
 
@@ -238,12 +236,13 @@ async function ownerLiveUntil(ctx: Context, doc: StructuralJournal): Promise<num
   return lock.expiresAt;
 }
 
+/** One pending retry of `recoverStructural` per store (an entry was deferred because its owner looked alive). */
 function scheduleRecovery(ctx: Context, delayMs: number): void {
-  if (retries.has(ctx.store)) return;
-  const timer = setTimeout(() => {
-    retries.delete(ctx.store);
+  const local = localState(ctx.store);
+  if (local.structuralRetry) return;
+  local.structuralRetry = setTimeout(() => {
+    local.structuralRetry = undefined;
     void recoverStructural(ctx).catch(() => undefined);
   }, Math.max(delayMs, 1000));
-  timer.unref();
-  retries.set(ctx.store, timer);
+  local.structuralRetry.unref();
 }
