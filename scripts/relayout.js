@@ -143,11 +143,17 @@ function indexes() {
   };
   /** index file -> target file -> Map(name -> typeOnly) */
   const needed = new Map();
-  const need = (index, target, name) => {
+  const need = (index, target, name, typeOnly = isTypeOnly(target, name)) => {
+    // A name from a subfolder is re-exported through that subfolder's own index.
+    const inner = entranceOf(index, target);
+    if (inner) {
+      need(inner, target, name, typeOnly);
+      target = inner;
+    }
     if (!needed.has(index)) needed.set(index, new Map());
     const byTarget = needed.get(index);
     if (!byTarget.has(target)) byTarget.set(target, new Map());
-    byTarget.get(target).set(name, isTypeOnly(target, name));
+    byTarget.get(target).set(name, typeOnly);
   };
   for (const file of files) {
     const text = fs.readFileSync(path.join(root, file), 'utf8');

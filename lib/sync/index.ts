@@ -1,4 +1,3 @@
-export { query } from './dns/client';
-export type { TsigAlgorithm } from './dns/tsig';
+export { query, type TsigAlgorithm } from './dns';
 export { SCHEDULABLE, SYNC_OPERATIONS } from './operations';
 export type { SyncRequest, SyncResult } from './operations';
