@@ -8,6 +8,8 @@
 //     an old place, are handled alike, so it can be re-run after a merge.
 //   node scripts/relayout.js exports scripts/relayout-exports.json
 //     After a file was split: imports of each moved name are taken from the file it moved to.
+//   node scripts/relayout.js mentions scripts/relayout-moves.json README.md docs/*.md
+//     Text that names an old path (docs, comments) names the new one.
 //   node scripts/relayout.js indexes
 //     An import that reaches into another lib/ folder past its index.ts is pointed at that index, the index
 //     gains the re-exports it needs, and imports of one module in one file are merged.
@@ -299,11 +301,24 @@ function movedExports(mapFile) {
   }
 }
 
-const [mode, arg] = process.argv.slice(2);
+/** Rewrites the old paths of the map where text names them (docs, comments): `lib/counters.ts` and the like. */
+function mentions(mapFile, files) {
+  const map = Object.entries(JSON.parse(fs.readFileSync(mapFile, 'utf8')));
+  const escape = (text) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  for (const file of files) {
+    const text = fs.readFileSync(path.join(root, file), 'utf8');
+    let next = text;
+    for (const [from, to] of map) next = next.replace(new RegExp(`(?<![\\w/.-])${escape(from)}(?![\\w/-])`, 'g'), to);
+    if (next !== text) fs.writeFileSync(path.join(root, file), next);
+  }
+}
+
+const [mode, arg, ...rest] = process.argv.slice(2);
 if (mode === 'moves' && arg) moves(arg);
+else if (mode === 'mentions' && arg) mentions(arg, rest);
 else if (mode === 'exports' && arg) movedExports(arg);
 else if (mode === 'indexes') indexes();
 else {
-  console.error('usage: node scripts/relayout.js moves <map.json> | exports <map.json> | indexes');
+  console.error('usage: node scripts/relayout.js moves <map.json> | exports <map.json> | indexes | mentions <map.json> <file>...');
   process.exit(2);
 }

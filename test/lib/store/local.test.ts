@@ -10,8 +10,15 @@ import { recoverStructural, withLock } from '../../../lib/space';
 import type { RangeRecord } from '../../../lib/record';
 import { openStore } from '../../../lib/store';
 import { localState } from '../../../lib/store/local';
-import type { Store } from '../../../lib/store/port';
+import type { Doc, Store } from '../../../lib/store/port';
 import { tempDir } from '../../support/stores';
+
+/** A structural journal entry of a range delete in `Default`, as `owner` (holding `<owner>-lock`) leaves it. */
+function deleteRangeEntry(id: string, range: Doc, owner: string): Doc {
+  const change = { op: 'delete-range', range };
+  return { id, name: 'structural|Default', kind: 'structural', addressSpace: 'Default', change, owner, lockId: `${owner}-lock`,
+    createdAt: new Date().toISOString() };
+}
 
 describe('process state per store', () => {
   const opened: Store[] = [];
@@ -78,16 +85,7 @@ describe('process state per store', () => {
       await Ipam.over(store).perform('range', 'add', { network: '10.8.0.0/24' });
       const range = await store.collection('ranges').findOne({ network: '10.8.0.0/24' });
       // Left by an owner that is gone (no lock names it): recovery rolls it forward.
-      await store.collection('journal').insertOne({
-        id: 'entry-1',
-        name: 'structural|Default',
-        kind: 'structural',
-        addressSpace: 'Default',
-        change: { op: 'delete-range', range },
-        owner: 'gone',
-        lockId: 'gone-lock',
-        createdAt: new Date().toISOString(),
-      });
+      await store.collection('journal').insertOne(deleteRangeEntry('entry-1', range!, 'gone'));
     };
     await leftover(a);
     await leftover(b);
@@ -111,16 +109,7 @@ describe('process state per store', () => {
     const range = await a.collection('ranges').findOne({ network: '10.8.0.0/24' });
     // As a live process leaves them while it applies a delete on A: its lock, and its entry naming that lock.
     await a.collection('locks').insertOne({ id: 'live-lock', name: 'space:Default', expiresAt: (await a.now()) + 60_000 });
-    await a.collection('journal').insertOne({
-      id: 'entry-2',
-      name: 'structural|Default',
-      kind: 'structural',
-      addressSpace: 'Default',
-      change: { op: 'delete-range', range },
-      owner: 'live',
-      lockId: 'live-lock',
-      createdAt: new Date().toISOString(),
-    });
+    await a.collection('journal').insertOne(deleteRangeEntry('entry-2', range!, 'live'));
     try {
       const [outcome] = await recoverStructural(Ipam.over(a));
       expect(outcome).to.include({ outcome: 'deferred' });
