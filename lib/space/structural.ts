@@ -24,7 +24,7 @@ import { withLock, type Lease } from './lock';
 import { attachAddresses, detachAddresses } from './mapping';
 import type { RangeDoc } from './ranges';
 import { inside, overlapping, startFloor } from './bounds';
-import { localState, type Filter, type Update } from '../store';
+import { localState, retryLater, type Filter, type Update } from '../store';
 
 export type Change =
   | { op: 'add-block'; block: BlockDoc }
@@ -238,11 +238,5 @@ async function ownerLiveUntil(ctx: Context, doc: StructuralJournal): Promise<num
 
 /** One pending retry of `recoverStructural` per store (an entry was deferred because its owner looked alive). */
 function scheduleRecovery(ctx: Context, delayMs: number): void {
-  const local = localState(ctx.store);
-  if (local.structuralRetry) return;
-  local.structuralRetry = setTimeout(() => {
-    local.structuralRetry = undefined;
-    void recoverStructural(ctx).catch(() => undefined);
-  }, Math.max(delayMs, 1000));
-  local.structuralRetry.unref();
+  retryLater(ctx.store, 'structuralRetry', Math.max(delayMs, 1000), () => recoverStructural(ctx));
 }

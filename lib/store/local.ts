@@ -55,6 +55,21 @@ export function localState(store: Store): StoreLocal {
   return state;
 }
 
+/**
+ * Runs `run` once after `delayMs` unless a retry of that kind is already pending for the store: a recovery that
+ * deferred a journal entry (its owner looked alive) tries again later, once per store however often it deferred.
+ */
+export function retryLater(store: Store, kind: 'importRetry' | 'structuralRetry', delayMs: number, run: () => Promise<unknown>): void {
+  const local = localState(store);
+  if (local[kind]) return;
+  const timer = setTimeout(() => {
+    local[kind] = undefined;
+    void run().catch(() => undefined);
+  }, delayMs);
+  timer.unref();
+  local[kind] = timer;
+}
+
 /** Makes `handle` (a wrapper of `store`) share the state of the store it wraps. */
 export function shareLocalState(handle: Store, store: Store): void {
   underlying.set(handle, underlying.get(store) ?? store);
