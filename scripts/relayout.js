@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Rewrites relative import paths for the lib/ folder layout (issue 12). Run from the repository root.
 //
-//   node scripts/relayout.js moves scripts/relayout-moves.json
+//   node scripts/relayout.js moves scripts/relayout-moves.json [file...]
 //     Every relative import (import/export ... from, import x = require, require(), import()) in lib/, nodes/,
-//     test/, bench/ and scripts/ that names an old path of the map is rewritten to the new path (relative to
-//     the importing file's new place), then `git mv` moves the files. Files already moved, or added later at
-//     an old place, are handled alike, so it can be re-run after a merge.
+//     test/, bench/ and scripts/ (or only in the files given) that names an old path of the map is rewritten
+//     to the new path (relative to the importing file's new place), then `git mv` moves the files still at an
+//     old place. After a merge, give the files the other branch added or changed: an old path wins over a new
+//     index of the same name (`./space` is read as the old lib/space.ts).
 //   node scripts/relayout.js exports scripts/relayout-exports.json
 //     After a file was split: imports of each moved name are taken from the file it moved to.
 //   node scripts/relayout.js mentions scripts/relayout-moves.json README.md docs/*.md
@@ -87,12 +88,14 @@ function applyEdits(text, edits) {
   return text;
 }
 
-function moves(mapFile) {
+function moves(mapFile, only) {
   const map = JSON.parse(fs.readFileSync(mapFile, 'utf8'));
   const moved = new Map(Object.entries(map));
   const newOf = (file) => moved.get(file) ?? file;
+  // An old path wins over a new index of the same name (`./space` was lib/space.ts), so give the files to
+  // rewrite when re-running over a tree that is already laid out: those another branch added or changed.
   const exists = (candidate) => moved.has(candidate) || isFile(candidate);
-  for (const file of sourceFiles()) {
+  for (const file of only.length > 0 ? only : sourceFiles()) {
     const text = fs.readFileSync(path.join(root, file), 'utf8');
     const edits = [];
     for (const spec of specifiers(file, text).found) {
@@ -314,7 +317,7 @@ function mentions(mapFile, files) {
 }
 
 const [mode, arg, ...rest] = process.argv.slice(2);
-if (mode === 'moves' && arg) moves(arg);
+if (mode === 'moves' && arg) moves(arg, rest);
 else if (mode === 'mentions' && arg) mentions(arg, rest);
 else if (mode === 'exports' && arg) movedExports(arg);
 else if (mode === 'indexes') indexes();
