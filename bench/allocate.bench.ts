@@ -16,13 +16,11 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { formatAddress, parseNetwork } from '../lib/address';
-import { buildAddress, type AddressDoc } from '../lib/addresses';
-import { refreshHint } from '../lib/allocate';
-import { insertAddressesCounted } from '../lib/counters';
+import { formatAddress, parseNetwork, addressKey } from '../lib/address';
+import { buildAddress, insertAddressesCounted, type AddressDoc } from '../lib/space';
+import { refreshHint } from '../lib/allocation';
 import { Ipam } from '../lib/ipam';
-import { addressKey } from '../lib/keys';
-import type { AddressRecord, RangeRecord } from '../lib/records';
+import type { AddressRecord, RangeRecord } from '../lib/record';
 import { openStore } from '../lib/store';
 import { runBench } from './common';
 

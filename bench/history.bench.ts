@@ -6,9 +6,8 @@
  * about a server's). Also a held allocation and its confirm, with history, for scale.
  */
 import { performance } from 'node:perf_hooks';
-import { withoutHistory } from '../lib/history';
+import { withoutHistory, type RangeRecord } from '../lib/record';
 import { Ipam } from '../lib/ipam';
-import type { RangeRecord } from '../lib/records';
 import { openStore } from '../lib/store';
 import { fakeClientFactory, fakeDeployment } from '../test/support/fake-mongo';
 import { median, report } from './common';

@@ -15,12 +15,10 @@ import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { parseAddress } from '../lib/address';
+import { parseAddress, addressKey } from '../lib/address';
 import type { CsvOutcome } from '../lib/csv';
 import { Ipam } from '../lib/ipam';
-import { addressKey } from '../lib/keys';
-import { openStore } from '../lib/store';
-import type { Collection, Doc, Store } from '../lib/store/port';
+import { openStore, type Collection, type Doc, type Store } from '../lib/store';
 import { median, runBench } from './common';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);

@@ -8,12 +8,10 @@
  * One JSON object per line with a `metric` name.
  */
 import { randomUUID } from 'node:crypto';
-import { formatAddress } from '../lib/address';
-import { buildAddress, type AddressDoc } from '../lib/addresses';
-import { reconcileCounters } from '../lib/counters';
-import { encodeCursor, type InventoryPage } from '../lib/inventory';
+import { formatAddress, addressKey } from '../lib/address';
+import { buildAddress, reconcileCounters, type AddressDoc } from '../lib/space';
+import { encodeCursor, type InventoryPage } from '../lib/lifecycle';
 import { Ipam } from '../lib/ipam';
-import { addressKey } from '../lib/keys';
 import { openStore } from '../lib/store';
 import { medianMs, report } from './common';
 

@@ -9,12 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { formatAddress, parseNetwork } from '../lib/address';
-import { buildAddress, type AddressDoc } from '../lib/addresses';
-import { insertAddressesCounted } from '../lib/counters';
+import { formatAddress, parseNetwork, addressKey } from '../lib/address';
+import { buildAddress, insertAddressesCounted, type AddressDoc } from '../lib/space';
 import { Ipam } from '../lib/ipam';
-import { addressKey } from '../lib/keys';
-import type { RangeRecord } from '../lib/records';
+import type { RangeRecord } from '../lib/record';
 import { openStore } from '../lib/store';
 import { report, runBench } from './common';
 

@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Ipam } from '../lib/ipam';
-import type { RangeRecord } from '../lib/records';
+import type { RangeRecord } from '../lib/record';
 import { openStore } from '../lib/store';
 import { fakeClientFactory, fakeDeployment } from '../test/support/fake-mongo';
 import { median } from './common';

@@ -16,11 +16,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { buildAddress, type AddressDoc } from '../lib/addresses';
+import { buildAddress, type AddressDoc } from '../lib/space';
 import type { CsvOutcome } from '../lib/csv';
 import { Ipam } from '../lib/ipam';
-import { addressKey } from '../lib/keys';
-import type { RangeRecord } from '../lib/records';
+import { addressKey } from '../lib/address';
+import type { RangeRecord } from '../lib/record';
 import { report, runBench } from './common';
 
 /** BENCH_SCALE_RANGES: fewer ranges for a quick run (default 4,000, the figure the issue asks for). */

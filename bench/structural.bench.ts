@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Ipam } from '../lib/ipam';
-import type { RangeRecord } from '../lib/records';
+import type { RangeRecord } from '../lib/record';
 import { openStore } from '../lib/store';
 import { median, report, runBench } from './common';
 

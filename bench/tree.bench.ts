@@ -4,9 +4,8 @@
  * store work one page needs at least (one sorted page read plus one address count per range).
  */
 import { formatAddress, parseNetwork } from '../lib/address';
-import { buildAddress } from '../lib/addresses';
+import { buildAddress, listTree } from '../lib/space';
 import { Ipam } from '../lib/ipam';
-import { listTree } from '../lib/tree';
 import { medianMs, report, runBench } from './common';
 import { performance } from 'node:perf_hooks';
 

@@ -12,12 +12,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { formatAddress, parseNetwork, unionSize } from '../lib/address';
-import { buildAddress, type AddressDoc } from '../lib/addresses';
-import { reconcileCounters } from '../lib/counters';
+import { formatAddress, parseNetwork, addressKey, unionSize } from '../lib/address';
+import { buildAddress, inside, intervalOfKeys, reconcileCounters, type AddressDoc } from '../lib/space';
 import { Ipam } from '../lib/ipam';
-import { addressKey } from '../lib/keys';
-import { inside, intervalOfKeys } from '../lib/space';
 import { openStore } from '../lib/store';
 import { report, runBench } from './common';
 

@@ -2,29 +2,15 @@
  * The core's front door: one Ipam per open store. Nodes call `perform(entity, operation, payload)`;
  * everything else is reachable as plain functions for flows, tests and benchmarks.
  */
-import { addAddress, getAddress, updateAddress } from './addresses';
-import { allocate, findAvailable, release } from './allocate';
-import { addBlock, deleteBlock, getBlock, listBlocks, updateBlock } from './blocks';
-import { reconcile, reconcileCounters } from './counters';
+import { addAddress, getAddress, updateAddress, addBlock, deleteBlock, getBlock, listBlocks, updateBlock, reconcile, reconcileCounters, migrateRequests, addRange, deleteRange, getRange, listRanges, updateRange, releaseDeadHolders, recoverStructural, blockUtilization, rangeUtilization, type StructuralOutcome } from './space';
+import { allocate, findAvailable, release, confirm, allocateSubnet } from './allocation';
 import { IpamError, invalid } from './errors';
-import { toStoreFilter } from './filters';
+import { toStoreFilter, asOperation, readHistory, type Context } from './record';
 import { recoverImports, runCsv, type CsvRequest } from './csv';
-import { checkExpiry } from './expiry';
-import { confirm } from './holds';
-import { asOperation, readHistory } from './history';
-import { listInventory } from './inventory';
-import { migrateRequests } from './requests';
-import { groupUtilization } from './range-groups';
-import { addRange, deleteRange, getRange, listRanges, updateRange } from './ranges';
-import type { Context } from './space';
-import type { AvailabilityChecks } from './probes';
-import { openStore, type StoreConfig } from './store';
-import type { Store } from './store/port';
-import { allocateSubnet } from './subnets';
-import { releaseDeadHolders } from './lock';
-import { recoverStructural, type StructuralOutcome } from './structural';
-import { SYNC_OPERATIONS, type SyncRequest } from './sync/operations';
-import { blockUtilization, rangeUtilization } from './utilization';
+import { checkExpiry, listInventory, groupUtilization } from './lifecycle';
+import type { AvailabilityChecks } from './address';
+import { openStore, type StoreConfig, type Store } from './store';
+import { SYNC_OPERATIONS, type SyncRequest } from './sync';
 
 export type Operation = (ctx: Context, payload: unknown) => Promise<unknown>;
 export type NodeKind = 'block' | 'range' | 'address' | 'expiry' | 'import' | 'sync';

@@ -5,7 +5,7 @@
  */
 import type { NodeAPI } from 'node-red';
 import type { Ipam } from '../lib/ipam';
-import { listTree, rangeDetails, treeQueryFrom } from '../lib/tree';
+import { listTree, rangeDetails, treeQueryFrom } from '../lib/space';
 import type { IpamConfigNode } from './common';
 
 export const READ_PERMISSION = 'flowipam.read';

@@ -5,7 +5,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { IpamError, isErrorCode, type ErrorCode } from '../lib/errors';
-import { withSource, type HistorySource } from '../lib/history';
+import { withSource, type HistorySource } from '../lib/record';
 import type { Ipam } from '../lib/ipam';
 
 export type StoreState =

@@ -1,6 +1,6 @@
 /** ipam-allocate: find and allocate available addresses, add, update, get and list them, and release them. */
 import type { Node, NodeAPI } from 'node-red';
-import { release } from '../lib/allocate';
+import { release } from '../lib/allocation';
 import { setUpOperationNode, type OperationNodeDef } from './common';
 
 const PROGRESS_EVERY_MS = 500;

@@ -6,13 +6,11 @@ import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import { Ipam } from '../lib/ipam';
-import { checkThreshold } from '../lib/expiry';
-import { checkRetention } from '../lib/history';
-import { normaliseChecks } from '../lib/probes';
-import { openWithRetry } from '../lib/reconnect';
+import { checkThreshold, checkRetention } from '../lib/record';
+import { normaliseChecks } from '../lib/address';
+import { openWithRetry, type StoreConfig } from '../lib/store';
 import { invalid } from '../lib/errors';
-import { applyDefinitions } from '../lib/range-groups';
-import type { StoreConfig } from '../lib/store';
+import { applyDefinitions } from '../lib/lifecycle';
 import { registerAdminEndpoints } from './admin';
 import type { IpamConfigNode, StoreState } from './common';
 

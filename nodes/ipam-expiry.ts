@@ -5,9 +5,9 @@
  * running one; a scheduled check due while another runs is skipped (lib/schedule.ts).
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { lastExpiryRun, type ExpiryEvent, type ExpiryReport } from '../lib/expiry';
-import type { HoldExpiredEvent } from '../lib/holds';
-import { withSource } from '../lib/history';
+import { lastExpiryRun, type ExpiryEvent, type ExpiryReport } from '../lib/lifecycle';
+import type { HoldExpiredEvent } from '../lib/allocation';
+import { withSource } from '../lib/record';
 import type { Ipam } from '../lib/ipam';
 import { firstRunInMs, intervalMsOf, RunQueue, startSchedule, statusTime, type Schedule } from '../lib/schedule';
 import { contractError, requireServer, type Message } from './common';

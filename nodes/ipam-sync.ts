@@ -6,9 +6,8 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Ipam } from '../lib/ipam';
 import { intervalMsOf, intervalText, RunQueue, startSchedule, statusTime, type Schedule } from '../lib/schedule';
-import { SCHEDULABLE, type SyncRequest, type SyncResult } from '../lib/sync/operations';
-import type { TsigAlgorithm } from '../lib/sync/dns';
-import { withSource } from '../lib/history';
+import { SCHEDULABLE, type SyncRequest, type SyncResult, type TsigAlgorithm } from '../lib/sync';
+import { withSource } from '../lib/record';
 import { contractError, requireServer, sourceOf, type Message } from './common';
 
 interface SyncNodeDef extends NodeDef {

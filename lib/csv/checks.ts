@@ -5,11 +5,8 @@
  * everything, including overlaps.
  */
 import { isPrivate } from '../address';
-import { checkRir } from '../blocks';
-import { checkCustomFields } from '../custom-fields';
-import { prepareRange, reservedServiceError } from '../ranges';
-import { checkInput, type Exclusion } from '../records';
-import { resolveBounds, type Bounds, type Context } from '../space';
+import { checkRir, prepareRange, reservedServiceError, resolveBounds, type Bounds } from '../space';
+import { checkCustomFields, checkInput, type Exclusion, type Context } from '../record';
 
 export interface CheckedRange {
   bounds: Bounds;

@@ -6,15 +6,10 @@ import { stringify, type Stringifier } from 'csv-stringify';
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { listCustomFields } from '../custom-fields';
+import { listCustomFields, addressFilters, findAny, toStoreFilter, historyPages, toRecord, type Entity, type Context } from '../record';
 import { invalid } from '../errors';
-import { addressFilters } from '../expiry';
-import { findAny, toStoreFilter } from '../filters';
-import { historyPages } from '../history';
-import { toRecord, type Entity } from '../records';
-import type { Context } from '../space';
-import type { Doc, Filter } from '../store/port';
-import { rangeGroupRows } from '../range-groups';
+import type { Doc, Filter } from '../store';
+import { rangeGroupRows } from '../lifecycle';
 import { exportHeader, recordToRow } from './rows';
 import { DEFAULT_BATCH_SIZE, yieldToEventLoop, type ProgressListener } from './table';
 

@@ -2,11 +2,8 @@
  * CSV columns of each entity: the guide's header names (written on export, matched on import) and the
  * record field each one fills. Headers match case-insensitively, ignoring spaces, quotes and dashes.
  */
-import type { CustomFieldDefinition } from '../custom-fields';
-import { fold } from '../enums';
-import { FIELD_TABLE, READ_ONLY_FIELDS } from '../fields';
+import { fold, FIELD_TABLE, READ_ONLY_FIELDS, RECORD_NOUN, type CustomFieldDefinition, type Entity } from '../record';
 import { IpamError, show } from '../errors';
-import { RECORD_NOUN, type Entity } from '../records';
 
 export interface Column {
   /** Record field; nested fields are dotted (`dhcpReservation.serverName`). */

@@ -4,16 +4,11 @@
  * fails as DUPLICATE. By default valid rows are written and failed rows reported; with `allOrNothing`
  * the whole file is checked first and nothing stays written if any row fails.
  */
-import { parseAddress } from '../address';
-import { buildAddress, deleteAddressDocs, duplicateAddress, uniqueCollision, type AddressDoc } from '../addresses';
-import { addBlock, deleteBlock } from '../blocks';
+import { parseAddress, addressKey, checkAddressSpace } from '../address';
+import { buildAddress, deleteAddressDocs, duplicateAddress, uniqueCollision, addBlock, deleteBlock, insertAddressesCounted, reconcileCounters, addRange, deleteRange, type AddressDoc } from '../space';
 import { IpamError } from '../errors';
-import { refreshHint } from '../allocate';
-import { insertAddressesCounted, reconcileCounters } from '../counters';
-import { addRange, deleteRange } from '../ranges';
-import { addressKey, checkAddressSpace } from '../keys';
-import type { Entity } from '../records';
-import type { Context } from '../space';
+import { refreshHint } from '../allocation';
+import type { Entity, Context } from '../record';
 import { checkBlock, checkRange } from './checks';
 import { MANDATORY } from './fields';
 import { batchSnapshot } from './snapshot';

@@ -1,11 +1,9 @@
 /**
  * CSV import, import-and-update and export: the one entry point the ipam-import node calls.
  */
-import { fold } from '../enums';
+import { fold, type Entity, type Context } from '../record';
 import { invalid } from '../errors';
 import { ownValue } from '../own';
-import type { Entity } from '../records';
-import type { Context } from '../space';
 import { exportCsv, exportHistory, exportRangeGroups } from './export';
 import { importCsv } from './import';
 import type { CsvInput } from './source';
@@ -90,3 +88,4 @@ function inputOf(request: CsvRequest): CsvInput {
   if (request.filename !== undefined && request.filename !== '') return { filename: request.filename as string };
   return { csv: request.csv as string | Buffer };
 }
+export type { ImportResult } from './report';

@@ -7,7 +7,7 @@ import { stringify } from 'csv-stringify/sync';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isIpamError } from '../errors';
-import type { Entity } from '../records';
+import type { Entity } from '../record';
 import type { CsvRow } from './source';
 
 export interface RowError {

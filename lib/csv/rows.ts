@@ -1,10 +1,9 @@
 /**
  * One CSV row to the input object the core functions take, and one record back to a row.
  */
-import { MULTI_VALUE_SEPARATOR, type CustomFieldDefinition } from '../custom-fields';
+import { MULTI_VALUE_SEPARATOR, type CustomFieldDefinition, type Entity } from '../record';
 import { invalid } from '../errors';
 import { ownPath, ownValue } from '../own';
-import type { Entity } from '../records';
 import { COLUMNS, LIST_SEPARATOR, type Column, type ColumnMapping } from './fields';
 
 /**

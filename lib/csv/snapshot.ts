@@ -8,7 +8,7 @@
  * snapshot), sorted on key fields if asked and projected to `fields`; other finds go to the store, and other findOnes are read once per batch. Reads of a batch
  * therefore see blocks and ranges as they were when the batch started.
  */
-import type { Collection, CollectionName, Comparison, Condition, Doc, Filter, FindOptions, Scalar, Store } from '../store/port';
+import type { Collection, CollectionName, Comparison, Condition, Doc, Filter, FindOptions, Scalar, Store } from '../store';
 
 const SNAPSHOTTED: CollectionName[] = ['blocks', 'ranges'];
 

@@ -1,10 +1,8 @@
 /**
  * A CSV input opened as a table: the header mapped to fields, then the data rows in batches.
  */
-import { listCustomFields, type CustomFieldDefinition } from '../custom-fields';
+import { listCustomFields, type CustomFieldDefinition, type Entity, type Context } from '../record';
 import { IpamError } from '../errors';
-import type { Entity } from '../records';
-import type { Context } from '../space';
 import { mapHeader, type ColumnMapping } from './fields';
 import { rowToInput } from './rows';
 import { readRows, type CsvInput, type CsvRow } from './source';

@@ -15,13 +15,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { overlaps } from '../address';
-import { SERVICES, canonicalOrCustom, fold, isReservedRangeService } from '../enums';
+import { SERVICES, canonicalOrCustom, fold, isReservedRangeService, optionalFields, type Context } from '../record';
 import { IpamError, invalid, isIpamError, show } from '../errors';
-import { optionalFields } from '../fields';
-import { detachAddresses, mostSpecificBlockId } from '../mapping';
-import { addRange, deleteRange, updateRange, type RangeDoc } from '../ranges';
-import { overlapping, type Context } from '../space';
-import { localState } from '../store/local';
+import { detachAddresses, mostSpecificBlockId, addRange, deleteRange, updateRange, overlapping, type RangeDoc } from '../space';
+import { localState, retryLater } from '../store';
 import { checkRange, reservedService, type CheckedRange, type RangeValues } from './checks';
 import { ErrorCollector, type ImportResult } from './report';
 import type { CsvInput, CsvRow } from './source';
@@ -169,13 +166,7 @@ export async function recoverImports(
 
 /** One pending retry per store (a journal was deferred because it was still fresh). */
 function scheduleRecovery(ctx: Context, delayMs: number): void {
-  const local = localState(ctx.store);
-  if (local.importRetry) return;
-  local.importRetry = setTimeout(() => {
-    local.importRetry = undefined;
-    void recoverImports(ctx).catch(() => undefined);
-  }, delayMs);
-  local.importRetry.unref();
+  retryLater(ctx.store, 'importRetry', delayMs, () => recoverImports(ctx));
 }
 
 function checkPair(options: UpdateOptions): Pair {

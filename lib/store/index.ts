@@ -57,3 +57,13 @@ function sharedHandle(store: Store, directory: string, shared: Shared): Store {
   shareLocalState(handle, store);
   return handle;
 }
+
+export { applyUpdate } from './apply-update';
+export { openEmbeddedStore } from './embedded';
+export { insertValid } from './insert-valid';
+export { localState, retryLater } from './local';
+export type { StoreLocal } from './local';
+export { openMongoStore } from './mongodb';
+export type { Collection, CollectionName, Comparison, Condition, Doc, Filter, FindOptions, Scalar, Update, Write } from './port';
+export { openWithRetry } from './reconnect';
+export { INDEXES } from './schema';

@@ -1,6 +1,6 @@
 /**
  * What this process keeps in memory about one open store: in-flight claims, allocation hints, lock
- * queues, the owner of its import journals. It hangs off the store instance, so two ipam-config nodes
+ * queues, the owner of its import and structural journals. It hangs off the store instance, so two ipam-config nodes
  * on different stores that both use the address space `Default` share none of it, and it goes when the
  * store does. Handles on one underlying store (lib/store/index.ts shares an embedded directory) share it.
  */
@@ -8,15 +8,15 @@ import { randomUUID } from 'node:crypto';
 import type { Store } from './port';
 
 export interface StoreLocal {
-  /** lib/allocate.ts: address keys being probed or claimed, each with a promise settled when it ends. */
+  /** lib/allocation/claims.ts: address keys being probed or claimed, each with a promise settled when it ends. */
   readonly claiming: Map<string, Promise<void>>;
-  /** lib/allocate.ts: settles the matching `claiming` promise. */
+  /** lib/allocation/claims.ts: settles the matching `claiming` promise. */
   readonly releasers: Map<string, () => void>;
-  /** lib/allocate.ts: per range id, this process's own free-address hint. */
+  /** lib/allocation/hint.ts: per range id, this process's own free-address hint. */
   readonly localHints: Map<string, { version: number; value: bigint; moves: number }>;
-  /** lib/allocate.ts: per range id, the width of the span the last gap search found a gap in. */
+  /** lib/allocation/search.ts: per range id, the width of the span the last gap search found a gap in. */
   readonly gapSpans: Map<string, bigint>;
-  /** lib/lock.ts: per lock name, the tail of this process's waiters. */
+  /** lib/space/lock.ts: per lock name, the tail of this process's waiters. */
   readonly lockQueues: Map<string, Promise<unknown>>;
   /** lib/csv/update.ts: identifies this process as the owner of the journals it applies to this store. */
   readonly importOwner: string;
@@ -24,6 +24,12 @@ export interface StoreLocal {
   readonly activeImports: Set<string>;
   /** lib/csv/update.ts: the pending retry of import recovery, if any. */
   importRetry?: NodeJS.Timeout;
+  /** lib/space/structural.ts: identifies this process as the owner of the structural entries it writes to this store. */
+  readonly structuralOwner: string;
+  /** lib/space/structural.ts: ids of the structural entries this process is applying now. */
+  readonly activeStructural: Set<string>;
+  /** lib/space/structural.ts: the pending retry of structural recovery, if any. */
+  structuralRetry?: NodeJS.Timeout;
 }
 
 const states = new WeakMap<Store, StoreLocal>();
@@ -41,10 +47,27 @@ export function localState(store: Store): StoreLocal {
       lockQueues: new Map(),
       importOwner: randomUUID(),
       activeImports: new Set(),
+      structuralOwner: randomUUID(),
+      activeStructural: new Set(),
     };
     states.set(owner, state);
   }
   return state;
+}
+
+/**
+ * Runs `run` once after `delayMs` unless a retry of that kind is already pending for the store: a recovery that
+ * deferred a journal entry (its owner looked alive) tries again later, once per store however often it deferred.
+ */
+export function retryLater(store: Store, kind: 'importRetry' | 'structuralRetry', delayMs: number, run: () => Promise<unknown>): void {
+  const local = localState(store);
+  if (local[kind]) return;
+  const timer = setTimeout(() => {
+    local[kind] = undefined;
+    void run().catch(() => undefined);
+  }, delayMs);
+  timer.unref();
+  local[kind] = timer;
 }
 
 /** Makes `handle` (a wrapper of `store`) share the state of the store it wraps. */

@@ -4,14 +4,10 @@
  * allocation skips both. Kea is the truth: re-running updates in place, and ranges and reservation
  * records of subnets and reservations that Kea no longer has are deleted.
  */
-import { formatAddress, parseAddress, parseNetwork, usableBounds } from '../address';
-import { buildAddress, deleteAddressDocs, insertAddress, updateAddress, type AddressDoc } from '../addresses';
-import { KEA_SERVICE } from '../enums';
-import { addressKey, checkAddressSpace } from '../keys';
-import { addRange, deleteRange, updateRange, type RangeDoc } from '../ranges';
-import type { Context } from '../space';
-import { keaClientOf, keaInstance } from './import-leases';
-import type { KeaReservation, KeaScope } from './kea';
+import { formatAddress, parseAddress, parseNetwork, usableBounds, addressKey, checkAddressSpace } from '../address';
+import { buildAddress, deleteAddressDocs, insertAddress, updateAddress, addRange, deleteRange, updateRange, type AddressDoc, type RangeDoc } from '../space';
+import { KEA_SERVICE, type Context } from '../record';
+import { keaClientOf, keaInstance, type KeaReservation, type KeaScope } from './kea';
 import { changedFields, emptyResult, errorOf, sameValue, type KeaSettings, type SyncRequest, type SyncResult } from './result';
 
 export const DISCOVERED = 'Discovered';

@@ -4,13 +4,11 @@
  * Inactive. Unchanged addresses are not written. Reads go to the store in key batches.
  */
 import fs from 'node:fs/promises';
-import { parseAddress } from '../address';
-import { buildAddress, insertAddress, updateAddress, type AddressDoc } from '../addresses';
-import { KEA_SERVICE } from '../enums';
-import { invalid, redact } from '../errors';
-import { addressKey, checkAddressSpace } from '../keys';
-import type { Context } from '../space';
-import { KeaClient } from './kea';
+import { parseAddress, addressKey, checkAddressSpace } from '../address';
+import { buildAddress, insertAddress, updateAddress, type AddressDoc } from '../space';
+import { KEA_SERVICE, type Context } from '../record';
+import { invalid } from '../errors';
+import { keaClientOf, keaInstance } from './kea';
 import { parseDnsmasqLeases, parseIscLeases, type Lease, type ParsedLeases } from './leases';
 import {
   changedFields,
@@ -33,31 +31,6 @@ interface LeaseSource {
   serviceInstance: string;
   families: Array<4 | 6>;
   read(now: Date): Promise<ParsedLeases>;
-}
-
-export function keaClientOf(settings: KeaSettings | undefined): KeaClient {
-  if (!settings || typeof settings.url !== 'string' || settings.url.trim() === '') {
-    throw invalid('kea.url', settings?.url, 'the Kea Control Agent URL is required, e.g. http://127.0.0.1:8000/');
-  }
-  if (/^[a-z]+:\/\/[^/@]*@/i.test(settings.url.trim())) {
-    throw invalid('kea.url', redact(settings.url), 'put the user and password in the node credentials, not in the URL');
-  }
-  return new KeaClient({
-    url: settings.url.trim(),
-    user: settings.user || undefined,
-    password: settings.password || undefined,
-    timeoutMs: settings.timeoutMs,
-  });
-}
-
-/** The serviceInstance of a Kea server: its configured name, else the URL's host:port. */
-export function keaInstance(settings: KeaSettings): string {
-  if (settings.serverName && settings.serverName.trim() !== '') return settings.serverName.trim();
-  try {
-    return new URL(settings.url).host;
-  } catch {
-    throw invalid('kea.url', settings.url, 'is not a valid URL');
-  }
 }
 
 function sourceOf(request: SyncRequest): LeaseSource {

@@ -2,7 +2,7 @@
  * The operations of the ipam-sync node, each one call: lease import, Kea scope discovery, DHCP
  * reservations and DNS records. Every one returns a SyncResult.
  */
-import type { Context } from '../space';
+import type { Context } from '../record';
 import { discoverScopes } from './discover';
 import { importLeases } from './import-leases';
 import {

@@ -6,14 +6,12 @@
  * answer costs one timeout per run: the addresses after it fail at once, their status saying why
  * (lib/sync/reachability.ts). Kea is checked up front by the config-get that finds its subnets.
  */
-import { parseAddress, reverseName } from '../address';
-import { getAddressDoc, updateAddress, type AddressDoc } from '../addresses';
+import { parseAddress, reverseName, checkAddressSpace } from '../address';
+import { getAddressDoc, updateAddress, type AddressDoc } from '../space';
 import { IpamError, invalid, show } from '../errors';
-import { checkAddressSpace } from '../keys';
-import type { Context } from '../space';
+import type { Context } from '../record';
 import { DnsUpdateClient, qualify, reverseZoneFor, type DnsServer, type TsigKey } from './dns';
-import { keaClientOf, keaInstance } from './import-leases';
-import type { KeaClient, KeaScope } from './kea';
+import { keaClientOf, keaInstance, type KeaClient, type KeaScope } from './kea';
 import { DownServers } from './reachability';
 import { emptyResult, errorOf, type DnsSettings, type KeaSettings, type SyncRequest, type SyncResult } from './result';
 

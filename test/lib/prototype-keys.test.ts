@@ -3,11 +3,10 @@
  * are ordinary unknown names everywhere: refused by name, never found, never a prototype.
  */
 import { expect } from 'chai';
-import { defineCustomField } from '../../lib/custom-fields';
+import { defineCustomField, type AddressRecord } from '../../lib/record';
 import { Ipam } from '../../lib/ipam';
-import type { InventoryPage } from '../../lib/inventory';
-import type { AddressRecord } from '../../lib/records';
-import type { Collection, Doc, Store } from '../../lib/store/port';
+import type { InventoryPage } from '../../lib/lifecycle';
+import type { Collection, Doc, Store } from '../../lib/store';
 import { failure } from '../support/failure';
 import { embeddedMemory } from '../support/stores';
 

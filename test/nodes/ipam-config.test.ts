@@ -4,7 +4,7 @@ import configModule = require('../../nodes/ipam-config');
 import rangeModule = require('../../nodes/ipam-range');
 import type { TestFlows } from 'node-red-node-test-helper';
 import { Ipam } from '../../lib/ipam';
-import type { RangeRecord } from '../../lib/records';
+import type { RangeRecord } from '../../lib/record';
 import { configNode, helper, nextMessage, onTab, useNodeRed } from '../support/node-red';
 
 describe('ipam-config recovery pass', () => {

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import { listCustomFields } from '../../lib/custom-fields';
-import { lastExpiryRun } from '../../lib/expiry';
+import { listCustomFields } from '../../lib/record';
+import { lastExpiryRun, listRangeGroups } from '../../lib/lifecycle';
 import { Ipam } from '../../lib/ipam';
-import { listRangeGroups } from '../../lib/range-groups';
 import { openStore } from '../../lib/store';
 import configModule = require('../../nodes/ipam-config');
 import expiryModule = require('../../nodes/ipam-expiry');

@@ -1,8 +1,8 @@
 /** A comparable picture of an address space, for tests that check a change left it as before or as after. */
 import { expect } from 'chai';
 import type { Ipam } from '../../lib/ipam';
-import { coverOf } from '../../lib/range-cover';
-import type { Collection, CollectionName, Doc, Store } from '../../lib/store/port';
+import { coverOf } from '../../lib/space';
+import type { Collection, CollectionName, Doc, Store } from '../../lib/store';
 
 /**
  * Nested blocks, a range of each of two pairs, `addresses` addresses in the first range and as many unmapped ones

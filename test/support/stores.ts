@@ -6,10 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { openStore } from '../../lib/store';
-import { openMongoStore } from '../../lib/store/mongodb';
+import { openStore, openMongoStore, type Store } from '../../lib/store';
 import { fakeClientFactory, fakeDeployment } from './fake-mongo';
-import type { Store } from '../../lib/store/port';
 
 export interface StoreFactory {
   name: string;

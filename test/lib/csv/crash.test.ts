@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Ipam } from '../../../lib/ipam';
-import type { AddressRecord, RangeRecord } from '../../../lib/records';
+import type { AddressRecord, RangeRecord } from '../../../lib/record';
 import { tempDir } from '../../support/stores';
 
 const PAIR = { managedByService: 'Non-MS DHCP', serviceInstance: 'Switch' };

@@ -4,8 +4,7 @@
  */
 import { expect } from 'chai';
 import { batchSnapshot } from '../../../lib/csv/snapshot';
-import { openEmbeddedStore } from '../../../lib/store/embedded';
-import type { Doc, Filter, FindOptions, Store } from '../../../lib/store/port';
+import { openEmbeddedStore, type Doc, type Filter, type FindOptions, type Store } from '../../../lib/store';
 
 const key = (n: number) => `S|4|${n.toString(16).padStart(8, '0')}`;
 

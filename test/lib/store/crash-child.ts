@@ -9,7 +9,7 @@
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { Ipam } from '../../../lib/ipam';
-import type { RangeRecord } from '../../../lib/records';
+import type { RangeRecord } from '../../../lib/record';
 
 const [mode, directory, seedText] = process.argv.slice(2);
 let seed = Number(seedText) || 1;

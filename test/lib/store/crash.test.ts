@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Ipam } from '../../../lib/ipam';
-import type { AddressRecord, RangeRecord } from '../../../lib/records';
+import type { AddressRecord, RangeRecord } from '../../../lib/record';
 import { openStore } from '../../../lib/store';
 import { tempDir } from '../../support/stores';
 

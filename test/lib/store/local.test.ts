@@ -1,18 +1,24 @@
 /**
  * Process state per store (lib/store/local.ts): two stores that both use the address space `Default`
- * share no claims and no lock queues; handles on one embedded directory share theirs.
+ * share no claims, no lock queues and no structural-journal state; handles on one embedded directory share theirs.
  */
 import { expect } from 'chai';
-import { parseAddress } from '../../../lib/address';
-import type { AllocatedRecord } from '../../../lib/allocate';
+import { parseAddress, addressKey } from '../../../lib/address';
+import type { AllocatedRecord } from '../../../lib/allocation';
 import { Ipam } from '../../../lib/ipam';
-import { addressKey } from '../../../lib/keys';
-import { withLock } from '../../../lib/lock';
-import type { RangeRecord } from '../../../lib/records';
+import { recoverStructural, withLock } from '../../../lib/space';
+import type { RangeRecord } from '../../../lib/record';
 import { openStore } from '../../../lib/store';
 import { localState } from '../../../lib/store/local';
-import type { Store } from '../../../lib/store/port';
+import type { Doc, Store } from '../../../lib/store/port';
 import { tempDir } from '../../support/stores';
+
+/** A structural journal entry of a range delete in `Default`, as `owner` (holding `<owner>-lock`) leaves it. */
+function deleteRangeEntry(id: string, range: Doc, owner: string): Doc {
+  const change = { op: 'delete-range', range };
+  return { id, name: 'structural|Default', kind: 'structural', addressSpace: 'Default', change, owner, lockId: `${owner}-lock`,
+    createdAt: new Date().toISOString() };
+}
 
 describe('process state per store', () => {
   const opened: Store[] = [];
@@ -71,5 +77,48 @@ describe('process state per store', () => {
     expect(localState(first)).to.equal(localState(second));
     expect(localState(first)).to.not.equal(localState(other));
     expect(localState(first).importOwner).to.not.equal(localState(other).importOwner);
+  });
+
+  it('structural journal state: an entry being applied on one store does not hold back recovery of the same entry on another', async () => {
+    const [a, b] = [await open(), await open()];
+    const leftover = async (store: Store) => {
+      await Ipam.over(store).perform('range', 'add', { network: '10.8.0.0/24' });
+      const range = await store.collection('ranges').findOne({ network: '10.8.0.0/24' });
+      // Left by an owner that is gone (no lock names it): recovery rolls it forward.
+      await store.collection('journal').insertOne(deleteRangeEntry('entry-1', range!, 'gone'));
+    };
+    await leftover(a);
+    await leftover(b);
+    expect(localState(a).structuralOwner).to.not.equal(localState(b).structuralOwner);
+    // This process is applying entry-1 on store A.
+    localState(a).activeStructural.add('entry-1');
+    try {
+      expect(await recoverStructural(Ipam.over(a)), 'A leaves the entry it is applying').to.deep.equal([]);
+      expect(await recoverStructural(Ipam.over(b))).to.deep.equal([{ addressSpace: 'Default', op: 'delete-range', outcome: 'completed' }]);
+      expect(await a.collection('journal').count({}), 'still on A').to.equal(1);
+      expect(await b.collection('journal').count({})).to.equal(0);
+      expect(await b.collection('ranges').count({ network: '10.8.0.0/24' }), 'B rolled the delete forward').to.equal(0);
+    } finally {
+      localState(a).activeStructural.delete('entry-1');
+    }
+  });
+
+  it('structural journal state: a deferred recovery schedules its retry on its own store only', async () => {
+    const [a, b] = [await open(), await open()];
+    await Ipam.over(a).perform('range', 'add', { network: '10.8.0.0/24' });
+    const range = await a.collection('ranges').findOne({ network: '10.8.0.0/24' });
+    // As a live process leaves them while it applies a delete on A: its lock, and its entry naming that lock.
+    await a.collection('locks').insertOne({ id: 'live-lock', name: 'space:Default', expiresAt: (await a.now()) + 60_000 });
+    await a.collection('journal').insertOne(deleteRangeEntry('entry-2', range!, 'live'));
+    try {
+      const [outcome] = await recoverStructural(Ipam.over(a));
+      expect(outcome).to.include({ outcome: 'deferred' });
+      expect(localState(a).structuralRetry, 'A retries later').to.not.equal(undefined);
+      expect(await recoverStructural(Ipam.over(b))).to.deep.equal([]);
+      expect(localState(b).structuralRetry, 'B has nothing to retry').to.equal(undefined);
+    } finally {
+      clearTimeout(localState(a).structuralRetry);
+      localState(a).structuralRetry = undefined;
+    }
   });
 });

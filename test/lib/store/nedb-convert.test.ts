@@ -6,8 +6,8 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Ipam } from '../../../lib/ipam';
-import type { AddressRecord, RangeRecord } from '../../../lib/records';
-import { migrateRequests } from '../../../lib/requests';
+import type { AddressRecord, RangeRecord } from '../../../lib/record';
+import { migrateRequests } from '../../../lib/space';
 import { openEmbeddedStore } from '../../../lib/store/embedded';
 import { tempDir } from '../../support/stores';
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import crypto from 'node:crypto';
 import { Ipam } from '../../../lib/ipam';
-import type { AddressRecord } from '../../../lib/records';
+import type { AddressRecord } from '../../../lib/record';
 import { query, queryPtr } from '../../../lib/sync/dns';
 import type { SyncResult } from '../../../lib/sync/operations';
 import { freePort, requireBinaries, startBind, type BindServer } from '../../support/servers';

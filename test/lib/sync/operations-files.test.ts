@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Ipam } from '../../../lib/ipam';
-import type { AddressRecord } from '../../../lib/records';
+import type { AddressRecord } from '../../../lib/record';
 import type { SyncResult } from '../../../lib/sync/operations';
 import { tempDir } from '../../support/stores';
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Ipam } from '../../../lib/ipam';
-import type { AddressRecord, RangeRecord } from '../../../lib/records';
+import type { AddressRecord, RangeRecord } from '../../../lib/record';
 import type { SyncResult } from '../../../lib/sync/operations';
 import { freePort, keaPost, requireBinaries, startKea, type KeaServer } from '../../support/servers';
 import { failure } from '../../support/failure';

@@ -8,7 +8,7 @@ import dgram from 'node:dgram';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Ipam } from '../../../lib/ipam';
-import type { AddressRecord } from '../../../lib/records';
+import type { AddressRecord } from '../../../lib/record';
 import type { SyncResult } from '../../../lib/sync/operations';
 import { failure } from '../../support/failure';
 import { freePort, requireBinaries, startBind, startKea, type BindServer, type KeaServer } from '../../support/servers';

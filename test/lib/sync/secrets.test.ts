@@ -1,8 +1,8 @@
 /** Secrets stay credentials: URLs carrying a password are refused, and messages never repeat one. */
 import { expect } from 'chai';
 import { IpamError, redact } from '../../../lib/errors';
-import { openMongoStore } from '../../../lib/store/mongodb';
-import { keaClientOf } from '../../../lib/sync/import-leases';
+import { openMongoStore } from '../../../lib/store';
+import { keaClientOf } from '../../../lib/sync/kea';
 
 function thrown(run: () => unknown): IpamError {
   try {

@@ -1,0 +1,226 @@
+/**
+ * Claims: candidates are reserved in this process (`claiming`, on the store's local state) while they are
+ * probed and written, so allocators of one process do not collide; between processes the unique address key
+ * decides (a collision moves on to the next free address). A slot is one address of an allocation.
+ */
+import { formatAddress, activeProbes } from '../address';
+import { isIpamError } from '../errors';
+import type { Context } from '../record';
+import { buildAddress, insertAddressCounted, insertWritesCounted, addressesByRequest, type AddressDoc, type RangeDoc } from '../space';
+import { endExpiredHolds, isExpiredHold, storeNowIso } from './holds';
+import { advanceHint, markFull, startOf } from './hint';
+import { availableOf, batchSize, gaps, rangeFull } from './search';
+import { keyAt, viewOf, type RangeView } from './view';
+
+export interface Picked {
+  /** Reserved for this caller in `claiming`; release them with `releaseClaims`. */
+  candidates: bigint[];
+  /** Free in the store but being claimed by another allocator of this process. */
+  blocked: { value: bigint; settled: Promise<void> }[];
+  /** The first address not stored and not excluded, whether claimable or not. */
+  firstGap?: bigint;
+}
+
+/** Up to `want` free addresses from `from` on, reserved against the other allocators of this process. */
+export async function pickCandidates(
+  ctx: Context,
+  view: RangeView,
+  from: bigint,
+  want: number,
+  skip: Set<bigint>,
+): Promise<Picked> {
+  const picked: Picked = { candidates: [], blocked: [] };
+  try {
+    for await (const value of gaps(ctx, view, from)) {
+      picked.firstGap ??= value;
+      if (skip.has(value)) continue;
+      const key = keyAt(view, value);
+      const settled = view.local.claiming.get(key);
+      if (settled) {
+        picked.blocked.push({ value, settled });
+        continue;
+      }
+      // Checked and set with no await in between: the claim is atomic within this process.
+      let release!: () => void;
+      view.local.claiming.set(key, new Promise<void>((resolve) => (release = resolve)));
+      view.local.releasers.set(key, release);
+      picked.candidates.push(value);
+      if (picked.candidates.length >= want) break;
+    }
+  } catch (err) {
+    releaseClaims(view, picked.candidates);
+    throw err;
+  }
+  return picked;
+}
+
+export function releaseClaims(view: RangeView, values: bigint[]): void {
+  for (const value of values) {
+    const key = keyAt(view, value);
+    view.local.releasers.get(key)?.();
+    view.local.releasers.delete(key);
+    view.local.claiming.delete(key);
+  }
+}
+
+export interface Slot {
+  index: number;
+  requestKey?: string;
+  /** The hold's end (ISO) when the allocation is a hold. */
+  holdUntil?: string;
+  doc?: AddressDoc;
+}
+
+/** Slots a previous (or concurrent) call with the same requestId already filled. */
+export async function fillFromStore(ctx: Context, slots: Slot[]): Promise<void> {
+  const open = slots.filter((slot) => !slot.doc && slot.requestKey);
+  if (open.length === 0) return;
+  const found = await addressesByRequest<AddressDoc>(ctx, open.map((slot) => slot.requestKey as string));
+  // A hold of this request that expired is not replayed: it is ended, and the slot allocates afresh.
+  const held = [...found.values()].filter((doc) => typeof doc.holdUntil === 'string');
+  const now = held.length > 0 ? await storeNowIso(ctx) : '';
+  const expired = held.filter((doc) => isExpiredHold(doc, now));
+  if (expired.length > 0) await endExpiredHolds(ctx, expired);
+  for (const slot of open) {
+    const doc = found.get(slot.requestKey as string);
+    slot.doc = doc && expired.includes(doc) ? undefined : doc;
+  }
+}
+
+/**
+ * Fills the open slots: candidates are reserved in this process (`claiming`) until every open slot has one,
+ * then all are written in one atomic batch, so a crash part-way leaves nothing of the call. A batch that
+ * collides (another process took an address, or a concurrent call with the same requestId won) writes
+ * nothing: the taken address is skipped, a replayed slot is filled from the store, and the rest is tried again.
+ */
+export async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<string, unknown>, slots: Slot[]): Promise<void> {
+  const view = viewOf(ctx, range);
+  const probing = activeProbes(ctx.checks).length > 0;
+  const skip = new Set<bigint>();
+  let pending: { slot: Slot; value: bigint }[] = [];
+  let cursor = startOf(view);
+  let firstGap: bigint | undefined;
+  let firstPass = true;
+  let fromStart = false;
+  const unclaimed = () => slots.filter((s) => !s.doc && !pending.some((p) => p.slot === s));
+  try {
+    for (;;) {
+      for (let open = unclaimed(); open.length > 0; open = unclaimed()) {
+        const picked = await pickCandidates(ctx, view, cursor, batchSize(open.length, probing), skip);
+        if (firstPass) firstGap = picked.firstGap;
+        firstPass = false;
+        if (picked.candidates.length === 0) {
+          if (picked.blocked.length > 0) {
+            // Only addresses other allocators of this process are claiming are left: let ours go (so two
+            // waiting allocators cannot hold each other up), wait for theirs, then look again from there.
+            releaseClaims(view, pending.map((p) => p.value));
+            pending = [];
+            await Promise.all(picked.blocked.map((b) => b.settled));
+            cursor = picked.blocked.reduce((min, b) => (b.value < min ? b.value : min), picked.blocked[0].value);
+            continue;
+          }
+          await fillFromStore(ctx, slots);
+          if (unclaimed().length === 0) break;
+          if (!fromStart && cursor > view.first) {
+            // Nothing from the hint on: look once from the range's start before calling it full (a hint can be
+            // ahead of a free address another process's release has not yet lowered it to).
+            fromStart = true;
+            cursor = view.first;
+            continue;
+          }
+          if (firstGap === undefined) await markFull(ctx, view);
+          throw rangeFull(range, ctx, slots.length, slots.length - unclaimed().length);
+        }
+        const available = await availableOf(ctx, view, picked.candidates);
+        const unused: bigint[] = [];
+        for (const [i, value] of picked.candidates.entries()) {
+          const slot = available[i] ? open.shift() : undefined;
+          if (slot) pending.push({ slot, value });
+          else {
+            if (!available[i]) skip.add(value);
+            unused.push(value);
+          }
+        }
+        releaseClaims(view, unused);
+        cursor = picked.candidates[picked.candidates.length - 1] + 1n;
+      }
+      const outcome = await writeAll(ctx, view, fields, pending);
+      if (outcome === 'written') break;
+      // Not written: a taken address is skipped, a replayed slot keeps the winner's record; the rest stays pending.
+      const taken = outcome === 'replayed' ? [] : outcome;
+      const gone = pending.filter((p) => p.slot.doc || taken.includes(p.value));
+      for (const value of taken) skip.add(value);
+      releaseClaims(view, gone.map((p) => p.value));
+      pending = pending.filter((p) => !gone.includes(p));
+    }
+  } finally {
+    releaseClaims(view, pending.map((p) => p.value));
+  }
+  const mine = pending.map((p) => p.slot.doc as AddressDoc);
+  if (firstGap !== undefined) await advanceHint(ctx, view, firstGap, mine);
+}
+
+/**
+ * Writes the pending records in one atomic batch and fills their slots. On a collision it writes nothing
+ * and returns the addresses of the batch found taken (all of them, so a busy neighbour is not met again
+ * one address per try), or 'replayed' once the slots a concurrent same-requestId call filled hold its records.
+ */
+export async function writeAll(
+  ctx: Context,
+  view: RangeView,
+  fields: Record<string, unknown>,
+  pending: { slot: Slot; value: bigint }[],
+): Promise<'written' | 'replayed' | bigint[]> {
+  if (pending.length === 0) return 'written';
+  const docs = await Promise.all(pending.map(({ slot, value }) => addressAt(ctx, view, fields, slot, value)));
+  try {
+    await ctx.store.atomic(insertWritesCounted(docs));
+  } catch (err) {
+    if (!isIpamError(err, 'DUPLICATE')) throw err;
+    if (err.field !== 'key') {
+      await fillFromStore(ctx, pending.map((p) => p.slot));
+      if (!pending.some((p) => p.slot.doc)) throw err;
+      return 'replayed';
+    }
+    const keys = docs.map((doc) => doc.key);
+    const stored = await ctx.store.collection<AddressDoc>('addresses').find({ key: { $in: keys } }, { fields: ['key'] });
+    if (stored.length === 0) throw err;
+    const taken = new Set(stored.map((doc) => doc.key));
+    return pending.filter((_, i) => taken.has(keys[i])).map((p) => p.value);
+  }
+  pending.forEach(({ slot }, i) => (slot.doc = docs[i]));
+  return 'written';
+}
+
+export async function addressAt(ctx: Context, view: RangeView, fields: Record<string, unknown>, slot: Slot, value: bigint): Promise<AddressDoc> {
+  const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) }, undefined, { range: view.doc });
+  if (slot.requestKey) doc.requestKey = slot.requestKey;
+  if (slot.holdUntil) doc.holdUntil = slot.holdUntil;
+  return doc;
+}
+
+/**
+ * Inserts the slot's record at `value`. A taken address (another writer won the unique key) leaves the
+ * slot open; a taken requestKey (a concurrent call with the same requestId won) fills it with the winner.
+ */
+export async function claim(
+  ctx: Context,
+  view: RangeView,
+  fields: Record<string, unknown>,
+  slot: Slot,
+  value: bigint,
+): Promise<'claimed' | 'taken' | 'replayed'> {
+  const doc = await addressAt(ctx, view, fields, slot, value);
+  try {
+    await insertAddressCounted(ctx, doc);
+    slot.doc = doc;
+    return 'claimed';
+  } catch (err) {
+    if (isIpamError(err, 'DUPLICATE') && err.field !== 'key') {
+      await fillFromStore(ctx, [slot]);
+      return slot.doc ? 'replayed' : 'taken';
+    }
+    if (isIpamError(err, 'DUPLICATE')) return 'taken';
+    throw err;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The allocation hint: where the next search of a range starts (`freeHint`, stored; `hintVersion`, bumped by
+ * every release). Allocations move it up by compare-and-set; this process keeps its own hint ahead of the
+ * stored one (`localHints`) and writes only when the stored one lags.
+ */
+import { keyValue } from '../address';
+import type { Context } from '../record';
+import type { AddressDoc, RangeDoc } from '../space';
+import { gaps } from './search';
+import { keyAt, viewOf, type RangeView } from './view';
+
+/** How far the stored hint may lag behind this process's own before it is written... */
+export const HINT_LAG = 64n;
+
+/**
+ * ...and then only once this process's hint has moved this many times since it last wrote, or this far: in a
+ * nearly full range every allocation moves the hint past a long used stretch, which would otherwise cost a write each.
+ */
+export const HINT_WRITE_MOVES = 64;
+
+export const HINT_WRITE_SPAN = 4096n;
+
+/**
+ * Moves the range's hint up to the first address this call did not leave taken, by compare-and-set on
+ * `hintVersion`: a release since the range was read bumped it, and its lower hint then stands.
+ */
+export async function advanceHint(ctx: Context, view: RangeView, firstGap: bigint, mine: AddressDoc[]): Promise<void> {
+  const taken = new Set(mine.map((doc) => keyValue(doc.key)));
+  let hint = firstGap;
+  while (taken.has(hint)) hint++;
+  await moveHint(ctx, view, hint);
+}
+
+/** Nothing free from the hint on: park the hint past the end until a release lowers it. */
+export async function markFull(ctx: Context, view: RangeView): Promise<void> {
+  if (view.last + 1n > (view.family === 4 ? 0xffffffffn : (1n << 128n) - 1n)) return;
+  await moveHint(ctx, view, view.last + 1n, true);
+}
+
+/** The stored hint; a range written before hints existed starts at its first address. */
+export function storedHint(doc: RangeDoc): string {
+  return doc.freeHint ?? doc.startKey;
+}
+
+/**
+ * The start of a search: this process's own hint for the range (`local.localHints`), valid only while
+ * the stored `hintVersion` is the one it was computed under (any release, from any process, bumps it).
+ * It spares the store a write per allocation: the stored hint moves only once it lags behind
+ * (HINT_LAG, HINT_WRITE_*), so another process starting from it skips at most HINT_WRITE_SPAN used
+ * addresses, by counting.
+ */
+export function startOf(view: RangeView): bigint {
+  const stored = keyValue(storedHint(view.doc));
+  const local = view.local.localHints.get(view.doc.id);
+  return local && local.version === view.doc.hintVersion && local.value > stored ? local.value : stored;
+}
+
+export async function moveHint(ctx: Context, view: RangeView, value: bigint, always = false): Promise<void> {
+  const { id, hintVersion } = view.doc;
+  let local = view.local.localHints.get(id);
+  if (!local || local.version !== hintVersion) view.local.localHints.set(id, (local = { version: hintVersion, value, moves: 0 }));
+  if (local.value < value) local.value = value;
+  local.moves++;
+  const next = keyAt(view, value);
+  if (next <= storedHint(view.doc)) return;
+  const lag = value - keyValue(storedHint(view.doc));
+  if (!always && (lag < HINT_LAG || (local.moves < HINT_WRITE_MOVES && lag < HINT_WRITE_SPAN))) return;
+  local.moves = 0;
+  await ctx.store
+    .collection<RangeDoc>('ranges')
+    .updateOne({ id, hintVersion, freeHint: { $lt: next } }, { $set: { freeHint: next } });
+}
+
+/**
+ * Moves a range's stored hint up to its first free address (after a bulk write such as an import, which
+ * does not move hints), so that the first allocation of any process starts there instead of skipping the
+ * filled stretch by counting. A range that no longer exists is ignored.
+ */
+export async function refreshHint(ctx: Context, rangeId: string): Promise<void> {
+  const doc = await ctx.store.collection<RangeDoc>('ranges').findOne({ id: rangeId });
+  if (!doc) return;
+  const view = viewOf(ctx, doc);
+  for await (const value of gaps(ctx, view, keyValue(storedHint(doc)))) {
+    await moveHint(ctx, view, value, true);
+    return;
+  }
+  await markFull(ctx, view);
+}

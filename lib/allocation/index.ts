@@ -1,0 +1,7 @@
+export { allocate, findAvailable } from './allocate';
+export type { AllocatedRecord } from './allocate';
+export { refreshHint } from './hint';
+export { confirm, expireHolds } from './holds';
+export type { HoldExpiredEvent } from './holds';
+export { release } from './release';
+export { allocateSubnet } from './subnets';

@@ -1,0 +1,12 @@
+export type { Context } from './context';
+export { MULTI_VALUE_SEPARATOR, checkCustomFields, checkDefinitionList, defineCustomField, findDefinition, listCustomFields, replaceCustomFields, updateSetting } from './custom-fields';
+export type { CustomFieldDefinition } from './custom-fields';
+export { ADDRESS_STATES, KEA_SERVICE, RIRS, SERVICES, canonicalOf, canonicalOrCustom, fold, isReservedRangeService } from './enums';
+export { addressFilters, checkThreshold, expiryBounds, expiryStatusOf, stateConditions } from './expiry-status';
+export type { ExpiryStatus } from './expiry-status';
+export { FIELD_TABLE, INTERNAL_FIELDS, READ_ONLY_FIELDS, canonicalValue, optionalFields } from './fields';
+export { countAny, findAny, isFilterField, toStoreFilter } from './filters';
+export { asOperation, checkRetention, historyOfUpdate, historyPages, historyWrites, pruneHistory, readHistory, withSource, withoutHistory } from './history';
+export type { HistoryDoc, HistorySource } from './history';
+export { RECORD_NOUN, checkInput, clearedFields, nowIso, toRecord, unsetMissing } from './records';
+export type { AddressRecord, BlockRecord, Entity, Exclusion, Keyed, RangeRecord } from './records';

@@ -1,0 +1,249 @@
+/**
+ * Address records: one per address per address space (the unique key decides), mapped to the most
+ * specific containing block and to the range that contains it with the same service and instance.
+ */
+import { randomUUID } from 'node:crypto';
+import { parseAddress, parseMac, addressKey, checkAddressSpace, requestKey } from '../address';
+import { checkCustomFields, INTERNAL_FIELDS, READ_ONLY_FIELDS, canonicalValue, optionalFields, checkInput, clearedFields, nowIso, unsetMissing, toRecord, type AddressRecord, type Keyed, type Context } from '../record';
+import { deleteAddressesCounted, insertAddressCounted, updateAddressCounted } from './counters';
+import { IpamError, invalid, isIpamError, show } from '../errors';
+import { mostSpecificBlockId, mostSpecificRangeId } from './mapping';
+import { moveWrites, requestTaken } from './requests';
+import { overlapping, startFloor } from './bounds';
+
+export type AddressDoc = AddressRecord & Keyed & { requestKey?: string };
+
+/** Fields an address may lack, so an update can clear them; `requestKey` goes with `requestId`. */
+const OPTIONAL_FIELDS = [...optionalFields('addresses'), 'requestKey'];
+
+export interface BuildOptions {
+  /** The range the address is expected to map to (allocation knows it): narrows the search for a more specific one. */
+  range?: { startKey: string; endKey: string };
+}
+
+/** Validates input into a complete, mapped address document (not yet stored). */
+export async function buildAddress(ctx: Context, input: unknown, base?: AddressDoc, options: BuildOptions = {}): Promise<AddressDoc> {
+  const fields: Record<string, unknown> = { ...(base ? editableOf(base) : {}), ...checkInput('addresses', input) };
+  for (const field of clearedFields(input)) delete fields[field];
+  if (fields.address === undefined) throw invalid('address', fields.address, 'is required');
+  const parsed = parseAddress(fields.address, 'address');
+  const addressSpace = checkAddressSpace(fields.addressSpace);
+  const key = addressKey(addressSpace, parsed.family, parsed.value);
+  const service = {
+    managedByService: canonicalValue('addresses', 'managedByService', fields.managedByService),
+    serviceInstance: canonicalValue('addresses', 'serviceInstance', fields.serviceInstance),
+  };
+  const where = { addressSpace, family: parsed.family, startKey: key, endKey: key };
+  const now = nowIso();
+  const doc: AddressDoc = {
+    id: base?.id ?? randomUUID(),
+    addressSpace,
+    family: parsed.family,
+    address: parsed.text,
+    ...service,
+    deviceType: canonicalValue('addresses', 'deviceType', fields.deviceType),
+    ipAddressState: canonicalValue('addresses', 'ipAddressState', fields.ipAddressState),
+    assignmentType: canonicalValue('addresses', 'assignmentType', fields.assignmentType),
+    rangeId: await mostSpecificRangeId(ctx, where, service, options.range),
+    blockId: await mostSpecificBlockId(ctx, where),
+    key,
+    createdAt: base?.createdAt ?? now,
+    updatedAt: now,
+  };
+  copyText(fields, doc, ['deviceName', 'description', 'duid']);
+  if (fields.macAddress !== undefined) doc.macAddress = canonicalMac(fields.macAddress);
+  if (fields.expiryDate !== undefined) doc.expiryDate = canonicalDate('expiryDate', fields.expiryDate);
+  if (fields.iaid !== undefined) doc.iaid = fields.iaid as number;
+  if (fields.dhcpReservation !== undefined) doc.dhcpReservation = fields.dhcpReservation as Record<string, unknown>;
+  if (fields.dns !== undefined) doc.dns = fields.dns as Record<string, unknown>;
+  const customFields = await checkCustomFields(ctx, 'addresses', fields.customFields);
+  if (customFields) doc.customFields = customFields;
+  if (fields.requestId !== undefined) {
+    doc.requestId = fields.requestId as string;
+    // An address allocated in a set keeps its position's key (requestId + n) through updates.
+    const kept = base?.requestId === doc.requestId && base?.addressSpace === addressSpace ? base?.requestKey : undefined;
+    doc.requestKey = kept ?? requestKey(addressSpace, doc.requestId);
+  }
+  return doc;
+}
+
+export async function addAddress(ctx: Context, input: unknown): Promise<AddressRecord> {
+  const doc = await buildAddress(ctx, input);
+  await insertAddress(ctx, doc);
+  return toRecord(doc, ctx);
+}
+
+/** Inserts a built address; a key collision becomes a DUPLICATE that names the address. */
+export async function insertAddress(ctx: Context, doc: AddressDoc): Promise<void> {
+  try {
+    await insertAddressCounted(ctx, doc);
+  } catch (err) {
+    throw uniqueCollision(err, doc);
+  }
+}
+
+/** A unique-index collision in the words of the record: the address, or the requestId, already taken. */
+export function uniqueCollision(err: unknown, doc: AddressDoc): unknown {
+  if (!isIpamError(err, 'DUPLICATE')) return err;
+  if (err.field === 'key') return duplicateAddress(doc);
+  if (err.field === 'requestId' || err.field === 'id') return requestTaken(doc);
+  return err;
+}
+
+export function duplicateAddress(doc: { address: string; addressSpace: string }): IpamError {
+  return new IpamError(
+    'DUPLICATE',
+    `address ${show(doc.address)}: already exists in address space ${show(doc.addressSpace)}`,
+    { field: 'address', value: doc.address },
+  );
+}
+
+/**
+ * Updates an address. Only the fields that differ are written, so concurrent updates of different fields
+ * (a user's edit, a sync status) both land; fields given as null or '' are cleared.
+ */
+export async function updateAddress(ctx: Context, selector: unknown, input: unknown): Promise<AddressRecord> {
+  const current = await getAddressDoc(ctx, selector);
+  const doc = await buildAddress(ctx, withoutSelector(input), current);
+  const $set = Object.fromEntries(
+    Object.entries(doc).filter(([field, value]) => field !== 'id' && JSON.stringify(value) !== JSON.stringify(current[field])),
+  );
+  const $unset = unsetMissing(current, doc, OPTIONAL_FIELDS);
+  // What ipam-expiry reported (expiryReported; expiryStatus in older records) goes only with the expiryDate.
+  if ($unset.expiryDate) {
+    for (const field of ['expiryReported', 'expiryStatus']) if (current[field] !== undefined) $unset[field] = true;
+  }
+  const update = { $set, ...(Object.keys($unset).length ? { $unset } : {}) };
+  const requestMoves = moveWrites(doc.id, current.requestKey, doc.requestKey);
+  try {
+    await updateAddressCounted(ctx, current, { id: doc.id }, update, doc, requestMoves);
+  } catch (err) {
+    throw uniqueCollision(err, doc);
+  }
+  if (current.key !== doc.key) await addressesFreed(ctx, [current]);
+  return toRecord(doc, ctx);
+}
+
+export async function getAddress(ctx: Context, selector: unknown): Promise<AddressRecord> {
+  return toRecord(await getAddressDoc(ctx, selector), ctx);
+}
+
+/** An address by `id`, or by `address` (+ `addressSpace`). */
+export async function getAddressDoc(ctx: Context, selector: unknown): Promise<AddressDoc> {
+  const input = (typeof selector === 'string' ? { id: selector } : selector) as Record<string, unknown> | null;
+  const addresses = ctx.store.collection<AddressDoc>('addresses');
+  if (input && typeof input.id === 'string' && input.id !== '') {
+    const doc = await addresses.findOne({ id: input.id });
+    if (!doc) throw new IpamError('NOT_FOUND', `address id ${show(input.id)} not found`, { field: 'id', value: input.id });
+    return doc;
+  }
+  if (input && input.address !== undefined) {
+    const parsed = parseAddress(input.address, 'address');
+    const space = checkAddressSpace(input.addressSpace);
+    const doc = await addresses.findOne({ key: addressKey(space, parsed.family, parsed.value) });
+    if (!doc) {
+      throw new IpamError('NOT_FOUND', `address ${show(parsed.text)} not found in address space ${show(space)}`, {
+        field: 'address',
+        value: parsed.text,
+      });
+    }
+    return doc;
+  }
+  throw invalid('id', input?.id, 'give the id, or the address (and addressSpace)');
+}
+
+/**
+ * Deletes address records (never DHCP or DNS data) in batches with their counter changes, and tells their
+ * ranges the addresses are free again.
+ */
+export async function deleteAddressDocs(
+  ctx: Context,
+  docs: AddressDoc[],
+  onProgress?: (done: number, total: number) => void,
+  operation?: string,
+): Promise<AddressDoc[]> {
+  // The hints go down first: a failure after it leaves a hint lower than needed (allocation skips the
+  // taken addresses), never freed addresses hidden below a hint (allocation would answer RANGE_FULL).
+  await addressesFreed(ctx, docs);
+  await deleteAddressesCounted(ctx, docs, onProgress, operation);
+  return docs;
+}
+
+/**
+ * Lowers the allocation hint of every range containing a freed address. The version bump makes a
+ * concurrent allocator's compare-and-set of the hint fail, so a freed address is never skipped.
+ */
+export async function addressesFreed(ctx: Context, docs: AddressDoc[]): Promise<void> {
+  const ranges = ctx.store.collection<{ id: string; startKey: string; endKey: string }>('ranges');
+  for (const group of bySpaceAndFamily(docs)) {
+    const keys = group.map((doc) => doc.key).sort();
+    const span = { addressSpace: group[0].addressSpace, family: group[0].family, startKey: keys[0], endKey: keys[keys.length - 1] };
+    const near = await ranges.find(
+      { addressSpace: span.addressSpace, ...overlapping(span, await startFloor(ctx, 'ranges', span)) },
+      { fields: ['startKey', 'endKey'] },
+    );
+    for (const range of near) {
+      const lowest = keys[firstAtOrAfter(keys, range.startKey)];
+      if (lowest !== undefined && lowest <= range.endKey) await ranges.updateOne({ id: range.id }, { $min: { freeHint: lowest }, $inc: { hintVersion: 1 } });
+    }
+  }
+}
+
+/** Index of the first sorted key >= wanted (binary search). */
+function firstAtOrAfter(sorted: string[], wanted: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (sorted[middle] < wanted) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+function bySpaceAndFamily(docs: AddressDoc[]): AddressDoc[][] {
+  const groups = new Map<string, AddressDoc[]>();
+  for (const doc of docs) {
+    const name = `${doc.addressSpace}|${doc.family}`;
+    const group = groups.get(name);
+    if (group) group.push(doc);
+    else groups.set(name, [doc]);
+  }
+  return [...groups.values()];
+}
+
+/** `aa:bb:cc:dd:ee:ff` from colon, dash, dot (Cisco) or bare hex forms. */
+export function canonicalMac(value: unknown): string {
+  const mac = typeof value === 'string' ? parseMac(value) : undefined;
+  if (!mac) throw invalid('macAddress', value, 'must be six hex bytes, e.g. aa:bb:cc:dd:ee:ff');
+  return mac;
+}
+
+/** ISO date (`2026-12-31`) or date-time; a date-time is stored in UTC. */
+export function canonicalDate(field: string, value: unknown): string {
+  if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value.trim())) {
+    const date = new Date(`${value.trim()}T00:00:00Z`);
+    if (!Number.isNaN(date.getTime()) && date.toISOString().startsWith(value.trim())) return value.trim();
+  }
+  if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(value.trim())) {
+    const date = new Date(value.trim());
+    if (!Number.isNaN(date.getTime())) return date.toISOString();
+  }
+  throw invalid(field, value, 'must be an ISO date such as 2026-12-31 or 2026-12-31T18:00:00Z');
+}
+
+function copyText(from: Record<string, unknown>, to: AddressDoc, fields: string[]): void {
+  for (const field of fields) if (from[field] !== undefined) to[field] = from[field] as string;
+}
+
+/** The user-editable fields of a stored address, as input for re-validation on update. */
+function editableOf(doc: AddressDoc): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(doc).filter(([field]) => !READ_ONLY_FIELDS.has(field) && !INTERNAL_FIELDS.includes(field)));
+}
+
+/** `update` payloads name the address by id or address; the selector is not a change. */
+function withoutSelector(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null) return input;
+  const { id, ...rest } = input as Record<string, unknown>;
+  return rest;
+}

@@ -1,0 +1,281 @@
+/**
+ * Assigned counters: every range keeps `assignedCount`, the addresses mapped to it (`rangeId`), and every
+ * block the addresses mapped to it directly (`blockId`, the most specific block containing them). This
+ * module is the one place that writes addresses together with their counter changes, in one
+ * `store.atomic` batch, so no write path can forget them: insert, delete and re-map of addresses all go
+ * through here. `reconcile` recounts and repairs any drift (a crash on a store without transactions, an
+ * older store, or a write racing a re-map or a second release of the same address).
+ */
+import type { AddressDoc } from './addresses';
+import type { IpamError } from '../errors';
+import { historyOfUpdate, historyWrites, type Context } from '../record';
+import { checkAddressSpace } from '../address';
+import { recomputeCover } from './range-cover';
+import { insertManyWithRequests, insertWrites } from './requests';
+import { insertValid, type Collection, type Filter, type Update, type Write } from '../store';
+
+export const COUNT_FIELD = 'assignedCount';
+
+/** Addresses written or re-mapped per atomic batch: big enough to be cheap, small enough not to stall the event loop. */
+export const CHUNK = 1000;
+
+type Mapped = Pick<AddressDoc, 'id'> & { rangeId?: string | null; blockId?: string | null; requestKey?: string };
+type Counted = { id: string; assignedCount?: number };
+
+/** Counter deltas per range and per block id. */
+class Deltas {
+  readonly ranges = new Map<string, number>();
+  readonly blocks = new Map<string, number>();
+
+  add(doc: { rangeId?: string | null; blockId?: string | null }, by: number): this {
+    if (doc.rangeId) this.ranges.set(doc.rangeId, (this.ranges.get(doc.rangeId) ?? 0) + by);
+    if (doc.blockId) this.blocks.set(doc.blockId, (this.blocks.get(doc.blockId) ?? 0) + by);
+    return this;
+  }
+
+  writes(): Write[] {
+    const writes: Write[] = [];
+    for (const [collection, deltas] of [['ranges', this.ranges], ['blocks', this.blocks]] as const) {
+      for (const [id, delta] of deltas) {
+        if (delta !== 0) writes.push({ op: 'update', collection, filter: { id }, update: { $inc: { [COUNT_FIELD]: delta } } });
+      }
+    }
+    return writes;
+  }
+}
+
+/**
+ * The writes that store these addresses, with their requests (lib/requests.ts), history entries
+ * (lib/history.ts) and counter changes: one batch.
+ */
+export function insertWritesCounted(docs: AddressDoc[]): Write[] {
+  const deltas = new Deltas();
+  for (const doc of docs) deltas.add(doc, 1);
+  return [...docs.flatMap(insertWrites), ...docs.flatMap((doc) => historyWrites('address', null, doc)), ...deltas.writes()];
+}
+
+/** Inserts one address and counts it, all or none; `alongside` are other writes that belong to the same step. */
+export function insertAddressCounted(ctx: Context, doc: AddressDoc, alongside: Write[] = []): Promise<void> {
+  return ctx.store.atomic([...insertWritesCounted([doc]), ...alongside]);
+}
+
+/** Which document of a batch a unique-index collision names: its address key, else its request key. */
+function collided(doc: AddressDoc, err: IpamError): boolean {
+  return (err.field === 'key' ? doc.key : doc.requestKey) === err.value;
+}
+
+/**
+ * Inserts many addresses, a CHUNK per batch, with per-document failures as `insertMany` reports them. On a
+ * transactional store each chunk's valid documents are written together with their counts (a crash leaves
+ * none of the chunk); elsewhere the chunk goes in bulk and its counts follow (a crash between the two is
+ * repaired by `reconcile`, which an import runs when it ends).
+ */
+export async function insertAddressesCounted(
+  ctx: Context,
+  docs: AddressDoc[],
+): Promise<{ inserted: number; failures: { index: number; error: Error }[] }> {
+  const failures: { index: number; error: Error }[] = [];
+  for (let start = 0; start < docs.length; start += CHUNK) {
+    const chunk = docs.slice(start, start + CHUNK);
+    const failed = ctx.store.transactional
+      ? await insertValid(ctx.store, chunk, insertWritesCounted, collided)
+      : await insertThenCount(ctx, chunk);
+    failures.push(...failed.map(({ index, error }) => ({ index: start + index, error })));
+    if (start + CHUNK < docs.length) await yieldToEventLoop();
+  }
+  return { inserted: docs.length - failures.length, failures };
+}
+
+async function insertThenCount(ctx: Context, chunk: AddressDoc[]): Promise<{ index: number; error: Error }[]> {
+  const { failures } = await insertManyWithRequests(ctx, chunk);
+  const failed = new Set(failures.map((f) => f.index));
+  const deltas = new Deltas();
+  const history: Write[] = [];
+  for (const [index, doc] of chunk.entries()) {
+    if (failed.has(index)) continue;
+    deltas.add(doc, 1);
+    history.push(...historyWrites('address', null, doc));
+  }
+  const counts = [...history, ...deltas.writes()];
+  if (counts.length > 0) await ctx.store.atomic(counts);
+  return failures;
+}
+
+/**
+ * Updates one address (`before` is its stored document); a change of its range or block moves its count in the
+ * same batch, with its history entry. The history entry goes first: when it ends a hold, its collision (the
+ * hold ended otherwise meanwhile) stops the batch before anything else is written.
+ */
+export function updateAddressCounted(
+  ctx: Context,
+  before: AddressDoc,
+  filter: Filter,
+  update: Update,
+  after: Mapped,
+  alongside: Write[] = [],
+  operation?: string,
+): Promise<void> {
+  const write: Write = { op: 'update', collection: 'addresses', filter, update };
+  const deltas = new Deltas();
+  if ((before.rangeId ?? null) !== (after.rangeId ?? null)) deltas.add({ rangeId: before.rangeId }, -1).add({ rangeId: after.rangeId }, 1);
+  if ((before.blockId ?? null) !== (after.blockId ?? null)) deltas.add({ blockId: before.blockId }, -1).add({ blockId: after.blockId }, 1);
+  const history = historyOfUpdate('address', before, update, operation);
+  const others = [...alongside, ...deltas.writes()];
+  if (others.length === 0 && history.length === 0) return ctx.store.collection('addresses').updateOne(filter, update).then(() => undefined);
+  return ctx.store.atomic([...history, write, ...others]);
+}
+
+/**
+ * Deletes addresses (their stored documents) by id, one deleteMany with its history entries and counter changes
+ * per CHUNK, yielding between chunks. History goes first (see updateAddressCounted).
+ */
+export async function deleteAddressesCounted(
+  ctx: Context,
+  docs: AddressDoc[],
+  onProgress?: (done: number, total: number) => void,
+  operation?: string,
+): Promise<void> {
+  for (let start = 0; start < docs.length; start += CHUNK) {
+    const chunk = docs.slice(start, start + CHUNK);
+    const history = chunk.flatMap((doc) => historyWrites('address', doc, null, operation));
+    const deltas = new Deltas();
+    for (const doc of chunk) deltas.add(doc, -1);
+    const remove: Write = chunk.length === 1
+      ? { op: 'delete', collection: 'addresses', filter: { id: chunk[0].id } }
+      : { op: 'delete', collection: 'addresses', filter: { id: { $in: chunk.map((doc) => doc.id) } }, many: true };
+    const requestKeys = chunk.filter((doc) => doc.requestKey).map((doc) => doc.requestKey as string);
+    const requests: Write[] = requestKeys.length > 0 ? [{ op: 'delete', collection: 'requests', filter: { id: { $in: requestKeys } }, many: true }] : [];
+    await ctx.store.atomic([...history, remove, ...requests, ...deltas.writes()]);
+    onProgress?.(Math.min(start + CHUNK, docs.length), docs.length);
+    if (start + CHUNK < docs.length) await yieldToEventLoop();
+  }
+}
+
+/**
+ * Re-maps the addresses matching `filter` to `to` on `field` (rangeId or blockId), a CHUNK at a time: each
+ * chunk is one updateMany per previous value plus the counter changes, in one batch. `filter` must stop
+ * matching an address once it is re-mapped (it names the previous values), which ends the loop.
+ */
+export async function remapAddresses(ctx: Context, filter: Filter, field: 'rangeId' | 'blockId', to: string | null): Promise<number> {
+  const addresses = ctx.store.collection<AddressDoc>('addresses');
+  // An address still matching after its update (written meanwhile) is not retried, so the loop always ends
+  // (a whole page of such addresses ends it early; reconcile and a repeat of the change repair that).
+  const attempted = new Set<string>();
+  let moved = 0;
+  for (;;) {
+    const docs = (await addresses.find(filter, { limit: CHUNK, fields: [field, 'address', 'addressSpace'] })).filter((doc) => !attempted.has(doc.id));
+    if (docs.length === 0) return moved;
+    const byPrevious = new Map<string | null, string[]>();
+    for (const doc of docs) {
+      attempted.add(doc.id);
+      const previous = (doc[field] as string | null | undefined) ?? null;
+      if (previous === to) continue;
+      const ids = byPrevious.get(previous);
+      if (ids) ids.push(doc.id);
+      else byPrevious.set(previous, [doc.id]);
+    }
+    if (byPrevious.size === 0) return moved;
+    const writes: Write[] = docs
+      .filter((doc) => ((doc[field] as string | null | undefined) ?? null) !== to)
+      .flatMap((doc) => historyWrites('address', doc, { ...doc, [field]: to }, 'remap'));
+    const deltas = new Deltas();
+    for (const [previous, ids] of byPrevious) {
+      writes.push({
+        op: 'update',
+        collection: 'addresses',
+        filter: { id: { $in: ids }, [field]: previous },
+        update: { $set: { [field]: to } },
+        many: true,
+      });
+      deltas.add({ [field]: previous }, -ids.length).add({ [field]: to }, ids.length);
+      moved += ids.length;
+    }
+    await ctx.store.atomic([...writes, ...deltas.writes()]);
+    await yieldToEventLoop();
+  }
+}
+
+/** The stored count, or a count of the addresses when the document predates counters (until reconciled). */
+export async function assignedOf(ctx: Context, collection: 'ranges' | 'blocks', doc: Counted): Promise<number> {
+  if (typeof doc[COUNT_FIELD] === 'number') return doc[COUNT_FIELD];
+  return ctx.store.collection('addresses').count({ [collection === 'ranges' ? 'rangeId' : 'blockId']: doc.id });
+}
+
+export interface Drift {
+  entity: 'range' | 'block';
+  id: string;
+  network: string;
+  /** The counter (`assignedCount` when absent; a block's range cover is `rangedSize` and `straddling`, lib/range-cover.ts). */
+  field?: 'rangedSize' | 'straddling';
+  stored: number | string | null;
+  counted: number | string;
+}
+
+export interface ReconcileReport {
+  ranges: number;
+  blocks: number;
+  /** Counters that differed from a recount, and were set to it. */
+  drift: Drift[];
+}
+
+/**
+ * Recounts the counters of the ranges and blocks matching `filter` (all of them by default) and sets
+ * those that drifted. One indexed count per range and block; a block's range cover reads its ranges' bounds.
+ */
+export async function reconcileCounters(ctx: Context, filter: { ranges?: Filter; blocks?: Filter } = {}): Promise<ReconcileReport> {
+  const report: ReconcileReport = { ranges: 0, blocks: 0, drift: [] };
+  const targets = [
+    ['ranges', 'range', 'rangeId', filter.ranges ?? {}],
+    ['blocks', 'block', 'blockId', filter.blocks ?? {}],
+  ] as const;
+  for (const [collection, entity, field, selection] of targets) {
+    const docs = ctx.store.collection<Counted & { network: string }>(collection);
+    const found = await docs.find(selection, { fields: [COUNT_FIELD, 'network'] });
+    for (const [index, doc] of found.entries()) {
+      const counted = await ctx.store.collection('addresses').count({ [field]: doc.id });
+      const stored = typeof doc[COUNT_FIELD] === 'number' ? doc[COUNT_FIELD] : null;
+      if (stored !== counted) {
+        await setCount(docs, doc.id, counted);
+        report.drift.push({ entity, id: doc.id, network: doc.network, stored, counted });
+      }
+      if (index % 100 === 99) await yieldToEventLoop();
+    }
+    report[collection] = found.length;
+    if (collection === 'blocks') report.drift.push(...(await coverDrift(ctx, found)));
+  }
+  return report;
+}
+
+async function coverDrift(ctx: Context, blocks: { id: string; network: string }[]): Promise<Drift[]> {
+  const network = new Map(blocks.map((block) => [block.id, block.network]));
+  const drift: Drift[] = [];
+  for (const { id, stored, counted } of await recomputeCover(ctx, blocks.map((block) => block.id))) {
+    for (const field of ['rangedSize', 'straddling'] as const) {
+      if (stored[field] !== counted[field]) drift.push({ entity: 'block', id, network: network.get(id) ?? '', field, stored: stored[field] ?? null, counted: counted[field] });
+    }
+  }
+  return drift;
+}
+
+/**
+ * The `range` `reconcile` operation: payload `{addressSpace?}` limits it to one address space; without it
+ * every range and block is recounted.
+ */
+export async function reconcile(ctx: Context, payload: unknown): Promise<ReconcileReport> {
+  const input = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>;
+  if (input.addressSpace === undefined || input.addressSpace === '') return reconcileCounters(ctx);
+  const space = { addressSpace: checkAddressSpace(input.addressSpace) };
+  return reconcileCounters(ctx, { ranges: space, blocks: space });
+}
+
+/**
+ * Sets a counter to a recount. A write landing between the count and this set is lost to the counter
+ * until the next reconcile; reconcile is for repair, not for running against a busy range.
+ */
+async function setCount(docs: Collection<Counted & { network: string }>, id: string, counted: number): Promise<void> {
+  await docs.updateOne({ id }, { $set: { [COUNT_FIELD]: counted } });
+}
+
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

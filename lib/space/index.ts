@@ -1,0 +1,17 @@
+export { addAddress, addressesFreed, buildAddress, deleteAddressDocs, duplicateAddress, getAddress, getAddressDoc, insertAddress, uniqueCollision, updateAddress } from './addresses';
+export type { AddressDoc } from './addresses';
+export { addBlock, checkRir, deleteBlock, getBlock, getBlockDoc, listBlocks, spaceLock, updateBlock } from './blocks';
+export type { BlockDoc } from './blocks';
+export { inside, intervalOf, intervalOfKeys, overlapping, resolveBounds } from './bounds';
+export type { Bounds } from './bounds';
+export { CHUNK, assignedOf, deleteAddressesCounted, insertAddressCounted, insertAddressesCounted, insertWritesCounted, reconcile, reconcileCounters, updateAddressCounted, yieldToEventLoop } from './counters';
+export { coverOf } from './range-cover';
+export { releaseDeadHolders, withLock } from './lock';
+export { detachAddresses, mostSpecificBlockId } from './mapping';
+export { addRange, deleteRange, getRange, getRangeDoc, insertRange, listRanges, prepareRange, reservedServiceError, updateRange } from './ranges';
+export type { RangeDoc } from './ranges';
+export { addressesByRequest, migrateRequests } from './requests';
+export { recoverStructural } from './structural';
+export type { StructuralOutcome } from './structural';
+export { listTree, rangeDetails, treeQueryFrom } from './tree';
+export { blockUtilization, rangeUtilization, summarise } from './utilization';

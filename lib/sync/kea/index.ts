@@ -1,0 +1,3 @@
+export { KeaClient } from './client';
+export type { KeaReservation, KeaScope } from './config';
+export { keaClientOf, keaInstance } from './factory';

@@ -1,0 +1,104 @@
+/**
+ * Allocation and release when the store fails part-way (the MongoDB adapter over the fake driver, which
+ * fails a chosen call with the driver's own error): nothing freed is hidden, nothing allocated is leaked
+ * without a word.
+ */
+import { expect } from 'chai';
+import { MongoBulkWriteError, MongoNetworkError } from 'mongodb';
+import { IpamError } from '../../../lib/errors';
+import { Ipam } from '../../../lib/ipam';
+import type { AddressRecord, RangeRecord } from '../../../lib/record';
+import { failNext, fakeClientFactory, fakeDeployment, type FakeDeployment } from '../../support/fake-mongo';
+
+function open(deployment: FakeDeployment): Promise<Ipam> {
+  return Ipam.open({ kind: 'mongodb', uri: 'mongodb://127.0.0.1:27017', database: 'test', createClient: fakeClientFactory(deployment) });
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { BulkWriteResult } = require('mongodb/lib/bulk/common') as { BulkWriteResult: new (r: unknown, o: boolean) => never };
+
+async function rejection(promise: Promise<unknown>): Promise<IpamError> {
+  const err = await promise.then(() => undefined, (e: unknown) => e);
+  expect(err).to.be.instanceOf(IpamError);
+  return err as IpamError;
+}
+
+describe('allocation, release and CSV import under store failures', () => {
+  it('a release that fails part-way never leaves a freed address unallocatable', async () => {
+    const deployment = fakeDeployment();
+    const ipam = await open(deployment);
+    const range = (await ipam.perform('range', 'add', { network: '10.5.0.0/29' })) as RangeRecord;
+    const taken = (await ipam.perform('address', 'allocate', { range: range.id, count: 6 })) as AddressRecord[];
+    expect(taken).to.have.length(6);
+    expect((await rejection(ipam.perform('address', 'allocate', { range: range.id }))).code).to.equal('RANGE_FULL');
+    failNext(deployment, 'updateOne', new MongoNetworkError('connection reset'), { collection: 'ranges' });
+    const err = await rejection(ipam.perform('address', 'release', { addresses: ['10.5.0.3'] }));
+    expect(err.code).to.equal('STORE_UNAVAILABLE');
+    const still = await ipam.store.collection('addresses').count({ address: '10.5.0.3' });
+    if (still === 0) {
+      // Freed: then allocation must find it.
+      const next = (await ipam.perform('address', 'allocate', { range: range.id })) as AddressRecord;
+      expect(next.address).to.equal('10.5.0.3');
+    }
+    // Either way a retried release frees it for the next allocation.
+    await ipam.perform('address', 'release', { addresses: ['10.5.0.3'] }).catch(() => undefined);
+    const again = (await ipam.perform('address', 'allocate', { range: range.id })) as AddressRecord;
+    expect(again.address).to.equal('10.5.0.3');
+    await ipam.close();
+  });
+
+  for (const topology of ['replicaSet', 'standalone'] as const) {
+    it(`a count > 1 allocation that fails part-way leaves none of its addresses (${topology})`, async () => {
+      const deployment = fakeDeployment({ topology });
+      const ipam = await open(deployment);
+      const range = (await ipam.perform('range', 'add', { network: '10.6.0.0/29' })) as RangeRecord;
+      await ipam.perform('address', 'add', { address: '10.6.0.3' });
+      // The third insert and then every delete fail: the outage outlasts the call.
+      let inserts = 0;
+      deployment.faults.push((method, collection) => {
+        if (collection !== 'addresses') return undefined;
+        if (method === 'insertOne' && ++inserts === 3) return new MongoNetworkError('connection reset');
+        if (method === 'deleteOne' && inserts >= 3) return new MongoNetworkError('connection reset');
+        return undefined;
+      });
+      const err = await rejection(ipam.perform('address', 'allocate', { range: range.id, count: 4 }));
+      expect(err.code).to.equal('STORE_UNAVAILABLE');
+      deployment.faults = [];
+      await ipam.close();
+      // A standalone undoes the journaled batch at the next open once its heartbeat has lapsed.
+      for (const doc of deployment.databases.get('test')?.get('journal')?.docs ?? []) doc.heartbeatAt = new Date(0);
+      const reopened = await open(deployment);
+      const left = (await reopened.store.collection<AddressRecord & { id: string }>('addresses').find({ rangeId: range.id })).map((doc) => doc.address);
+      expect(left).to.deep.equal(['10.6.0.3']);
+      await reopened.close();
+    });
+  }
+
+  it('a CSV import whose bulk insert lost the server counts no rows as written', async () => {
+    // A standalone imports in bulk (insertMany); a replica set in one transaction per batch.
+    const deployment = fakeDeployment({ topology: 'standalone' });
+    const ipam = await open(deployment);
+    const csv = [
+      'IP address,Managed by service,Service instance,Device type,IP address state,Assignment type',
+      '10.7.0.1,IPAM,Localhost,Host,In-Use,Static',
+      '10.7.0.2,IPAM,Localhost,Host,In-Use,Static',
+    ].join('\n');
+    const empty = new BulkWriteResult(
+      { ok: 1, writeErrors: [], writeConcernErrors: [], insertedIds: [], nInserted: 0, nUpserted: 0, nMatched: 0, nModified: 0, nRemoved: 0, upserted: [] },
+      false,
+    );
+    failNext(deployment, 'insertMany', new MongoBulkWriteError(new MongoNetworkError('connection reset') as never, empty), { collection: 'addresses' });
+    const outcome = await ipam.perform('import', 'import', { entity: 'addresses', csv }).then(
+      (done) => ({ done }),
+      (err: unknown) => ({ err }),
+    );
+    if ('done' in outcome) {
+      const result = (outcome.done as { payload: { created: number } }).payload;
+      expect(result.created, 'rows reported as created').to.equal(await ipam.store.collection('addresses').count({}));
+    } else {
+      expect((outcome.err as IpamError).code).to.equal('STORE_UNAVAILABLE');
+    }
+    expect(await ipam.store.collection('addresses').count({})).to.equal(0);
+    await ipam.close();
+  });
+});
