@@ -12,7 +12,7 @@
  * whole batch. That is the compare-and-set that lets a confirm racing an expiry end one way only.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
+import { newId } from './ids';
 import { parseAddress } from './address';
 import { invalid } from './errors';
 import { checkAddressSpace } from './keys';
@@ -117,7 +117,15 @@ const UNTRACKED = new Set([
 /** `{field: [before, after]}` for every tracked field that differs (null for absent). */
 export function changesOf(before: Record<string, unknown> | null, after: Record<string, unknown> | null): Record<string, [unknown, unknown]> {
   const changes: Record<string, [unknown, unknown]> = {};
-  const fields = new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})]);
+  if (before === null) {
+    // A create: every tracked field it sets changes from null (the common case of a bulk import, without the comparisons).
+    for (const field of Object.keys(after ?? {})) {
+      const now = after?.[field] ?? null;
+      if (!UNTRACKED.has(field) && now !== null && !isNonFinite(now)) changes[field] = [null, now];
+    }
+    return changes;
+  }
+  const fields = new Set([...Object.keys(before), ...Object.keys(after ?? {})]);
   for (const field of fields) {
     if (UNTRACKED.has(field)) continue;
     const was = before?.[field] ?? null;
@@ -125,6 +133,11 @@ export function changesOf(before: Record<string, unknown> | null, after: Record<
     if (JSON.stringify(was) !== JSON.stringify(now)) changes[field] = [was, now];
   }
   return changes;
+}
+
+/** NaN and the infinities are null in JSON, as the comparison below sees them. */
+function isNonFinite(value: unknown): boolean {
+  return typeof value === 'number' && !Number.isFinite(value);
 }
 
 type Recorded = Record<string, unknown> & { id: string; addressSpace?: unknown };
@@ -146,7 +159,7 @@ export function historyWrites(entity: HistoryEntity, before: Recorded | null, af
   if (current?.off && !holdEnd) return [];
   const record = (after ?? before) as Recorded;
   const at = nowIso();
-  const id = holdEnd ?? randomUUID();
+  const id = holdEnd ?? newId();
   const order = `${at}|${String(++sequence).padStart(12, '0')}|${id}`;
   const op = operation ?? operationName(before === null ? 'insert' : after === null ? 'delete' : 'update');
   const doc: HistoryDoc = {

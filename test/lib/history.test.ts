@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import type { AllocatedRecord } from '../../lib/allocate';
 import type { CsvOutcome } from '../../lib/csv';
-import { pruneHistory, withSource, type HistoryDoc, type HistoryEntry, type HistoryPage } from '../../lib/history';
+import { changesOf, pruneHistory, withSource, type HistoryDoc, type HistoryEntry, type HistoryPage } from '../../lib/history';
 import { Ipam } from '../../lib/ipam';
 import type { BlockRecord, RangeRecord } from '../../lib/records';
 import { openStore } from '../../lib/store';
@@ -14,6 +14,19 @@ import { failure } from '../support/failure';
 import { availableStores, tempDir } from '../support/stores';
 
 const SOURCE = { nodeId: 'n1', nodeName: 'allocator', flowId: 'f1' };
+
+describe('history changes of a create', () => {
+  it('are the changes from an empty record: every tracked field it sets, from null', () => {
+    const created = {
+      id: 'a1', key: 'k', address: '10.0.0.1', deviceName: 'host', description: '', rangeId: null, blockId: undefined,
+      customFields: { site: ['a', 'b'] }, iaid: 0, weird: Number.NaN, far: Number.POSITIVE_INFINITY, updatedAt: 'x', dns: { name: 'h' },
+    };
+    const changes = changesOf(null, created);
+    expect(changes).to.deep.equal(changesOf({}, created));
+    expect(Object.keys(changes).sort()).to.deep.equal(['address', 'customFields', 'description', 'deviceName', 'dns', 'iaid']);
+    expect(changes.iaid).to.deep.equal([null, 0]);
+  });
+});
 
 for (const factory of availableStores()) {
   describe(`history: ${factory.name}`, () => {
