@@ -5,7 +5,8 @@
  */
 import { keyValue } from '../address';
 import type { Context } from '../record';
-import type { AddressDoc, RangeDoc } from '../space';
+import { yieldToEventLoop, type AddressDoc, type RangeDoc } from '../space';
+import type { Write } from '../store';
 import { gaps } from './search';
 import { keyAt, viewOf, type RangeView } from './view';
 
@@ -33,8 +34,13 @@ export async function advanceHint(ctx: Context, view: RangeView, firstGap: bigin
 
 /** Nothing free from the hint on: park the hint past the end until a release lowers it. */
 export async function markFull(ctx: Context, view: RangeView): Promise<void> {
-  if (view.last + 1n > (view.family === 4 ? 0xffffffffn : (1n << 128n) - 1n)) return;
+  if (endsFamily(view)) return;
   await moveHint(ctx, view, view.last + 1n, true);
+}
+
+/** A range ending at the family's last address has no "past the end" to park a hint at. */
+function endsFamily(view: RangeView): boolean {
+  return view.last + 1n > (view.family === 4 ? 0xffffffffn : (1n << 128n) - 1n);
 }
 
 /** The stored hint; a range written before hints existed starts at its first address. */
@@ -56,19 +62,23 @@ export function startOf(view: RangeView): bigint {
 }
 
 export async function moveHint(ctx: Context, view: RangeView, value: bigint, always = false): Promise<void> {
+  const write = hintWrite(view, value, always);
+  if (write) await ctx.store.collection<RangeDoc>('ranges').updateOne(write.filter, write.update);
+}
+
+/** The stored-hint write moveHint would make (compare-and-set on `hintVersion`), or none when the hint stays. */
+function hintWrite(view: RangeView, value: bigint, always: boolean): (Write & { op: 'update' }) | undefined {
   const { id, hintVersion } = view.doc;
   let local = view.local.localHints.get(id);
   if (!local || local.version !== hintVersion) view.local.localHints.set(id, (local = { version: hintVersion, value, moves: 0 }));
   if (local.value < value) local.value = value;
   local.moves++;
   const next = keyAt(view, value);
-  if (next <= storedHint(view.doc)) return;
+  if (next <= storedHint(view.doc)) return undefined;
   const lag = value - keyValue(storedHint(view.doc));
-  if (!always && (lag < HINT_LAG || (local.moves < HINT_WRITE_MOVES && lag < HINT_WRITE_SPAN))) return;
+  if (!always && (lag < HINT_LAG || (local.moves < HINT_WRITE_MOVES && lag < HINT_WRITE_SPAN))) return undefined;
   local.moves = 0;
-  await ctx.store
-    .collection<RangeDoc>('ranges')
-    .updateOne({ id, hintVersion, freeHint: { $lt: next } }, { $set: { freeHint: next } });
+  return { op: 'update', collection: 'ranges', filter: { id, hintVersion, freeHint: { $lt: next } }, update: { $set: { freeHint: next } } };
 }
 
 /**
@@ -77,12 +87,35 @@ export async function moveHint(ctx: Context, view: RangeView, value: bigint, alw
  * filled stretch by counting. A range that no longer exists is ignored.
  */
 export async function refreshHint(ctx: Context, rangeId: string): Promise<void> {
-  const doc = await ctx.store.collection<RangeDoc>('ranges').findOne({ id: rangeId });
-  if (!doc) return;
-  const view = viewOf(ctx, doc);
-  for await (const value of gaps(ctx, view, keyValue(storedHint(doc)))) {
-    await moveHint(ctx, view, value, true);
-    return;
+  await refreshHints(ctx, [rangeId]);
+}
+
+/** Ranges whose hint writes share one atomic batch (one commit) in refreshHints. */
+const HINT_BATCH = 200;
+
+/**
+ * refreshHint for many ranges (after an import): the hint writes of HINT_BATCH ranges go in one atomic
+ * batch, each still a compare-and-set of its own, and the event loop gets a turn between ranges.
+ */
+export async function refreshHints(ctx: Context, rangeIds: Iterable<string>): Promise<void> {
+  let writes: Write[] = [];
+  for (const id of rangeIds) {
+    const write = await refreshWrite(ctx, id);
+    if (write) writes.push(write);
+    if (writes.length >= HINT_BATCH) {
+      await ctx.store.atomic(writes);
+      writes = [];
+    }
+    await yieldToEventLoop();
   }
-  await markFull(ctx, view);
+  if (writes.length > 0) await ctx.store.atomic(writes);
+}
+
+async function refreshWrite(ctx: Context, rangeId: string): Promise<Write | undefined> {
+  const doc = await ctx.store.collection<RangeDoc>('ranges').findOne({ id: rangeId });
+  if (!doc) return undefined;
+  const view = viewOf(ctx, doc);
+  for await (const value of gaps(ctx, view, keyValue(storedHint(doc)))) return hintWrite(view, value, true);
+  // Nothing free from the hint on: parked past the end, as markFull does.
+  return endsFamily(view) ? undefined : hintWrite(view, view.last + 1n, true);
 }

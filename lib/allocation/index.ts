@@ -1,6 +1,6 @@
 export { allocate, findAvailable } from './allocate';
 export type { AllocatedRecord } from './allocate';
-export { refreshHint } from './hint';
+export { refreshHint, refreshHints } from './hint';
 export { confirm, expireHolds } from './holds';
 export type { HoldExpiredEvent } from './holds';
 export { release } from './release';

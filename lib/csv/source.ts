@@ -26,8 +26,8 @@ export function readRows(input: CsvInput): AsyncIterable<CsvRow> {
 export function openInput(input: CsvInput): Readable {
   if ('filename' in input && input.filename !== undefined) {
     if (typeof input.filename !== 'string' || input.filename === '') throw invalid('filename', input.filename, 'must be a file path');
-    const stream = fs.createReadStream(input.filename);
-    return stream;
+    // 16 KiB reads (default 64): the parser turns each read into rows in one go, about 250 of them.
+    return fs.createReadStream(input.filename, { highWaterMark: 16 * 1024 });
   }
   const csv = (input as { csv: unknown }).csv;
   if (typeof csv !== 'string' && !Buffer.isBuffer(csv)) {

@@ -49,8 +49,11 @@ export async function openTable(
     inputOf: (row) => rowToInput(mapping, row.values, mandatory),
     async *batches() {
       let batch: CsvRow[] = [];
+      // Rows already parsed arrive without I/O in between: reading a batch of them gives the loop turns too.
+      const pause = yielder();
       try {
         for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+          await pause();
           batch.push(next.value);
           if (batch.length >= batchSize) {
             yield batch;
@@ -68,4 +71,18 @@ export async function openTable(
 /** Lets other messages and timers run between batches of a long import. */
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The longest stretch of synchronous row work between two turns of the event loop. */
+export const YIELD_EVERY_MS = 10;
+
+/** A check to call between rows: it gives the event loop a turn once YIELD_EVERY_MS have passed since the last. */
+export function yielder(): () => Promise<void> | undefined {
+  let since = performance.now();
+  return () => {
+    if (performance.now() - since < YIELD_EVERY_MS) return undefined;
+    return yieldToEventLoop().then(() => {
+      since = performance.now();
+    });
+  };
 }

@@ -12,7 +12,7 @@
  * whole batch. That is the compare-and-set that lets a confirm racing an expiry end one way only.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
+import { newId } from '../ids';
 import { parseAddress, checkAddressSpace } from '../address';
 import { invalid } from '../errors';
 import { nowIso } from './records';
@@ -93,18 +93,6 @@ function cleanSource(source: HistorySource): HistorySource {
   return Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== '')) as HistorySource;
 }
 
-/**
- * A UUID (version 7 layout) that starts with the time in milliseconds: entries written together sit next to each
- * other in the primary-key index, so a batch of a thousand changes a few index pages instead of one page each.
- */
-export function timeOrderedId(): string {
-  const time = Date.now().toString(16).padStart(12, '0');
-  const random = randomBytes(10);
-  random[2] = (random[2] & 0x3f) | 0x80;
-  const hex = random.toString('hex');
-  return `${time.slice(0, 8)}-${time.slice(8)}-7${hex.slice(0, 3)}-${hex.slice(4, 8)}-${hex.slice(8, 20)}`;
-}
-
 /** Node operation names as history operations. */
 const OPERATION_NAMES: Record<string, string> = {
   add: 'create',
@@ -127,7 +115,15 @@ const UNTRACKED = new Set([
 /** `{field: [before, after]}` for every tracked field that differs (null for absent). */
 export function changesOf(before: Record<string, unknown> | null, after: Record<string, unknown> | null): Record<string, [unknown, unknown]> {
   const changes: Record<string, [unknown, unknown]> = {};
-  const fields = new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})]);
+  if (before === null) {
+    // A create: every tracked field it sets changes from null (the common case of a bulk import, without the comparisons).
+    for (const field of Object.keys(after ?? {})) {
+      const now = after?.[field] ?? null;
+      if (!UNTRACKED.has(field) && now !== null && !isNonFinite(now)) changes[field] = [null, now];
+    }
+    return changes;
+  }
+  const fields = new Set([...Object.keys(before), ...Object.keys(after ?? {})]);
   for (const field of fields) {
     if (UNTRACKED.has(field)) continue;
     const was = before?.[field] ?? null;
@@ -135,6 +131,11 @@ export function changesOf(before: Record<string, unknown> | null, after: Record<
     if (JSON.stringify(was) !== JSON.stringify(now)) changes[field] = [was, now];
   }
   return changes;
+}
+
+/** NaN and the infinities are null in JSON, as the comparison below sees them. */
+function isNonFinite(value: unknown): boolean {
+  return typeof value === 'number' && !Number.isFinite(value);
 }
 
 type Recorded = Record<string, unknown> & { id: string; addressSpace?: unknown };
@@ -156,7 +157,7 @@ export function historyWrites(entity: HistoryEntity, before: Recorded | null, af
   if (current?.off && !holdEnd) return [];
   const record = (after ?? before) as Recorded;
   const at = nowIso();
-  const id = holdEnd ?? timeOrderedId();
+  const id = holdEnd ?? newId();
   const order = `${at}|${String(++sequence).padStart(12, '0')}|${id}`;
   const op = operation ?? operationName(before === null ? 'insert' : after === null ? 'delete' : 'update');
   const doc: HistoryDoc = {

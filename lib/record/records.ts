@@ -177,6 +177,15 @@ export function unsetMissing(current: Record<string, unknown>, next: Record<stri
   return Object.fromEntries(optional.filter((f) => current[f] !== undefined && next[f] === undefined).map((f) => [f, true as const]));
 }
 
+let isoMs = Number.NaN;
+let iso = '';
+
+/** The current time as ISO text; formatted once per millisecond (a bulk write asks thousands of times). */
 export function nowIso(): string {
-  return new Date().toISOString();
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    iso = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return iso;
 }

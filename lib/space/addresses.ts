@@ -2,7 +2,7 @@
  * Address records: one per address per address space (the unique key decides), mapped to the most
  * specific containing block and to the range that contains it with the same service and instance.
  */
-import { randomUUID } from 'node:crypto';
+import { newId } from '../ids';
 import { parseAddress, parseMac, addressKey, checkAddressSpace, requestKey } from '../address';
 import { checkCustomFields, INTERNAL_FIELDS, READ_ONLY_FIELDS, canonicalValue, optionalFields, checkInput, clearedFields, nowIso, unsetMissing, toRecord, type AddressRecord, type Keyed, type Context } from '../record';
 import { deleteAddressesCounted, insertAddressCounted, updateAddressCounted } from './counters';
@@ -36,7 +36,7 @@ export async function buildAddress(ctx: Context, input: unknown, base?: AddressD
   const where = { addressSpace, family: parsed.family, startKey: key, endKey: key };
   const now = nowIso();
   const doc: AddressDoc = {
-    id: base?.id ?? randomUUID(),
+    id: base?.id ?? newId(),
     addressSpace,
     family: parsed.family,
     address: parsed.text,

@@ -65,7 +65,7 @@ function collided(doc: AddressDoc, err: IpamError): boolean {
 }
 
 /**
- * Inserts many addresses, a CHUNK per batch, with per-document failures as `insertMany` reports them. On a
+ * Inserts many addresses, a CHUNK (or `chunkSize`) per batch, with per-document failures as `insertMany` reports them. On a
  * transactional store each chunk's valid documents are written together with their counts (a crash leaves
  * none of the chunk); elsewhere the chunk goes in bulk and its counts follow (a crash between the two is
  * repaired by `reconcile`, which an import runs when it ends).
@@ -73,15 +73,16 @@ function collided(doc: AddressDoc, err: IpamError): boolean {
 export async function insertAddressesCounted(
   ctx: Context,
   docs: AddressDoc[],
+  chunkSize = CHUNK,
 ): Promise<{ inserted: number; failures: { index: number; error: Error }[] }> {
   const failures: { index: number; error: Error }[] = [];
-  for (let start = 0; start < docs.length; start += CHUNK) {
-    const chunk = docs.slice(start, start + CHUNK);
+  for (let start = 0; start < docs.length; start += chunkSize) {
+    const chunk = docs.slice(start, start + chunkSize);
     const failed = ctx.store.transactional
       ? await insertValid(ctx.store, chunk, insertWritesCounted, collided)
       : await insertThenCount(ctx, chunk);
     failures.push(...failed.map(({ index, error }) => ({ index: start + index, error })));
-    if (start + CHUNK < docs.length) await yieldToEventLoop();
+    if (start + chunkSize < docs.length) await yieldToEventLoop();
   }
   return { inserted: docs.length - failures.length, failures };
 }

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import type { AllocatedRecord } from '../../../lib/allocation';
 import type { CsvOutcome } from '../../../lib/csv';
-import { pruneHistory, withSource, type HistoryDoc, type HistoryEntry, type HistoryPage } from '../../../lib/record/history';
+import { changesOf, pruneHistory, withSource, type HistoryDoc, type HistoryEntry, type HistoryPage } from '../../../lib/record/history';
 import { Ipam } from '../../../lib/ipam';
 import type { BlockRecord, RangeRecord } from '../../../lib/record/records';
 import { openStore } from '../../../lib/store';
@@ -15,6 +15,19 @@ import { freshIpamEachTest } from '../../support/ipam';
 import { availableStores, tempDir } from '../../support/stores';
 
 const SOURCE = { nodeId: 'n1', nodeName: 'allocator', flowId: 'f1' };
+
+describe('history changes of a create', () => {
+  it('are the changes from an empty record: every tracked field it sets, from null', () => {
+    const created = {
+      id: 'a1', key: 'k', address: '10.0.0.1', deviceName: 'host', description: '', rangeId: null, blockId: undefined,
+      customFields: { site: ['a', 'b'] }, iaid: 0, weird: Number.NaN, far: Number.POSITIVE_INFINITY, updatedAt: 'x', dns: { name: 'h' },
+    };
+    const changes = changesOf(null, created);
+    expect(changes).to.deep.equal(changesOf({}, created));
+    expect(Object.keys(changes).sort()).to.deep.equal(['address', 'customFields', 'description', 'deviceName', 'dns', 'iaid']);
+    expect(changes.iaid).to.deep.equal([null, 0]);
+  });
+});
 
 for (const factory of availableStores()) {
   describe(`history: ${factory.name}`, () => {
