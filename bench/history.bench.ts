@@ -1,5 +1,5 @@
 /**
- * What history (lib/history.ts) costs an allocation: the same allocation with its history entry in the batch
+ * What history (lib/record/history.ts) costs an allocation: the same allocation with its history entry in the batch
  * against one without (`withoutHistory`, a measurement switch), interleaved in this process, warm rounds, the
  * first call of each kind reported as cold. Embedded store in memory and on a file (WAL, fsync per batch);
  * MongoDB adapter over the fake driver: driver calls per allocation (no timing: the fake's speed says nothing

@@ -1,5 +1,5 @@
 /**
- * Cost of deriving expiryStatus on reads (lib/records.ts toRecord): `list` of N addresses that carry an
+ * Cost of deriving expiryStatus on reads (lib/record/records.ts toRecord): `list` of N addresses that carry an
  * expiryDate against `list` of N that carry none, in two address spaces of one store, warm and
  * interleaved; the first (cold) call of each is reported too. One JSON object per line with a `metric` name.
  */

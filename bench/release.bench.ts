@@ -2,7 +2,7 @@
  * Release benchmark: `release {range}` of 65,000 addresses of a /16, and of 5,000 listed addresses,
  * with the longest event-loop stall seen meanwhile. Baseline, measured in the same process on the same
  * kind of store: one `deleteMany` of the same documents (the store's own bulk delete, no counters, no hints).
- * The fill goes through the counted bulk insert (lib/counters.ts), as an import does.
+ * The fill goes through the counted bulk insert (lib/space/counters.ts), as an import does.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';

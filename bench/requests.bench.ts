@@ -1,5 +1,5 @@
 /**
- * What requestId idempotency in its own collection (lib/requests.ts) costs an allocation.
+ * What requestId idempotency in its own collection (lib/space/requests.ts) costs an allocation.
  * - embedded (memory) store: ms per allocation with a requestId against the same allocation without one,
  *   measured interleaved in this process (warm rounds; the first call of each kind reported as cold).
  * - MongoDB adapter over the fake driver: driver calls per allocation (a round trip each on a server),

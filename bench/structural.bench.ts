@@ -1,5 +1,5 @@
 /**
- * Structural journal cost (lib/structural.ts): a range add + delete on a file-backed embedded store with no
+ * Structural journal cost (lib/space/structural.ts): a range add + delete on a file-backed embedded store with no
  * addresses to re-map (the case where the journal's share is largest), against a baseline measured in the same
  * process, interleaved: the journal's own work for those two changes alone (per change: the leftover lookup, the
  * entry's insert and its delete, with an entry of the same shape). Cold first calls are reported too.

@@ -75,7 +75,7 @@ export interface Recovery {
 }
 
 export class Ipam implements Context {
-  /** Ping/PTR availability checks (lib/probes.ts normaliseChecks); unset = both off. */
+  /** Ping/PTR availability checks (lib/address/probes.ts normaliseChecks); unset = both off. */
   checks?: AvailabilityChecks;
   /** Days before expiryDate at which an address becomes Expiry Due; unset = 10. */
   expiryThresholdDays?: number;
@@ -95,7 +95,7 @@ export class Ipam implements Context {
       // Ranges and blocks stored before counters existed get theirs now (a no-op once they all have one).
       const missing = { assignedCount: { $exists: false } };
       await reconcileCounters(ipam, { ranges: missing, blocks: missing });
-      // Blocks stored before range covers (lib/range-cover.ts) get theirs.
+      // Blocks stored before range covers (lib/space/range-cover.ts) get theirs.
       await reconcileCounters(ipam, { ranges: { id: { $in: [] } }, blocks: { rangedSize: { $exists: false } } });
       ipam.recovery = await recoverInterrupted(ipam);
     } catch (err) {

@@ -5,7 +5,7 @@
  * No timer is needed for that: an allocation first removes the expired holds of its range (and a requestId
  * replay an expired hold of its own), and `find` offers them as candidates; `ipam-expiry` removes the rest and
  * reports each. Every write that ends a hold (confirm, release, expiry) carries the history entry
- * `hold|<id>|<holdUntil>` in its batch (lib/history.ts), so of two racing ends only the first commits.
+ * `hold|<id>|<holdUntil>` in its batch (lib/record/history.ts), so of two racing ends only the first commits.
  * Times are the store's clock (`store.now()`), so instances sharing MongoDB agree on when a hold ends.
  */
 import { parseAddress, checkAddressSpace, requestKey } from '../address';
@@ -57,7 +57,7 @@ export async function storeNowIso(ctx: Context): Promise<string> {
  */
 export async function endExpiredHolds(ctx: Context, docs: AddressDoc[]): Promise<AddressDoc[]> {
   if (docs.length === 0) return [];
-  // Hints go down first, as for any delete (lib/addresses.ts deleteAddressDocs).
+  // Hints go down first, as for any delete (lib/space/addresses.ts deleteAddressDocs).
   await addressesFreed(ctx, docs);
   const ended: AddressDoc[] = [];
   for (const doc of docs) {

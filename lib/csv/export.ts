@@ -15,7 +15,7 @@ import { DEFAULT_BATCH_SIZE, yieldToEventLoop, type ProgressListener } from './t
 
 export interface ExportOptions {
   entity: Entity;
-  /** Record fields and plain values (`lib/filters.ts`); never query operators. */
+  /** Record fields and plain values (`lib/record/filters.ts`); never query operators. */
   filter?: unknown;
   /** Write here instead of returning the CSV text. */
   filename?: string;
@@ -90,7 +90,7 @@ async function* pages(ctx: Context, entity: Entity, filter: Filter, size: number
 const HISTORY_COLUMNS = ['at', 'entity', 'id', 'key', 'addressSpace', 'operation', 'changes', 'source'] as const;
 
 /**
- * History entries (lib/history.ts) oldest first, `changes` and `source` as JSON text. `filter`: `{entity?, id?,
+ * History entries (lib/record/history.ts) oldest first, `changes` and `source` as JSON text. `filter`: `{entity?, id?,
  * address? / network?, addressSpace?, from?, to?}` as the `history` operation takes them.
  */
 export async function exportHistory(ctx: Context, options: { filter?: unknown; filename?: string }): Promise<string | { entity: 'history'; filename: string; rows: number }> {
@@ -114,7 +114,7 @@ export async function exportHistory(ctx: Context, options: { filter?: unknown; f
   return written === undefined ? { entity: 'history', filename: options.filename as string, rows } : written;
 }
 
-/** Range groups as rows (lib/range-groups.ts `rangeGroupRows`): one per group value, nested by criteria. */
+/** Range groups as rows (lib/lifecycle/range-groups.ts `rangeGroupRows`): one per group value, nested by criteria. */
 export async function exportRangeGroups(ctx: Context, options: { group?: unknown; filename?: string }): Promise<string | { entity: 'rangeGroups'; filename: string; rows: number }> {
   const rows = await rangeGroupRows(ctx, typeof options.group === 'string' && options.group ? options.group : undefined);
   const columns = ['group', 'level', 'criterion', 'value', 'path', 'ranges', 'size', 'assigned', 'free', 'utilizedPercent'];

@@ -18,7 +18,7 @@ export interface Column {
   exportOnly?: boolean;
 }
 
-/** The CSV columns of each entity, in export order: the field table's (lib/fields.ts) `csv` entries. */
+/** The CSV columns of each entity, in export order: the field table's (lib/record/fields.ts) `csv` entries. */
 export const COLUMNS = Object.fromEntries(
   Object.entries(FIELD_TABLE).map(([entity, specs]) => [
     entity,

@@ -60,7 +60,7 @@ export interface ExpiryReport {
   /** Events reported (also when streamed through `onEvent`). */
   reported: number;
   events: ExpiryEvent[];
-  /** One `{event: 'hold-expired', ...}` per hold that expired unconfirmed (lib/holds.ts), not reported before. */
+  /** One `{event: 'hold-expired', ...}` per hold that expired unconfirmed (lib/allocation/holds.ts), not reported before. */
   holdEvents: HoldExpiredEvent[];
   /** History entries deleted by the retention (ipam-config). */
   historyPruned: number;

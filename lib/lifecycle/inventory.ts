@@ -89,7 +89,7 @@ export async function listInventory(ctx: Context, payload: unknown): Promise<Add
 }
 
 /**
- * A user filter as a store filter: record fields (via lib/filters.ts: plain values only), custom fields
+ * A user filter as a store filter: record fields (via lib/record/filters.ts: plain values only), custom fields
  * as `customFields.<name>` or their bare name (names and multi-value values matched case-insensitively),
  * and `blockKind` (`Public`, `Private`, `Unmapped`).
  */

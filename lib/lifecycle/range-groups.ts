@@ -218,7 +218,7 @@ type RangeLike = RangeRecord & { customFields?: Record<string, string | string[]
 /**
  * Utilization per group value, nested by the group's criteria: one row per value at each level (parents
  * first), each counting its ranges once even when a multi-value field places a range under several values.
- * Assigned addresses come from each range's maintained counter (lib/counters.ts); addresses are never counted.
+ * Assigned addresses come from each range's maintained counter (lib/space/counters.ts); addresses are never counted.
  * Payload: `{group?, ...range filter}` or `{group?, filter: {...}}`; the default group is `Managed by Service`.
  */
 export async function groupUtilization(ctx: Context, payload: unknown): Promise<GroupRow[]> {

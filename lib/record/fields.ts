@@ -36,7 +36,7 @@ export interface FieldSpec {
   optional?: boolean;
   /** Derived or set by the store: a caller may send it back unchanged from a `get`; it is never input. */
   readOnly?: boolean;
-  /** lib/store/schema.ts has an index on it (test/lib/fields.test.ts checks they agree). */
+  /** lib/store/schema.ts has an index on it (test/lib/record/fields.test.ts checks they agree). */
   indexed?: boolean;
   /** `list` and export filters may name it. */
   filter?: boolean;
@@ -154,7 +154,7 @@ export const FIELD_TABLE: Record<Entity, readonly FieldSpec[]> = {
 
 /**
  * Fields kept only for indexing, allocation and reporting; never shown to users. `expiryReported` and
- * `expiryRun`: the state ipam-expiry last reported and the run that wrote it (lib/expiry.ts), for its
+ * `expiryRun`: the state ipam-expiry last reported and the run that wrote it (lib/lifecycle/expiry.ts), for its
  * transition log only.
  */
 export const INTERNAL_FIELDS = ['key', 'startKey', 'endKey', 'spanKey', 'requestKey', 'freeHint', 'hintVersion', 'assignedCount', 'rangedSize', 'straddling', 'expiryReported', 'expiryRun'];

@@ -7,7 +7,7 @@ import { FIELD_TABLE, filterConversion } from './fields';
 import { RECORD_NOUN, type Entity } from './records';
 import type { Collection, Doc, Filter, FindOptions, Scalar } from '../store';
 
-/** Per entity, each filterable field (lib/fields.ts) with the conversion of its value, if any. */
+/** Per entity, each filterable field (lib/record/fields.ts) with the conversion of its value, if any. */
 const FILTERS = Object.fromEntries(
   Object.entries(FIELD_TABLE).map(([entity, specs]) => [
     entity,

@@ -1,7 +1,7 @@
 /**
  * History: one entry per write of a block, range or address, `{at, entity, id, key, operation, changes:
  * {field: [before, after]}, source}`, stored in the `history` collection. Address entries are written in the
- * same atomic batch as the change (lib/counters.ts builds them); block and range entries right after theirs.
+ * same atomic batch as the change (lib/space/counters.ts builds them); block and range entries right after theirs.
  *
  * Who made the change (`source`: the node, the flow, the requestId, the import file and line) and the
  * operation come from the caller's context: nodes run their one core call inside `withSource`, which

@@ -58,7 +58,7 @@ export interface AddressRecord extends Common {
   macAddress?: string;
   deviceName?: string;
   expiryDate?: string;
-  /** ISO instant: held (state Reserved) until confirmed, free after it (lib/holds.ts). */
+  /** ISO instant: held (state Reserved) until confirmed, free after it (lib/allocation/holds.ts). */
   holdUntil?: string;
   expiryStatus?: string;
   duid?: string;
@@ -115,7 +115,7 @@ export type Entity = 'blocks' | 'ranges' | 'addresses';
 export const RECORD_NAME: Record<Entity, string> = { blocks: 'block', ranges: 'range', addresses: 'address' };
 export const RECORD_NOUN: Record<Entity, string> = { blocks: 'a block', ranges: 'a range', addresses: 'an address' };
 
-/** Input schemas, derived from the field table (lib/fields.ts). */
+/** Input schemas, derived from the field table (lib/record/fields.ts). */
 const SCHEMAS = Object.fromEntries((['blocks', 'ranges', 'addresses'] as const).map((entity) => [entity, inputSchema(entity)])) as Record<Entity, object>;
 
 const ajv = new Ajv({ allErrors: false, coerceTypes: true, strict: true });

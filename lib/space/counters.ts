@@ -45,8 +45,8 @@ class Deltas {
 }
 
 /**
- * The writes that store these addresses, with their requests (lib/requests.ts), history entries
- * (lib/history.ts) and counter changes: one batch.
+ * The writes that store these addresses, with their requests (lib/space/requests.ts), history entries
+ * (lib/record/history.ts) and counter changes: one batch.
  */
 export function insertWritesCounted(docs: AddressDoc[]): Write[] {
   const deltas = new Deltas();
@@ -206,7 +206,7 @@ export interface Drift {
   entity: 'range' | 'block';
   id: string;
   network: string;
-  /** The counter (`assignedCount` when absent; a block's range cover is `rangedSize` and `straddling`, lib/range-cover.ts). */
+  /** The counter (`assignedCount` when absent; a block's range cover is `rangedSize` and `straddling`, lib/space/range-cover.ts). */
   field?: 'rangedSize' | 'straddling';
   stored: number | string | null;
   counted: number | string;

@@ -6,7 +6,7 @@
  * Ranges of one block never overlap. Ranges of two blocks of a subtree overlap only where the outer one
  * straddles a nested block (it maps to the outer block, being not inside the inner one, yet reaches into it). So
  * the addresses covered by the ranges inside a block are the sum of its subtree's `rangedSize` whenever no
- * block there has `straddling` > 0; otherwise lib/utilization.ts takes the union of the ranges' intervals.
+ * block there has `straddling` > 0; otherwise lib/space/utilization.ts takes the union of the ranges' intervals.
  *
  * Kept exact: each range insert, update and delete carries its change (`rangeCoverWrites`) in the structural
  * journal's batch with the range write; a block add or delete, which moves ranges and child blocks between

@@ -2,7 +2,7 @@
  * Structural journal: crash-consistent add/delete of blocks and add/update/delete of ranges.
  *
  * A structural change touches one record and re-maps up to millions of addresses, a CHUNK per atomic
- * batch (lib/counters.ts). One batch for the whole change would be too large (a MongoDB journal entry is
+ * batch (lib/space/counters.ts). One batch for the whole change would be too large (a MongoDB journal entry is
  * limited to 16 MB; a SQLite transaction that size stalls the event loop), so the change rolls forward
  * instead: under the space lock, after every check has passed, the intent (the `Change`: the record before
  * and after) is written to the `journal` collection; then the record write and the re-mapping are applied,
@@ -13,7 +13,7 @@
  * Recovery (`recoverStructural`, run by `Ipam.open`) finishes every entry whose owner is gone, under the
  * space lock, then recounts the counters of what the change touched. An entry's owner is gone when the
  * space lock it named is gone or expired (on the embedded store the pass first releases the locks of
- * processes that have died on this host, lib/lock.ts). An entry of a live owner is left alone and looked at
+ * processes that have died on this host, lib/space/lock.ts). An entry of a live owner is left alone and looked at
  * again once its lock would expire.
  */
 import { randomUUID } from 'node:crypto';
@@ -215,7 +215,7 @@ async function adoptChildren(ctx: Context, block: BlockDoc, lease: Lease): Promi
   );
   lease.check();
   await ctx.store.collection('ranges').updateMany({ ...within, addressSpace: block.addressSpace, blockId: parentId }, { $set: { blockId: block.id } });
-  // The new block and its parent changed ranges and child blocks; blocks further out did not (see lib/range-cover.ts).
+  // The new block and its parent changed ranges and child blocks; blocks further out did not (see lib/space/range-cover.ts).
   await recomputeCover(ctx, [block.id, parentId]);
   lease.check();
   await remapAddresses(ctx, { key: { $gte: block.startKey, $lte: block.endKey }, blockId: parentId }, 'blockId', block.id);

@@ -1,5 +1,5 @@
 /**
- * Utilization from the maintained counters (lib/counters.ts) and range covers (lib/range-cover.ts); never by
+ * Utilization from the maintained counters (lib/space/counters.ts) and range covers (lib/space/range-cover.ts); never by
  * walking or counting addresses. A block sums its own counter and cover and those of the blocks nested in it.
  */
 import { jsonCount, sizeOf, unionSize } from '../address';

@@ -1,7 +1,7 @@
 /**
  * The one storage port the core is written against. Both adapters (embedded, MongoDB) implement it.
  * Filters are a deliberately small subset that both backends support; the core builds them, never
- * the user (see `lib/filters.ts`).
+ * the user (see `lib/record/filters.ts`).
  *
  * Semantics: MongoDB's, everywhere (it is the production store); test/lib/store/semantics.test.ts checks
  * every adapter against mingo on generated data. In short:

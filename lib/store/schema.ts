@@ -14,15 +14,15 @@ export const INDEXES: Record<CollectionName, IndexSpec[]> = {
     { field: 'rangeId' },
     { field: 'blockId' },
     { field: 'expiryDate', sparse: true },
-    // Held addresses only (lib/holds.ts): expired holds are found without a scan.
+    // Held addresses only (lib/allocation/holds.ts): expired holds are found without a scan.
     { field: 'holdUntil', sparse: true },
   ],
-  /** requestId idempotency (lib/requests.ts): `id` is the request key, unique as the primary key. */
+  /** requestId idempotency (lib/space/requests.ts): `id` is the request key, unique as the primary key. */
   requests: [],
   settings: [{ field: 'name', unique: true }],
   locks: [{ field: 'name', unique: true }],
   journal: [{ field: 'name', unique: true }],
-  /** lib/history.ts: `order` (`at|sequence|id`) sorts and pages; a record's entries by id or by address/network. */
+  /** lib/record/history.ts: `order` (`at|sequence|id`) sorts and pages; a record's entries by id or by address/network. */
   history: [{ field: 'order' }, { field: 'recordId' }, { field: 'key' }, { field: 'requestKey', sparse: true }, { field: 'unreported', sparse: true }],
 };
 

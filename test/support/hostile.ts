@@ -8,14 +8,14 @@ import fc from 'fast-check';
 export const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf'];
 export const OPERATORS = ['$ne', '$gt', '$gte', '$lt', '$where', '$regex', '$in', '$exists', '$or', '$expr'];
 
-/** Record, selector and option names of every node (lib/records.ts, allocate, inventory, csv, sync). */
+/** Record, selector and option names of every node (lib/record/records.ts, allocate, inventory, csv, sync). */
 export const FIELD_NAMES = [
   'id', 'network', 'startAddress', 'endAddress', 'prefixLength', 'address', 'addressSpace', 'description', 'rir',
   'managedByService', 'serviceInstance', 'assignmentType', 'deviceType', 'ipAddressState', 'macAddress', 'deviceName',
   'expiryDate', 'expiryStatus', 'duid', 'iaid', 'requestId', 'customFields', 'exclusions', 'dns', 'dhcpReservation',
   'range', 'rangeId', 'block', 'blockId', 'count', 'holdSeconds', 'addresses', 'ids', 'filter', 'groupBy', 'limit',
   'cursor', 'group', 'name', 'criteria', 'blockKind', 'family', 'parentId', 'dns.forwardZone', 'customFields.Owner',
-  // Holds and history (lib/holds.ts, lib/history.ts).
+  // Holds and history (lib/allocation/holds.ts, lib/record/history.ts).
   'holdUntil', 'from', 'to', 'after', 'entity',
 ];
 

@@ -1,5 +1,5 @@
 /**
- * The field table (lib/fields.ts): every field of every entity round-trips through add → get → CSV
+ * The field table (lib/record/fields.ts): every field of every entity round-trips through add → get → CSV
  * export → import → get, and the table agrees with the store's indexes.
  */
 import { expect } from 'chai';

@@ -1,5 +1,5 @@
 /**
- * Assigned counters (lib/counters.ts): after any mix of allocate, release, add, update (re-map), import,
+ * Assigned counters (lib/space/counters.ts): after any mix of allocate, release, add, update (re-map), import,
  * and range/block add/update/delete, every counter equals a full recount, and utilization equals what a
  * count of the addresses gives. `reconcile` finds and repairs drift.
  */

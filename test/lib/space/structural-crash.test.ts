@@ -1,5 +1,5 @@
 /**
- * Crash safety of structural changes (lib/structural.ts): for every structural operation, a child process is
+ * Crash safety of structural changes (lib/space/structural.ts): for every structural operation, a child process is
  * killed (SIGKILL) just before its 1st, 2nd, ... write in turn, on a copy of one seeded embedded store; the
  * store is then reopened (Ipam.open runs the recovery pass) and must equal the state before the operation or
  * the state after it (blocks, ranges, every address's rangeId and blockId), with every counter equal to a
@@ -15,7 +15,7 @@ import { tempDir } from '../../support/stores';
 import { OPERATIONS } from './structural-crash-child';
 
 const CHILD = path.join(__dirname, 'structural-crash-child.ts');
-/** Addresses per pair: more than one re-map chunk (lib/counters.ts CHUNK = 1000), so a kill can land between two chunks. */
+/** Addresses per pair: more than one re-map chunk (lib/space/counters.ts CHUNK = 1000), so a kill can land between two chunks. */
 const ADDRESSES = 1200;
 
 describe('structural changes crash safety (child killed at each write)', function () {

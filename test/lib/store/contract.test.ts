@@ -73,7 +73,7 @@ for (const factory of availableStores()) {
       expect(await rows().count({})).to.equal(1);
     });
 
-    it('addresses are unique by key alone; requests by id (requestId idempotency, lib/requests.ts)', async () => {
+    it('addresses are unique by key alone; requests by id (requestId idempotency, lib/space/requests.ts)', async () => {
       await rows().insertOne(row('D|4|03', 3, { requestKey: 'D|r1' }));
       await rows().insertOne(row('D|4|04', 4, { requestKey: 'D|r1' }));
       const requests = store.collection('requests');

@@ -28,7 +28,7 @@ describe('SQLite query plans', () => {
     ['a range member lookup', { rangeId: 'r1' }, undefined, 'addresses__rangeId'],
     ['an expired-hold lookup', { holdUntil: { $lte: '2030-01-01T00:00:00.000Z' } }, { holdUntil: 1 }, 'addresses__holdUntil'],
     ["a range's expired holds", { rangeId: 'r1', holdUntil: { $lte: '2030-01-01T00:00:00.000Z' } }, { holdUntil: 1 }, 'addresses__holdUntil'],
-    // A requestId replay reads the requests collection and then its addresses by id (lib/requests.ts
+    // A requestId replay reads the requests collection and then its addresses by id (lib/space/requests.ts
     // addressesByRequest): addresses no longer have a requestKey index since idempotency moved there.
     ['a requestId replay', { id: { $in: ['a', 'b'] } }, undefined, 'sqlite_autoindex_addresses_1'],
   ];
