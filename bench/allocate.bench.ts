@@ -12,7 +12,7 @@
  * BENCH_STORE=memory uses the in-memory embedded store instead of a file-backed one (the default,
  * what ipam-config uses).
  */
-import { randomUUID } from 'node:crypto';
+import { newId } from '../lib/ids';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,7 +54,7 @@ async function realDocs(ipam: Ipam, range: RangeRecord, values: bigint[]): Promi
   const template = await buildAddress(ipam, { address: range.startAddress, deviceName: 'bulk', description: 'bench fill' });
   return values.map((value) => ({
     ...template,
-    id: randomUUID(),
+    id: newId(),
     address: formatAddress(range.family, value),
     key: addressKey(range.addressSpace, range.family, value),
   }));

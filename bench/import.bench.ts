@@ -9,7 +9,7 @@
  */
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
-import { randomUUID } from 'node:crypto';
+import { newId } from '../lib/ids';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -115,10 +115,10 @@ async function baseline(store: Store, file: string, withHistory = false): Promis
       deviceType: record['Device type'], ipAddressState: record['IP address state'], assignmentType: record['Assignment type'],
       deviceName: record['Device name'],
     };
-    const doc = { id: randomUUID(), ...fields, rangeId: null, blockId: null, key: addressKey('Default', parsed.family, parsed.value), createdAt: now, updatedAt: now };
+    const doc = { id: newId(), ...fields, rangeId: null, blockId: null, key: addressKey('Default', parsed.family, parsed.value), createdAt: now, updatedAt: now };
     batch.push(doc);
     if (withHistory) {
-      const id = randomUUID();
+      const id = newId();
       const changes = Object.fromEntries(Object.entries({ ...fields, createdAt: now }).map(([field, value]) => [field, [null, value]]));
       entries.push({
         id, recordId: doc.id, entity: 'address', key: parsed.text, addressSpace: 'Default', at: now,

@@ -7,7 +7,7 @@
  * - group-utilization over 1000 ranges (from their counters) against the per-range counts it needed before them.
  * One JSON object per line with a `metric` name.
  */
-import { randomUUID } from 'node:crypto';
+import { newId } from '../lib/ids';
 import { formatAddress, addressKey } from '../lib/address';
 import { buildAddress, reconcileCounters, type AddressDoc } from '../lib/space';
 import { encodeCursor, type InventoryPage } from '../lib/lifecycle';
@@ -27,7 +27,7 @@ async function fill(ipam: Ipam, count: number, expiry: (i: number) => string | u
     const expiryDate = expiry(i);
     docs.push({
       ...template,
-      id: randomUUID(),
+      id: newId(),
       family,
       address: formatAddress(family, value),
       key: addressKey('Default', family, value),
@@ -99,7 +99,7 @@ async function groups(): Promise<void> {
   const docs = ranges.flatMap((rangeId, r) =>
     Array.from({ length: 20 }, (_, j) => {
       const value = 0x0a000000n + BigInt(r) * 256n + BigInt(j + 1);
-      return { ...template, id: randomUUID(), rangeId, address: formatAddress(4, value), key: addressKey('Default', 4, value) };
+      return { ...template, id: newId(), rangeId, address: formatAddress(4, value), key: addressKey('Default', 4, value) };
     }),
   );
   await ipam.store.collection<AddressDoc>('addresses').insertMany(docs);

@@ -4,7 +4,7 @@
  * kind of store: one `deleteMany` of the same documents (the store's own bulk delete, no counters, no hints).
  * The fill goes through the counted bulk insert (lib/space/counters.ts), as an import does.
  */
-import { randomUUID } from 'node:crypto';
+import { newId } from '../lib/ids';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,7 +33,7 @@ async function filled(count: number): Promise<{ ipam: Ipam; range: RangeRecord; 
   const template = await buildAddress(ipam, { address: '10.0.0.1', deviceName: 'bulk' });
   const docs = Array.from({ length: count }, (_, i): AddressDoc => {
     const value = network.first + 1n + BigInt(i);
-    return { ...template, id: randomUUID(), address: formatAddress(4, value), key: addressKey('Default', 4, value) };
+    return { ...template, id: newId(), address: formatAddress(4, value), key: addressKey('Default', 4, value) };
   });
   const { failures } = await insertAddressesCounted(ipam, docs);
   if (failures.length) throw failures[0].error;

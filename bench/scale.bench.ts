@@ -12,6 +12,7 @@
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { newId } from '../lib/ids';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -84,7 +85,7 @@ async function fill(directory: string, size: number): Promise<void> {
     for (let k = n; k < Math.min(n + 5000, size); k++) {
       const { range, address } = hostOf(k);
       const value = BigInt(0x0a000000 + (range << 8) + (k % PER_RANGE) + 1);
-      docs.push({ ...template, id: randomUUID(), address, key: addressKey('Default', 4, value), rangeId: ranges[range].id });
+      docs.push({ ...template, id: newId(), address, key: addressKey('Default', 4, value), rangeId: ranges[range].id });
     }
     const result = await addresses.insertMany(docs);
     if (result.failures.length > 0) throw result.failures[0].error;

@@ -11,6 +11,7 @@
  * pass that sets counters for addresses written behind the core's back), so the counters are the recount.
  */
 import { randomUUID } from 'node:crypto';
+import { newId } from '../lib/ids';
 import { performance } from 'node:perf_hooks';
 import { formatAddress, parseNetwork, addressKey, unionSize } from '../lib/address';
 import { buildAddress, inside, intervalOfKeys, reconcileCounters, type AddressDoc } from '../lib/space';
@@ -40,7 +41,7 @@ async function insertRaw(ipam: Ipam, template: AddressDoc, values: { value: bigi
   const addresses = ipam.store.collection<AddressDoc>('addresses');
   for (let i = 0; i < values.length; i += 10_000) {
     const docs = values.slice(i, i + 10_000).map(({ value, rangeId, blockId }) => ({
-      ...template, id: randomUUID(), address: formatAddress(4, value), key: addressKey('Default', 4, value), rangeId, blockId,
+      ...template, id: newId(), address: formatAddress(4, value), key: addressKey('Default', 4, value), rangeId, blockId,
     }));
     const result = await addresses.insertMany(docs);
     if (result.failures.length) throw result.failures[0].error;

@@ -114,21 +114,26 @@ const UNTRACKED = new Set([
 
 /** `{field: [before, after]}` for every tracked field that differs (null for absent). */
 export function changesOf(before: Record<string, unknown> | null, after: Record<string, unknown> | null): Record<string, [unknown, unknown]> {
+  // A create or a delete (the common cases of a bulk import and a release) needs no comparisons.
+  if (before === null) return oneSided(after ?? {}, (value) => [null, value]);
+  if (after === null) return oneSided(before, (value) => [value, null]);
   const changes: Record<string, [unknown, unknown]> = {};
-  if (before === null) {
-    // A create: every tracked field it sets changes from null (the common case of a bulk import, without the comparisons).
-    for (const field of Object.keys(after ?? {})) {
-      const now = after?.[field] ?? null;
-      if (!UNTRACKED.has(field) && now !== null && !isNonFinite(now)) changes[field] = [null, now];
-    }
-    return changes;
-  }
-  const fields = new Set([...Object.keys(before), ...Object.keys(after ?? {})]);
+  const fields = new Set([...Object.keys(before), ...Object.keys(after)]);
   for (const field of fields) {
     if (UNTRACKED.has(field)) continue;
-    const was = before?.[field] ?? null;
-    const now = after?.[field] ?? null;
+    const was = before[field] ?? null;
+    const now = after[field] ?? null;
     if (JSON.stringify(was) !== JSON.stringify(now)) changes[field] = [was, now];
+  }
+  return changes;
+}
+
+/** Every tracked field `doc` sets, as a change to or from null (what the comparison gives when one side is null). */
+function oneSided(doc: Record<string, unknown>, change: (value: unknown) => [unknown, unknown]): Record<string, [unknown, unknown]> {
+  const changes: Record<string, [unknown, unknown]> = {};
+  for (const field of Object.keys(doc)) {
+    const value = doc[field] ?? null;
+    if (!UNTRACKED.has(field) && value !== null && !isNonFinite(value)) changes[field] = change(value);
   }
   return changes;
 }

@@ -16,7 +16,7 @@ import { availableStores, tempDir } from '../../support/stores';
 
 const SOURCE = { nodeId: 'n1', nodeName: 'allocator', flowId: 'f1' };
 
-describe('history changes of a create', () => {
+describe('history changes of a create and of a delete', () => {
   it('are the changes from an empty record: every tracked field it sets, from null', () => {
     const created = {
       id: 'a1', key: 'k', address: '10.0.0.1', deviceName: 'host', description: '', rangeId: null, blockId: undefined,
@@ -26,6 +26,17 @@ describe('history changes of a create', () => {
     expect(changes).to.deep.equal(changesOf({}, created));
     expect(Object.keys(changes).sort()).to.deep.equal(['address', 'customFields', 'description', 'deviceName', 'dns', 'iaid']);
     expect(changes.iaid).to.deep.equal([null, 0]);
+  });
+
+  it('of a delete are the changes to an empty record: every tracked field it had, to null', () => {
+    const deleted = {
+      id: 'a1', key: 'k', address: '10.0.0.1', deviceName: 'host', description: '', rangeId: null, blockId: undefined,
+      customFields: { site: ['a', 'b'] }, iaid: 0, weird: Number.NaN, far: Number.NEGATIVE_INFINITY, updatedAt: 'x', dns: { name: 'h' },
+    };
+    const changes = changesOf(deleted, null);
+    expect(changes).to.deep.equal(changesOf(deleted, {}));
+    expect(Object.keys(changes).sort()).to.deep.equal(['address', 'customFields', 'description', 'deviceName', 'dns', 'iaid']);
+    expect(changes.dns).to.deep.equal([{ name: 'h' }, null]);
   });
 });
 
