@@ -279,7 +279,7 @@ function slim(doc: AddressDoc): AddressDoc {
 async function afterAddressImport(ctx: Context, touched: { ranges: Set<string>; blocks: Set<string> }): Promise<void> {
   if (touched.ranges.size === 0 && touched.blocks.size === 0) return;
   if (!ctx.store.transactional) {
-    await reconcileCounters(ctx, { ranges: { id: { $in: [...touched.ranges] } }, blocks: { id: { $in: [...touched.blocks] } } });
+    await reconcileCounters(ctx, { ranges: { id: { $in: [...touched.ranges] } }, blocks: { id: { $in: [...touched.blocks] } } }, { lockCovers: true });
   }
   await refreshHints(ctx, touched.ranges);
 }

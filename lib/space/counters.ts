@@ -10,7 +10,9 @@ import type { AddressDoc } from './addresses';
 import type { IpamError } from '../errors';
 import { historyOfUpdate, historyWrites, type Context } from '../record';
 import { checkAddressSpace } from '../address';
+import { withLock } from './lock';
 import { recomputeCover } from './range-cover';
+import { spaceLock } from './structural';
 import { insertManyWithRequests, insertWrites } from './requests';
 import { insertValid, type Collection, type Filter, type Update, type Write } from '../store';
 
@@ -219,19 +221,32 @@ export interface ReconcileReport {
   drift: Drift[];
 }
 
+export interface ReconcileOptions {
+  /**
+   * Recompute block covers under each address space's structural lock, so a range written meanwhile (whose
+   * batch sets its block's cover) is not overwritten by a cover counted before it. Off for callers that hold
+   * the lock already (structural recovery) or run before anything else can write (the migration in open).
+   */
+  lockCovers?: boolean;
+}
+
 /**
  * Recounts the counters of the ranges and blocks matching `filter` (all of them by default) and sets
  * those that drifted. One indexed count per range and block; a block's range cover reads its ranges' bounds.
  */
-export async function reconcileCounters(ctx: Context, filter: { ranges?: Filter; blocks?: Filter } = {}): Promise<ReconcileReport> {
+export async function reconcileCounters(
+  ctx: Context,
+  filter: { ranges?: Filter; blocks?: Filter } = {},
+  options: ReconcileOptions = {},
+): Promise<ReconcileReport> {
   const report: ReconcileReport = { ranges: 0, blocks: 0, drift: [] };
   const targets = [
     ['ranges', 'range', 'rangeId', filter.ranges ?? {}],
     ['blocks', 'block', 'blockId', filter.blocks ?? {}],
   ] as const;
   for (const [collection, entity, field, selection] of targets) {
-    const docs = ctx.store.collection<Counted & { network: string }>(collection);
-    const found = await docs.find(selection, { fields: [COUNT_FIELD, 'network'] });
+    const docs = ctx.store.collection<Counted & { network: string; addressSpace: string }>(collection);
+    const found = await docs.find(selection, { fields: [COUNT_FIELD, 'network', 'addressSpace'] });
     for (const [index, doc] of found.entries()) {
       const counted = await ctx.store.collection('addresses').count({ [field]: doc.id });
       const stored = typeof doc[COUNT_FIELD] === 'number' ? doc[COUNT_FIELD] : null;
@@ -242,15 +257,21 @@ export async function reconcileCounters(ctx: Context, filter: { ranges?: Filter;
       if (index % 100 === 99) await yieldToEventLoop();
     }
     report[collection] = found.length;
-    if (collection === 'blocks') report.drift.push(...(await coverDrift(ctx, found)));
+    if (collection === 'blocks') report.drift.push(...(await coverDrift(ctx, found, options.lockCovers ?? false)));
   }
   return report;
 }
 
-async function coverDrift(ctx: Context, blocks: { id: string; network: string }[]): Promise<Drift[]> {
+async function coverDrift(ctx: Context, blocks: { id: string; network: string; addressSpace: string }[], locked: boolean): Promise<Drift[]> {
   const network = new Map(blocks.map((block) => [block.id, block.network]));
+  const bySpace = new Map<string, string[]>();
+  for (const block of blocks) bySpace.set(block.addressSpace, [...(bySpace.get(block.addressSpace) ?? []), block.id]);
+  const recomputed = [];
+  for (const [space, ids] of bySpace) {
+    recomputed.push(...(locked ? await withLock(ctx.store, spaceLock(space), () => recomputeCover(ctx, ids)) : await recomputeCover(ctx, ids)));
+  }
   const drift: Drift[] = [];
-  for (const { id, stored, counted } of await recomputeCover(ctx, blocks.map((block) => block.id))) {
+  for (const { id, stored, counted } of recomputed) {
     for (const field of ['rangedSize', 'straddling'] as const) {
       if (stored[field] !== counted[field]) drift.push({ entity: 'block', id, network: network.get(id) ?? '', field, stored: stored[field] ?? null, counted: counted[field] });
     }
@@ -264,9 +285,9 @@ async function coverDrift(ctx: Context, blocks: { id: string; network: string }[
  */
 export async function reconcile(ctx: Context, payload: unknown): Promise<ReconcileReport> {
   const input = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>;
-  if (input.addressSpace === undefined || input.addressSpace === '') return reconcileCounters(ctx);
+  if (input.addressSpace === undefined || input.addressSpace === '') return reconcileCounters(ctx, {}, { lockCovers: true });
   const space = { addressSpace: checkAddressSpace(input.addressSpace) };
-  return reconcileCounters(ctx, { ranges: space, blocks: space });
+  return reconcileCounters(ctx, { ranges: space, blocks: space }, { lockCovers: true });
 }
 
 /**

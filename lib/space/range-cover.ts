@@ -102,17 +102,6 @@ export async function recomputeCover(ctx: Context, blockIds: (string | null | un
   return drifted;
 }
 
-/** The block and every block it is nested in, innermost first. */
-export async function withAncestors(ctx: Context, blockId: string | null | undefined): Promise<string[]> {
-  const ids: string[] = [];
-  const blocks = ctx.store.collection<CoverDoc>('blocks');
-  for (let id = blockId; id && !ids.includes(id); ) {
-    ids.push(id);
-    id = (await blocks.findOne({ id }, { fields: ['parentId'] }))?.parentId;
-  }
-  return ids;
-}
-
 /**
  * The addresses covered by ranges inside a block, from the stored covers of its subtree's blocks (the block
  * included); undefined when one of them has none yet or has a straddling range (then the union decides).

@@ -22,7 +22,7 @@ import { reconcileCounters, remapAddresses } from './counters';
 import { historyWrites, type Context } from '../record';
 import { withLock, type Lease } from './lock';
 import { attachAddresses, detachAddresses } from './mapping';
-import { rangeCoverWrites, recomputeCover, withAncestors } from './range-cover';
+import { rangeCoverWrites, recomputeCover } from './range-cover';
 import type { RangeDoc } from './ranges';
 import { findBySelector, inside, overlapping, startFloor } from './bounds';
 import { localState, retryLater, type Filter, type Update } from '../store';
@@ -227,8 +227,9 @@ async function moveChildren(ctx: Context, block: BlockDoc, lease: Lease): Promis
   await ctx.store.collection('blocks').updateMany({ parentId: block.id }, { $set: { parentId: to } });
   lease.check();
   await ctx.store.collection('ranges').updateMany({ blockId: block.id }, { $set: { blockId: to } });
-  // The parent takes the ranges and children; a range further out may have straddled only the deleted block.
-  await recomputeCover(ctx, await withAncestors(ctx, to));
+  // Only the parent's cover changes: it takes the ranges and children. A range further out that overlapped the
+  // deleted block also overlaps the parent (or the parent's own ancestor below it), so what it straddles stays.
+  await recomputeCover(ctx, [to]);
   lease.check();
   await remapAddresses(ctx, { blockId: block.id }, 'blockId', to);
 }

@@ -199,7 +199,7 @@ interface KeaPush {
 }
 
 /** A reservation run: one discovery of the Kea subnets for every target, then `each` per address. */
-function pushReservations(
+async function pushReservations(
   ctx: Context,
   request: SyncRequest,
   operation: 'create-dhcp-reservation' | 'delete-dhcp-reservation',
@@ -215,7 +215,7 @@ function pushReservations(
   });
 }
 
-export function createDhcpReservation(ctx: Context, request: SyncRequest): Promise<SyncResult> {
+export async function createDhcpReservation(ctx: Context, request: SyncRequest): Promise<SyncResult> {
   return pushReservations(ctx, request, 'create-dhcp-reservation', async (doc, { client, instance, servers, scopes }) => {
     const scope = scopeFor(scopes, doc.address, instance);
     const previous = scope.reservations.find((r) => r.address === doc.address);
@@ -241,7 +241,7 @@ export function createDhcpReservation(ctx: Context, request: SyncRequest): Promi
   });
 }
 
-export function deleteDhcpReservation(ctx: Context, request: SyncRequest): Promise<SyncResult> {
+export async function deleteDhcpReservation(ctx: Context, request: SyncRequest): Promise<SyncResult> {
   return pushReservations(ctx, request, 'delete-dhcp-reservation', async (doc, { client, instance, servers }) => {
     const remove = () => (doc.family === 4 ? client.deleteReservation4(doc.address) : client.deleteReservation6(doc.address));
     const removed = await servers.call(instance, remove);

@@ -3,12 +3,13 @@
  *
  * The rules, checked on every .ts file of lib/, nodes/, bench/ and test/:
  * - an import that enters a lib/ folder it does not sit in names that folder's index (`../space`, never
- *   `../space/ranges`); files in lib/'s root (errors, own, ipam, schedule, index) are imported directly;
+ *   `../space/ranges`); files in lib/'s root (errors, own, ids, ipam, schedule, index) are imported directly;
  * - a test under test/lib/<folder>/ counts as sitting in lib/<folder>/, so it may import that folder's
  *   internals (tests of a folder test its parts); every other test, nodes/ and bench/ go through indexes;
  * - lib/ never imports node-red (the core runs without it);
  * - no import cycle runs between the folders (and root files) of one directory: a file cycle may exist
- *   inside a folder, never across folders.
+ *   inside a folder, never across folders;
+ * - a lib/ folder imports only the folders listed before it in LAYERS (the README's order).
  * Type-only imports count like any other.
  */
 import { expect } from 'chai';
@@ -84,6 +85,20 @@ export function requiredEntrance(file: string, target: string): string | undefin
   if (common >= to.length - 1) return undefined; // the target sits in the importer's folder or one above it
   const index = `${to.slice(0, common + 1).join('/')}/index.ts`;
   return target === index ? undefined : index;
+}
+
+/** lib/'s folders in the README's order: each may import only those before it. */
+const LAYERS = ['store', 'address', 'record', 'space', 'allocation', 'lifecycle', 'csv', 'sync'];
+
+/** An import from one top-level lib/ folder into another that comes later in LAYERS (or is not listed). */
+export function layerViolation(file: string, target: string): string | undefined {
+  const [, fromFolder, ...fromRest] = file.split('/');
+  const [, toFolder, ...toRest] = target.split('/');
+  if (!file.startsWith('lib/') || fromRest.length === 0 || toRest.length === 0 || fromFolder === toFolder) return undefined;
+  const from = LAYERS.indexOf(fromFolder);
+  const to = LAYERS.indexOf(toFolder);
+  if (from < 0 || to < 0) return `lib/${from < 0 ? fromFolder : toFolder} is not in LAYERS`;
+  return to < from ? undefined : `lib/${fromFolder} may import only ${LAYERS.slice(0, from).join(', ') || 'no folder'}`;
 }
 
 /** Import cycles between the children (folders and files) of one directory that involve a folder. */
@@ -162,6 +177,15 @@ describe('lib/ structure', () => {
     expect(cycles, cycles.map((c) => c.join(' <-> ')).join('\n')).to.deep.equal([]);
   });
 
+  it('a lib/ folder imports only the folders before it (README order)', () => {
+    const violations = imports
+      .filter((i) => i.target && layerViolation(i.file, i.target))
+      .map((i) => `${i.file} imports '${i.specifier}': ${layerViolation(i.file, i.target!)}`);
+    expect(violations, violations.join('\n')).to.deep.equal([]);
+    const folders = [...new Set(files.filter((f) => f.split('/').length > 2 && f.startsWith('lib/')).map((f) => f.split('/')[1]))];
+    expect(folders.sort(), 'every top-level folder has its place in LAYERS').to.deep.equal([...LAYERS].sort());
+  });
+
   it('every lib/ folder has an index.ts', () => {
     const folders = [...new Set(files.filter((f) => f.startsWith('lib/')).map((f) => path.posix.dirname(f)))].filter((d) => d !== 'lib');
     const missing = folders.filter((d) => !isFile(`${d}/index.ts`));
@@ -183,6 +207,13 @@ describe('lib/ structure', () => {
       expect(requiredEntrance('lib/sync/dns/transport.ts', 'lib/sync/reachability.ts')).to.equal(undefined);
       expect(requiredEntrance('nodes/ipam-config.ts', 'lib/ipam.ts')).to.equal(undefined);
       expect(requiredEntrance('test/lib/space/lock.test.ts', 'lib/space/lock.ts')).to.equal(undefined);
+    });
+
+    it('flag an import into a later layer, allow an earlier one and a root file', () => {
+      expect(layerViolation('lib/record/history.ts', 'lib/space/index.ts')).to.equal('lib/record may import only store, address');
+      expect(layerViolation('lib/space/blocks.ts', 'lib/record/index.ts')).to.equal(undefined);
+      expect(layerViolation('lib/sync/push.ts', 'lib/errors.ts')).to.equal(undefined);
+      expect(layerViolation('lib/ipam.ts', 'lib/sync/index.ts')).to.equal(undefined);
     });
 
     it('find a cycle between two folders, not one between two files of a folder', () => {
