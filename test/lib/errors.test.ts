@@ -37,6 +37,8 @@ describe('error messages', () => {
       ['an unknown filter field', ['address', 'list', { colour: 'red' }], 'filter.colour "red": is not an address field'],
       ['an unknown range filter field', ['range', 'list', { colour: 'red' }], 'filter.colour "red": is not a range field'],
       ['an unknown field', ['range', 'add', { network: '10.0.0.0/24', colour: 'red' }], 'colour "red": is not a known field'],
+      ['a block cover set by hand', ['block', 'add', { network: '11.0.0.0/8', rangedSize: '999' }], 'rangedSize "999": is not a known field'],
+      ['a range counter set by hand', ['range', 'add', { network: '10.0.0.0/24', assignedCount: 5 }], 'assignedCount 5: is not a known field'],
       ['a payload that is not an object', ['address', 'add', 42], 'payload 42: must be an object of address fields'],
       ['an unknown operation', ['block', 'explode', {}], 'operation "explode": must be one of add, update, get, list, delete, utilization'],
       ['an unknown CSV column', ['import', 'import', { entity: 'blocks', csv: 'Colour\nred' }], 'header "Colour": is neither a block field nor a defined custom field'],

@@ -4,6 +4,7 @@
  * generated payloads reach past the first shape check.
  */
 import fc from 'fast-check';
+import { INTERNAL_FIELDS } from '../../lib/record';
 
 export const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf'];
 export const OPERATORS = ['$ne', '$gt', '$gte', '$lt', '$where', '$regex', '$in', '$exists', '$or', '$expr'];
@@ -17,6 +18,8 @@ export const FIELD_NAMES = [
   'cursor', 'group', 'name', 'criteria', 'blockKind', 'family', 'parentId', 'dns.forwardZone', 'customFields.Owner',
   // Holds and history (lib/allocation/holds.ts, lib/record/history.ts).
   'holdUntil', 'from', 'to', 'after', 'entity',
+  // What the store keeps beside a record (keys, hints, counters, range covers): a caller must not set them.
+  ...INTERNAL_FIELDS,
 ];
 
 export const ODD_ADDRESSES = [
