@@ -265,8 +265,11 @@ export async function reconcileCounters(
 async function coverDrift(ctx: Context, blocks: { id: string; network: string; addressSpace: string }[], locked: boolean): Promise<Drift[]> {
   const network = new Map(blocks.map((block) => [block.id, block.network]));
   const bySpace = new Map<string, string[]>();
-  for (const block of blocks) bySpace.set(block.addressSpace, [...(bySpace.get(block.addressSpace) ?? []), block.id]);
-  const recomputed = [];
+  for (const block of blocks) {
+    if (!bySpace.has(block.addressSpace)) bySpace.set(block.addressSpace, []);
+    bySpace.get(block.addressSpace)!.push(block.id);
+  }
+  const recomputed: Awaited<ReturnType<typeof recomputeCover>> = [];
   for (const [space, ids] of bySpace) {
     recomputed.push(...(locked ? await withLock(ctx.store, spaceLock(space), () => recomputeCover(ctx, ids)) : await recomputeCover(ctx, ids)));
   }

@@ -5,7 +5,7 @@ export type { BlockDoc } from './blocks';
 export { inside, intervalOf, intervalOfKeys, overlapping, resolveBounds } from './bounds';
 export type { Bounds } from './bounds';
 export { CHUNK, assignedOf, deleteAddressesCounted, insertAddressCounted, insertAddressesCounted, insertWritesCounted, reconcile, reconcileCounters, updateAddressCounted, yieldToEventLoop } from './counters';
-export { coverOf } from './range-cover';
+export { coverOf, fillMissingCovers } from './range-cover';
 export { releaseDeadHolders, withLock } from './lock';
 export { detachAddresses, mostSpecificBlockId } from './mapping';
 export { addRange, deleteRange, getRange, getRangeDoc, insertRange, listRanges, prepareRange, reservedServiceError, updateRange } from './ranges';

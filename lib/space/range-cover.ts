@@ -86,6 +86,12 @@ export async function coverOf(ctx: Context, blockId: string): Promise<Cover> {
   return { rangedSize: size.toString(), straddling };
 }
 
+/** Blocks stored before range covers existed get theirs (at open; a scan of the small blocks table, then nothing). */
+export async function fillMissingCovers(ctx: Context): Promise<void> {
+  const missing = await ctx.store.collection<CoverDoc>('blocks').find({ [RANGED_FIELD]: { $exists: false } }, { fields: ['id'] });
+  await recomputeCover(ctx, missing.map((block) => block.id));
+}
+
 /** Sets the cover of these blocks to a recount; returns the blocks whose stored cover differed. */
 export async function recomputeCover(ctx: Context, blockIds: (string | null | undefined)[]): Promise<{ id: string; stored: Partial<Cover>; counted: Cover }[]> {
   const blocks = ctx.store.collection<CoverDoc>('blocks');
