@@ -8,8 +8,9 @@ import { rank } from './sqlite-query';
 
 type Obj = Record<string, unknown>;
 
-export function applyUpdate(doc: Obj, update: Update): Obj {
-  const next = structuredClone(doc);
+/** The updated copy of `doc`; with `inPlace` (a document the caller just parsed and owns), `doc` itself, changed. */
+export function applyUpdate(doc: Obj, update: Update, inPlace = false): Obj {
+  const next = inPlace ? doc : structuredClone(doc);
   for (const [op, fields] of Object.entries(update)) {
     for (const [path, operand] of Object.entries((fields ?? {}) as Obj)) {
       if (path === 'id') {
@@ -21,7 +22,7 @@ export function applyUpdate(doc: Obj, update: Update): Obj {
       if (!parent) continue;
       const current = parent[leaf];
       if (op === '$set') {
-        if (operand !== undefined) parent[leaf] = structuredClone(operand);
+        if (operand !== undefined) parent[leaf] = operand !== null && typeof operand === 'object' ? structuredClone(operand) : operand;
       } else if (op === '$unset') {
         delete parent[leaf];
       } else if (op === '$inc') {

@@ -248,19 +248,22 @@ class SqliteCollection implements Collection {
 
   async find(filter: Filter, options: FindOptions = {}): Promise<Doc[]> {
     const { where, order, params } = translate(filter, options.sort, this.indexed);
-    const limit = options.limit ? ` LIMIT ${Math.floor(options.limit)}` : options.skip ? ' LIMIT -1' : '';
+    const limit = options.limit ? Math.floor(options.limit) : undefined;
     const offset = options.skip ? ` OFFSET ${Math.floor(options.skip)}` : '';
     // No rowid tiebreak: it would keep SQLite from reading a sorted page straight off the index (ties are unordered).
     const projection = options.fields && projected(options.fields);
     const columns = projection ? ['id', ...projection.map((path, i) => `doc -> '${path}' AS f${i}`)].join(', ') : 'id, doc';
-    const sql = `SELECT ${columns} FROM ${this.table} WHERE ${where}${order}${limit}${offset}`;
+    const sql = (rows: number | undefined) =>
+      `SELECT ${columns} FROM ${this.table} WHERE ${where}${order}${rows !== undefined ? ` LIMIT ${rows}` : offset ? ' LIMIT -1' : ''}${offset}`;
     const toDoc = (row: Row) => (projection ? pickedDoc(row, options.fields!) : this.toDoc(row, options.fields));
-    if (options.limit && options.limit <= SMALL_RESULT) {
-      return guard(() => (this.store.statement(sql).all(params) as Row[]).map(toDoc));
-    }
+    // Most results are small: read in one call on the main connection, at most SMALL_RESULT + 1 rows so that a
+    // big one cannot stall the event loop. A bigger one is read again, whole, in yielding pages on a reader.
+    const first = limit !== undefined && limit <= SMALL_RESULT ? limit : SMALL_RESULT + 1;
+    const rows = guard(() => this.store.statement(sql(first)).all(params) as Row[]);
+    if (rows.length < first || first === limit) return rows.map(toDoc);
     return this.store.withReader(async (statement, yielding) => {
       const docs: Doc[] = [];
-      await paged(statement(sql), params, yielding, (row) => docs.push(toDoc(row)));
+      await paged(statement(sql(limit)), params, yielding, (row) => docs.push(toDoc(row)));
       return docs;
     });
   }
@@ -365,7 +368,7 @@ class SqliteCollection implements Collection {
   private updateRows(rows: Row[], update: Update): number {
     const write = this.store.statement(`UPDATE ${this.table} SET doc = ? WHERE rowid = ?`);
     for (const row of rows) {
-      const { id: _id, ...after } = applyUpdate({ id: row.id, ...(JSON.parse(row.doc) as Record<string, unknown>) }, update);
+      const { id: _id, ...after } = applyUpdate({ id: row.id, ...(JSON.parse(row.doc) as Record<string, unknown>) }, update, true);
       this.checkIndexed(after);
       const text = JSON.stringify(after);
       if (text === row.doc) continue;
