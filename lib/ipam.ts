@@ -2,7 +2,7 @@
  * The core's front door: one Ipam per open store. Nodes call `perform(entity, operation, payload)`;
  * everything else is reachable as plain functions for flows, tests and benchmarks.
  */
-import { addAddress, getAddress, updateAddress, addBlock, deleteBlock, getBlock, listBlocks, updateBlock, reconcile, reconcileCounters, migrateRequests, addRange, deleteRange, getRange, listRanges, updateRange, releaseDeadHolders, recoverStructural, fillMissingCovers, blockUtilization, rangeUtilization, type StructuralOutcome } from './space';
+import { addAddress, getAddress, updateAddress, addBlock, deleteBlock, getBlock, listBlocks, updateBlock, reconcile, migrateCounters, migrateRequests, addRange, deleteRange, getRange, listRanges, updateRange, releaseDeadHolders, recoverStructural, fillMissingCovers, blockUtilization, rangeUtilization, type StructuralOutcome } from './space';
 import { allocate, findAvailable, release, confirm, allocateSubnet } from './allocation';
 import { IpamError, invalid } from './errors';
 import { toStoreFilter, asOperation, readHistory, type Context } from './record';
@@ -92,9 +92,7 @@ export class Ipam implements Context {
     const ipam = new Ipam(store);
     try {
       await migrateRequests(ipam);
-      // Ranges and blocks stored before counters existed get theirs now (a no-op once they all have one).
-      const missing = { assignedCount: { $exists: false } };
-      await reconcileCounters(ipam, { ranges: missing, blocks: missing });
+      await migrateCounters(ipam);
       await fillMissingCovers(ipam);
       ipam.recovery = await recoverInterrupted(ipam);
     } catch (err) {

@@ -228,9 +228,10 @@ export async function groupUtilization(ctx: Context, payload: unknown): Promise<
   const filter = toStoreFilter('ranges', nested !== undefined ? nested : rest);
   const ranges = await ctx.store.collection<RangeLike>('ranges').find(filter, { sort: { startKey: 1 } });
   const root: TreeNode = newNode(null);
-  for (const range of ranges) {
+  const counts = await assignedOf(ctx, 'ranges', ranges.map((range) => range.id));
+  for (const [index, range] of ranges.entries()) {
     const size = sizeOf(intervalOf(range));
-    const assigned = await assignedOf(ctx, 'ranges', range);
+    const assigned = counts[index];
     for (const path of valuePaths(range, group.criteria)) {
       let node = root;
       for (const value of path) {

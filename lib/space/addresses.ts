@@ -7,7 +7,8 @@ import { parseAddress, parseMac, addressKey, checkAddressSpace, requestKey } fro
 import { checkCustomFields, INTERNAL_FIELDS, READ_ONLY_FIELDS, canonicalValue, optionalFields, checkInput, clearedFields, nowIso, unsetMissing, toRecord, type AddressRecord, type Keyed, type Context } from '../record';
 import { deleteAddressesCounted, insertAddressCounted, updateAddressCounted } from './counters';
 import { IpamError, invalid, isIpamError, show } from '../errors';
-import { mostSpecificBlockId, mostSpecificRangeId } from './mapping';
+import { mappingOf } from './mapping';
+import type { RangeDoc } from './ranges';
 import { moveWrites, requestTaken } from './requests';
 import { overlapping, startFloor } from './bounds';
 
@@ -17,8 +18,8 @@ export type AddressDoc = AddressRecord & Keyed & { requestKey?: string };
 const OPTIONAL_FIELDS = [...optionalFields('addresses'), 'requestKey'];
 
 export interface BuildOptions {
-  /** The range the address is expected to map to (allocation knows it): narrows the search for a more specific one. */
-  range?: { startKey: string; endKey: string };
+  /** The range the address is being allocated from (it contains the address): its mapping plan answers. */
+  range?: RangeDoc;
 }
 
 /** Validates input into a complete, mapped address document (not yet stored). */
@@ -34,6 +35,7 @@ export async function buildAddress(ctx: Context, input: unknown, base?: AddressD
     serviceInstance: canonicalValue('addresses', 'serviceInstance', fields.serviceInstance),
   };
   const where = { addressSpace, family: parsed.family, startKey: key, endKey: key };
+  const { rangeId, blockId } = await mappingOf(ctx, where, service, options.range);
   const now = nowIso();
   const doc: AddressDoc = {
     id: base?.id ?? newId(),
@@ -44,8 +46,8 @@ export async function buildAddress(ctx: Context, input: unknown, base?: AddressD
     deviceType: canonicalValue('addresses', 'deviceType', fields.deviceType),
     ipAddressState: canonicalValue('addresses', 'ipAddressState', fields.ipAddressState),
     assignmentType: canonicalValue('addresses', 'assignmentType', fields.assignmentType),
-    rangeId: await mostSpecificRangeId(ctx, where, service, options.range),
-    blockId: await mostSpecificBlockId(ctx, where),
+    rangeId,
+    blockId,
     key,
     createdAt: base?.createdAt ?? now,
     updatedAt: now,

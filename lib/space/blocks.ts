@@ -9,14 +9,13 @@ import { IpamError, invalid, show } from '../errors';
 import { withLock } from './lock';
 import { intervalOf, intervalOfKeys, overlapping, resolveBounds, boundsFields, findBySelector, getSpaceRecord, listSpaceRecords, smallest, spanKey, startFloor, type Bounds } from './bounds';
 import type { Filter } from '../store';
-import { COUNT_FIELD } from './counters';
 import { EMPTY_COVER } from './range-cover';
 import { applyStructural, spaceLock, withSpaceRecord } from './structural';
 
 export { spaceLock };
 
 export type BlockDoc = BlockRecord &
-  Keyed & { startKey: string; endKey: string; spanKey: string; assignedCount?: number; rangedSize?: string; straddling?: number };
+  Keyed & { startKey: string; endKey: string; spanKey: string; rangedSize?: string; straddling?: number };
 
 /** Fields an update may change without moving the block: its optional ones. */
 const EDITABLE = optionalFields('blocks');
@@ -42,7 +41,6 @@ export async function addBlock(ctx: Context, input: unknown): Promise<BlockRecor
       spanKey: spanKey(bounds),
       startKey: bounds.startKey,
       endKey: bounds.endKey,
-      [COUNT_FIELD]: 0,
       ...EMPTY_COVER,
       createdAt: now,
       updatedAt: now,

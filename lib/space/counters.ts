@@ -1,20 +1,24 @@
 /**
- * Assigned counters: every range keeps `assignedCount`, the addresses mapped to it (`rangeId`), and every
- * block the addresses mapped to it directly (`blockId`, the most specific block containing them). This
+ * Assigned counters: every range has `assignedCount`, the addresses mapped to it (`rangeId`), and every
+ * block the addresses mapped to it directly (`blockId`, the most specific block containing them). Each is a
+ * small document of its own in `counters` (`id` = the range's or block's id), not a field of the range or
+ * block: an allocation then rewrites a few bytes under no secondary index instead of the range document and
+ * its four indexes (on the embedded store that is a third of the pages each allocation's commit writes),
+ * and a counter change never touches a record a user edits. This
  * module is the one place that writes addresses together with their counter changes, in one
  * `store.atomic` batch, so no write path can forget them: insert, delete and re-map of addresses all go
  * through here. `reconcile` recounts and repairs any drift (a crash on a store without transactions, an
  * older store, or a write racing a re-map or a second release of the same address).
  */
 import type { AddressDoc } from './addresses';
-import type { IpamError } from '../errors';
+import { isIpamError, type IpamError } from '../errors';
 import { historyOfUpdate, historyWrites, type Context } from '../record';
 import { checkAddressSpace } from '../address';
 import { withLock } from './lock';
 import { recomputeCover } from './range-cover';
 import { spaceLock } from './structural';
 import { insertManyWithRequests, insertWrites } from './requests';
-import { insertValid, type Collection, type Filter, type Update, type Write } from '../store';
+import { insertValid, type Filter, type Update, type Write } from '../store';
 
 export const COUNT_FIELD = 'assignedCount';
 
@@ -22,7 +26,9 @@ export const COUNT_FIELD = 'assignedCount';
 export const CHUNK = 1000;
 
 type Mapped = Pick<AddressDoc, 'id'> & { rangeId?: string | null; blockId?: string | null; requestKey?: string };
-type Counted = { id: string; assignedCount?: number };
+type CounterDoc = { id: string; assignedCount: number };
+
+const COUNTERS = 'counters';
 
 /** Counter deltas per range and per block id. */
 class Deltas {
@@ -37,13 +43,23 @@ class Deltas {
 
   writes(): Write[] {
     const writes: Write[] = [];
-    for (const [collection, deltas] of [['ranges', this.ranges], ['blocks', this.blocks]] as const) {
+    for (const deltas of [this.ranges, this.blocks]) {
       for (const [id, delta] of deltas) {
-        if (delta !== 0) writes.push({ op: 'update', collection, filter: { id }, update: { $inc: { [COUNT_FIELD]: delta } } });
+        if (delta !== 0) writes.push({ op: 'update', collection: COUNTERS, filter: { id }, update: { $inc: { [COUNT_FIELD]: delta } } });
       }
     }
     return writes;
   }
+}
+
+/** The counter of a new range or block, written in the same batch as the record. */
+export function newCounterWrite(id: string): Write {
+  return { op: 'insert', collection: COUNTERS, doc: { id, [COUNT_FIELD]: 0 } };
+}
+
+/** The counter of a range or block being deleted, removed in the same batch as the record. */
+export function dropCounterWrite(id: string): Write {
+  return { op: 'delete', collection: COUNTERS, filter: { id } };
 }
 
 /**
@@ -198,10 +214,20 @@ export async function remapAddresses(ctx: Context, filter: Filter, field: 'range
   }
 }
 
-/** The stored count, or a count of the addresses when the document predates counters (until reconciled). */
-export async function assignedOf(ctx: Context, collection: 'ranges' | 'blocks', doc: Counted): Promise<number> {
-  if (typeof doc[COUNT_FIELD] === 'number') return doc[COUNT_FIELD];
-  return ctx.store.collection('addresses').count({ [collection === 'ranges' ? 'rangeId' : 'blockId']: doc.id });
+/** The stored counts of these ranges or blocks; one without a counter (until reconciled) counts its addresses. */
+export async function assignedOf(ctx: Context, collection: 'ranges' | 'blocks', ids: string[]): Promise<number[]> {
+  const stored = await storedCounts(ctx, ids);
+  const field = collection === 'ranges' ? 'rangeId' : 'blockId';
+  return Promise.all(ids.map((id) => stored.get(id) ?? ctx.store.collection('addresses').count({ [field]: id })));
+}
+
+async function storedCounts(ctx: Context, ids: string[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (let start = 0; start < ids.length; start += CHUNK) {
+    const found = await ctx.store.collection<CounterDoc>(COUNTERS).find({ id: { $in: ids.slice(start, start + CHUNK) } });
+    for (const doc of found) if (typeof doc[COUNT_FIELD] === 'number') counts.set(doc.id, doc[COUNT_FIELD]);
+  }
+  return counts;
 }
 
 export interface Drift {
@@ -245,14 +271,14 @@ export async function reconcileCounters(
     ['blocks', 'block', 'blockId', filter.blocks ?? {}],
   ] as const;
   for (const [collection, entity, field, selection] of targets) {
-    const docs = ctx.store.collection<Counted & { network: string; addressSpace: string }>(collection);
-    const found = await docs.find(selection, { fields: [COUNT_FIELD, 'network', 'addressSpace'] });
+    const found = await ctx.store.collection<{ id: string; network: string; addressSpace: string }>(collection).find(selection, { fields: ['network', 'addressSpace'] });
+    const stored = await storedCounts(ctx, found.map((doc) => doc.id));
     for (const [index, doc] of found.entries()) {
       const counted = await ctx.store.collection('addresses').count({ [field]: doc.id });
-      const stored = typeof doc[COUNT_FIELD] === 'number' ? doc[COUNT_FIELD] : null;
-      if (stored !== counted) {
-        await setCount(docs, doc.id, counted);
-        report.drift.push({ entity, id: doc.id, network: doc.network, stored, counted });
+      const before = stored.get(doc.id) ?? null;
+      if (before !== counted) {
+        await setCount(ctx, doc.id, counted, before !== null);
+        report.drift.push({ entity, id: doc.id, network: doc.network, stored: before, counted });
       }
       if (index % 100 === 99) await yieldToEventLoop();
     }
@@ -294,11 +320,37 @@ export async function reconcile(ctx: Context, payload: unknown): Promise<Reconci
 }
 
 /**
- * Sets a counter to a recount. A write landing between the count and this set is lost to the counter
- * until the next reconcile; reconcile is for repair, not for running against a busy range.
+ * Sets a counter to a recount (creating it when missing). A write landing between the count and this set is
+ * lost to the counter until the next reconcile; reconcile is for repair, not for running against a busy range.
  */
-async function setCount(docs: Collection<Counted & { network: string }>, id: string, counted: number): Promise<void> {
-  await docs.updateOne({ id }, { $set: { [COUNT_FIELD]: counted } });
+async function setCount(ctx: Context, id: string, counted: number, exists: boolean): Promise<void> {
+  const counters = ctx.store.collection<CounterDoc>(COUNTERS);
+  if (exists) return void (await counters.updateOne({ id }, { $set: { [COUNT_FIELD]: counted } }));
+  try {
+    await counters.insertOne({ id, [COUNT_FIELD]: counted });
+  } catch (err) {
+    // Created meanwhile (another process reconciling, or the range's own batch on a store without transactions).
+    if (!isIpamError(err, 'DUPLICATE')) throw err;
+    await counters.updateOne({ id }, { $set: { [COUNT_FIELD]: counted } });
+  }
+}
+
+const MIGRATED = 'migration:counters-collection';
+
+/**
+ * Stores written before counters had their own collection (the count was a field of the range or block, or
+ * there was none) get theirs by a recount, once; the old field is then removed from the records.
+ */
+export async function migrateCounters(ctx: Context): Promise<void> {
+  const settings = ctx.store.collection('settings');
+  if (await settings.findOne({ name: MIGRATED })) return;
+  await reconcileCounters(ctx);
+  for (const collection of ['ranges', 'blocks'] as const) {
+    await ctx.store.collection(collection).updateMany({ [COUNT_FIELD]: { $exists: true } }, { $unset: { [COUNT_FIELD]: true } });
+  }
+  await settings.insertOne({ id: MIGRATED, name: MIGRATED, at: new Date(await ctx.store.now()).toISOString() }).catch((err: unknown) => {
+    if (!isIpamError(err, 'DUPLICATE')) throw err;
+  });
 }
 
 export function yieldToEventLoop(): Promise<void> {

@@ -3,11 +3,20 @@
  * containing it and to the most specific range containing it with the same service and instance.
  */
 import { sizeOf, type Family } from '../address';
+import { isIpamError } from '../errors';
 import { remapAddresses } from './counters';
 import type { Keyed, RangeRecord, Context } from '../record';
+import { localState, type Write } from '../store';
 import { containing, floorBySpan, intervalOfKeys, overlapping, smallest, startFloor } from './bounds';
 
 type RangeDoc = RangeRecord & Keyed & { startKey: string; endKey: string };
+
+type Container = { id: string; startKey: string; endKey: string };
+
+interface Service {
+  managedByService: string;
+  serviceInstance: string;
+}
 
 interface Located {
   addressSpace: string;
@@ -67,6 +76,103 @@ function rangesContaining(
 function spanOf(doc: { startKey: string; endKey: string }): bigint {
   const { first, last } = intervalOfKeys(doc);
   return last - first;
+}
+
+/* ------------------------------------------------------------ range plans */
+
+/**
+ * Where the addresses of one range map, for allocating from it: the ranges of its service and instance no
+ * larger than it, and the blocks, that overlap it (in start order, as the queries above read them). Read once
+ * and kept in this process while its address space's structure version stays the same, so an allocation
+ * maps its address with one read of that version instead of three queries. A range overlapped by more than
+ * PLAN_LIMIT of either has no plan: its addresses are mapped by the queries.
+ */
+interface RangePlan {
+  ranges: Container[];
+  blocks: Container[];
+}
+
+export const PLAN_LIMIT = 64;
+
+/** Plans kept per store; past this many, the oldest go. */
+const PLANS_KEPT = 1000;
+
+/**
+ * The address's range and block. `within`: the range the address is being allocated from (it contains the
+ * address, with this service and instance), whose plan answers without queries.
+ */
+export async function mappingOf(ctx: Context, where: Located, service: Service, within?: RangeDoc): Promise<{ rangeId: string | null; blockId: string | null }> {
+  const sameService = within && within.managedByService === service.managedByService && within.serviceInstance === service.serviceInstance;
+  const plan = sameService ? await planOf(ctx, within) : undefined;
+  const range = plan && smallest(plan.ranges.filter((doc) => holds(doc, where.startKey)));
+  if (plan && range) return { rangeId: range.id, blockId: smallest(plan.blocks.filter((doc) => holds(doc, where.startKey)))?.id ?? null };
+  return { rangeId: await mostSpecificRangeId(ctx, where, service, within), blockId: await mostSpecificBlockId(ctx, where) };
+}
+
+function holds(doc: Container, key: string): boolean {
+  return doc.startKey <= key && key <= doc.endKey;
+}
+
+async function planOf(ctx: Context, range: RangeDoc): Promise<RangePlan | undefined> {
+  const version = await structureVersion(ctx, range.addressSpace);
+  const plans = localState(ctx.store).rangePlans;
+  const kept = plans.get(range.id);
+  if (kept && kept.version === version && kept.updatedAt === range.updatedAt) return kept.plan as RangePlan | undefined;
+  const plan = await readPlan(ctx, range);
+  plans.delete(range.id);
+  if (plans.size >= PLANS_KEPT) plans.delete(plans.keys().next().value as string);
+  plans.set(range.id, { version, updatedAt: range.updatedAt, plan });
+  return plan;
+}
+
+async function readPlan(ctx: Context, range: RangeDoc): Promise<RangePlan | undefined> {
+  const span = spanOf(range);
+  const read = { ...CONTAINER_READ, limit: PLAN_LIMIT + 1 };
+  const ranges = (
+    await ctx.store.collection<RangeDoc>('ranges').find(
+      {
+        addressSpace: range.addressSpace,
+        managedByService: range.managedByService,
+        serviceInstance: range.serviceInstance,
+        ...overlapping(range, floorBySpan(range, span)),
+      },
+      read,
+    )
+  ).filter((doc) => spanOf(doc) <= span);
+  const blocks = await ctx.store
+    .collection<Container>('blocks')
+    .find({ addressSpace: range.addressSpace, ...overlapping(range, await startFloor(ctx, 'blocks', range)) }, read);
+  return ranges.length > PLAN_LIMIT || blocks.length > PLAN_LIMIT ? undefined : { ranges, blocks };
+}
+
+/* ------------------------------------------------------- structure version */
+
+function structureName(addressSpace: string): string {
+  return `structure|${addressSpace}`;
+}
+
+/**
+ * The structure version of an address space: bumped in the same batch as every block or range write of a
+ * structural change (lib/space/structural.ts), so a range plan read under one version stays exact until it
+ * moves. -1 until the space's first structural change through this version of the code.
+ */
+export async function structureVersion(ctx: Context, addressSpace: string): Promise<number> {
+  const doc = await ctx.store.collection<{ id: string; version?: number }>('settings').findOne({ name: structureName(addressSpace) }, { fields: ['version'] });
+  return typeof doc?.version === 'number' ? doc.version : -1;
+}
+
+/** Creates the space's version document if it is missing; call before a change whose batches carry `structureBump`. */
+export async function ensureStructureVersion(ctx: Context, addressSpace: string): Promise<void> {
+  const name = structureName(addressSpace);
+  const settings = ctx.store.collection('settings');
+  if (await settings.findOne({ name }, { fields: ['name'] })) return;
+  await settings.insertOne({ id: name, name, version: 0 }).catch((err: unknown) => {
+    if (!isIpamError(err, 'DUPLICATE')) throw err;
+  });
+}
+
+export function structureBump(addressSpace: string): Write {
+  return { op: 'update', collection: 'settings', filter: { name: structureName(addressSpace) }, update: { $inc: { version: 1 } } };
 }
 
 /** Other ranges of the same service and instance that overlap this one, smallest first. */

@@ -5,7 +5,6 @@
 import { randomUUID } from 'node:crypto';
 import { contains, parseAddress, checkAddressSpace, type Interval } from '../address';
 import { checkCustomFields, isReservedRangeService, canonicalValue, optionalFields, checkInput, clearedFields, nowIso, unsetMissing, toRecord, type Exclusion, type Keyed, type RangeRecord, type Context } from '../record';
-import { COUNT_FIELD } from './counters';
 import { IpamError, invalid, show } from '../errors';
 import { withLock, type Lease } from './lock';
 import { mostSpecificBlockId } from './mapping';
@@ -14,7 +13,7 @@ import type { Filter } from '../store';
 import { applyStructural, spaceLock, withSpaceRecord } from './structural';
 
 export type RangeDoc = RangeRecord &
-  Keyed & { startKey: string; endKey: string; spanKey: string; freeHint: string; hintVersion: number; assignedCount?: number };
+  Keyed & { startKey: string; endKey: string; spanKey: string; freeHint: string; hintVersion: number };
 
 export interface RangeWriteOptions {
   /** Discovery (ipam-sync) may write the reserved service values; users and imports may not. */
@@ -69,9 +68,7 @@ export async function updateRange(
     const draft = await buildRange(ctx, fields, { allowReservedService: options.allowReservedService || keepsReserved });
     const doc = await placeRange(ctx, draft, current.id, current.createdAt);
     const $unset = unsetMissing(current, doc, OPTIONAL_FIELDS);
-    // The counter is the re-mapping's to keep: detach and attach move it.
-    const { [COUNT_FIELD]: _count, ...written } = doc;
-    const update = { $set: { ...written, freeHint: doc.startKey, hintVersion: current.hintVersion + 1 }, ...(Object.keys($unset).length ? { $unset } : {}) };
+    const update = { $set: { ...doc, freeHint: doc.startKey, hintVersion: current.hintVersion + 1 }, ...(Object.keys($unset).length ? { $unset } : {}) };
     await applyStructural(ctx, current.addressSpace, lease, { op: 'update-range', before: current, after: doc, update });
     return toRecord(doc, ctx);
   });
@@ -155,7 +152,6 @@ async function placeRange(ctx: Context, draft: RangeDraft, id: string, createdAt
     endKey: bounds.endKey,
     freeHint: bounds.startKey,
     hintVersion: 0,
-    [COUNT_FIELD]: 0,
     createdAt,
     updatedAt: nowIso(),
   } as RangeDoc;

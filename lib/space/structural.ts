@@ -18,10 +18,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { BlockDoc } from './blocks';
-import { reconcileCounters, remapAddresses } from './counters';
+import { dropCounterWrite, newCounterWrite, reconcileCounters, remapAddresses } from './counters';
 import { historyWrites, type Context } from '../record';
 import { withLock, type Lease } from './lock';
-import { attachAddresses, detachAddresses } from './mapping';
+import { attachAddresses, detachAddresses, ensureStructureVersion, structureBump } from './mapping';
 import { rangeCoverWrites, recomputeCover } from './range-cover';
 import type { RangeDoc } from './ranges';
 import { findBySelector, inside, overlapping, startFloor } from './bounds';
@@ -141,7 +141,11 @@ async function run(ctx: Context, doc: StructuralJournal, lease: Lease, recoverin
   const { activeStructural } = localState(ctx.store);
   activeStructural.add(doc.id);
   try {
-    await applyChange(ctx, doc.change, lease);
+    await ensureStructureVersion(ctx, doc.addressSpace);
+    await applyChange(ctx, doc.addressSpace, doc.change, lease);
+    // Once more at the end: on a store without transactions a batch's bump may be what a crash cut off, and a
+    // rerun skips a batch whose record write is done.
+    await ctx.store.atomic([structureBump(doc.addressSpace)]);
     // Each re-map batch moves its counts with it; a recovery recounts anyway, since the store (or a
     // process before counters were batched) may have left drift. Not done on the live path: a recount
     // racing a concurrent allocation would itself lose a count.
@@ -154,27 +158,45 @@ async function run(ctx: Context, doc: StructuralJournal, lease: Lease, recoverin
 }
 
 /** The steps of a change; each is idempotent, so a rerun from the first step completes an interrupted one. */
-async function applyChange(ctx: Context, change: Change, lease: Lease): Promise<void> {
+async function applyChange(ctx: Context, addressSpace: string, change: Change, lease: Lease): Promise<void> {
   const blocks = ctx.store.collection<BlockDoc>('blocks');
   const ranges = ctx.store.collection<RangeDoc>('ranges');
-  // Each record write goes with its history entry in one batch; a rerun finds the write done and skips both.
+  const bump = structureBump(addressSpace);
+  // Each record write goes with its history entry and the space's structure version bump (lib/space/mapping.ts)
+  // in one batch; a rerun finds the write done and skips all three.
   switch (change.op) {
     case 'add-block':
       if (!(await blocks.findOne({ id: change.block.id }, { fields: ['id'] }))) {
-        await ctx.store.atomic([{ op: 'insert', collection: 'blocks', doc: change.block }, ...historyWrites('block', null, change.block)]);
+        await ctx.store.atomic([
+          { op: 'insert', collection: 'blocks', doc: change.block },
+          newCounterWrite(change.block.id),
+          bump,
+          ...historyWrites('block', null, change.block),
+        ]);
       }
       lease.check();
       return adoptChildren(ctx, change.block, lease);
     case 'delete-block':
       if (await blocks.findOne({ id: change.block.id }, { fields: ['id'] })) {
-        await ctx.store.atomic([{ op: 'delete', collection: 'blocks', filter: { id: change.block.id } }, ...historyWrites('block', change.block, null)]);
+        await ctx.store.atomic([
+          { op: 'delete', collection: 'blocks', filter: { id: change.block.id } },
+          dropCounterWrite(change.block.id),
+          bump,
+          ...historyWrites('block', change.block, null),
+        ]);
       }
       lease.check();
       return moveChildren(ctx, change.block, lease);
     case 'add-range':
       if (!(await ranges.findOne({ id: change.range.id }, { fields: ['id'] }))) {
         const cover = await rangeCoverWrites(ctx, [], [change.range]);
-        await ctx.store.atomic([{ op: 'insert', collection: 'ranges', doc: change.range }, ...historyWrites('range', null, change.range), ...cover]);
+        await ctx.store.atomic([
+          { op: 'insert', collection: 'ranges', doc: change.range },
+          newCounterWrite(change.range.id),
+          bump,
+          ...historyWrites('range', null, change.range),
+          ...cover,
+        ]);
       }
       lease.check();
       await attachAddresses(ctx, change.range);
@@ -186,6 +208,7 @@ async function applyChange(ctx: Context, change: Change, lease: Lease): Promise<
       if (stored && stored.updatedAt !== change.after.updatedAt) {
         await ctx.store.atomic([
           { op: 'update', collection: 'ranges', filter: { id: change.before.id }, update: change.update },
+          bump,
           ...historyWrites('range', change.before, change.after),
           ...(await rangeCoverWrites(ctx, [change.before], [change.after])),
         ]);
@@ -197,7 +220,13 @@ async function applyChange(ctx: Context, change: Change, lease: Lease): Promise<
     case 'delete-range':
       if (await ranges.findOne({ id: change.range.id }, { fields: ['id'] })) {
         const cover = await rangeCoverWrites(ctx, [change.range], []);
-        await ctx.store.atomic([{ op: 'delete', collection: 'ranges', filter: { id: change.range.id } }, ...historyWrites('range', change.range, null), ...cover]);
+        await ctx.store.atomic([
+          { op: 'delete', collection: 'ranges', filter: { id: change.range.id } },
+          dropCounterWrite(change.range.id),
+          bump,
+          ...historyWrites('range', change.range, null),
+          ...cover,
+        ]);
       }
       lease.check();
       await detachAddresses(ctx, change.range);

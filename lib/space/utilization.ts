@@ -4,7 +4,7 @@
  */
 import { jsonCount, sizeOf, unionSize } from '../address';
 import { getBlockDoc } from './blocks';
-import { COUNT_FIELD, assignedOf } from './counters';
+import { assignedOf } from './counters';
 import { RANGED_FIELD, STRADDLING_FIELD, summedCover } from './range-cover';
 import { getRangeDoc } from './ranges';
 import { inside, intervalOf, intervalOfKeys } from './bounds';
@@ -23,7 +23,8 @@ export interface Utilization {
 export async function rangeUtilization(ctx: Context, selector: unknown): Promise<Utilization> {
   const range = await getRangeDoc(ctx, selector);
   const size = sizeOf(intervalOf(range));
-  return summarise(size, size, await assignedOf(ctx, 'ranges', range));
+  const [assigned] = await assignedOf(ctx, 'ranges', [range.id]);
+  return summarise(size, size, assigned);
 }
 
 /**
@@ -35,10 +36,9 @@ export async function blockUtilization(ctx: Context, selector: unknown): Promise
   const within = { addressSpace: block.addressSpace, ...inside(block) };
   // Every address inside the block maps to it or to a block nested in it (blocks never partly overlap).
   const blocks = await ctx.store
-    .collection<{ id: string; assignedCount?: number; rangedSize?: string; straddling?: number }>('blocks')
-    .find(within, { fields: [COUNT_FIELD, RANGED_FIELD, STRADDLING_FIELD] });
-  let assigned = 0;
-  for (const nested of blocks) assigned += await assignedOf(ctx, 'blocks', nested);
+    .collection<{ id: string; rangedSize?: string; straddling?: number }>('blocks')
+    .find(within, { fields: [RANGED_FIELD, STRADDLING_FIELD] });
+  const assigned = (await assignedOf(ctx, 'blocks', blocks.map((nested) => nested.id))).reduce((sum, n) => sum + n, 0);
   const rangeSize = summedCover(blocks) ?? (await rangeUnion(ctx, within));
   return summarise(sizeOf(intervalOfKeys(block)), rangeSize, assigned);
 }

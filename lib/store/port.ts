@@ -79,7 +79,7 @@ export interface IndexSpec {
   sparse?: boolean;
 }
 
-export type CollectionName = 'blocks' | 'ranges' | 'addresses' | 'requests' | 'settings' | 'locks' | 'journal' | 'history';
+export type CollectionName = 'blocks' | 'ranges' | 'addresses' | 'requests' | 'settings' | 'locks' | 'journal' | 'history' | 'counters';
 
 /**
  * One write of an atomic batch (`Store.atomic`). `many` turns update/delete into updateMany/deleteMany.

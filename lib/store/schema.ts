@@ -19,6 +19,8 @@ export const INDEXES: Record<CollectionName, IndexSpec[]> = {
   ],
   /** requestId idempotency (lib/space/requests.ts): `id` is the request key, unique as the primary key. */
   requests: [],
+  /** lib/space/counters.ts: `id` is the range's or block's id. */
+  counters: [],
   settings: [{ field: 'name', unique: true }],
   locks: [{ field: 'name', unique: true }],
   journal: [{ field: 'name', unique: true }],

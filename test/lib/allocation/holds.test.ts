@@ -46,7 +46,7 @@ for (const factory of availableStores()) {
     const confirm = (payload: unknown) => ipam.perform('address', 'confirm', payload) as Promise<AddressRecord>;
     const check = () => ipam.perform('expiry', 'check', {}) as Promise<ExpiryReport>;
     const stored = () => store.collection<AddressDoc>('addresses').find({}, { sort: { key: 1 } });
-    const assigned = async () => (await store.collection<{ id: string; assignedCount?: number }>('ranges').findOne({ id: range.id }))?.assignedCount;
+    const assigned = async () => (await store.collection<{ id: string; assignedCount?: number }>('counters').findOne({ id: range.id }))?.assignedCount;
 
     it('stores a hold as Reserved with holdUntil by the store clock, and says so in the result', async () => {
       clock.ms = 5000;

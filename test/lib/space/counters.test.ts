@@ -54,7 +54,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 
 type Row = { id: string; network: string; [field: string]: unknown };
 
-async function all(ipam: Ipam, collection: 'ranges' | 'blocks' | 'addresses'): Promise<Row[]> {
+async function all(ipam: Ipam, collection: 'ranges' | 'blocks' | 'addresses' | 'counters'): Promise<Row[]> {
   return (await ipam.store.collection(collection).find({}, { sort: { id: 1 } })) as Row[];
 }
 
@@ -162,13 +162,16 @@ async function independentCover(ipam: Ipam, blockId: string): Promise<{ rangedSi
 async function expectCountersExact(ipam: Ipam): Promise<{ straddled: number }> {
   let straddled = 0;
   const addresses = ipam.store.collection('addresses');
+  const counters = new Map((await all(ipam, 'counters')).map((doc) => [doc.id, doc[COUNT_FIELD]]));
+  const records = new Set([...(await all(ipam, 'ranges')), ...(await all(ipam, 'blocks'))].map((doc) => doc.id));
+  expect([...counters.keys()].filter((id) => !records.has(id)), 'counters of deleted ranges and blocks').to.deep.equal([]);
   for (const range of await all(ipam, 'ranges')) {
-    expect(range[COUNT_FIELD], `range ${range.network}`).to.equal(await addresses.count({ rangeId: range.id }));
+    expect(counters.get(range.id), `range ${range.network}`).to.equal(await addresses.count({ rangeId: range.id }));
     const utilization = (await ipam.perform('range', 'utilization', { id: range.id })) as Utilization;
-    expect(utilization.assigned).to.equal(range[COUNT_FIELD]);
+    expect(utilization.assigned).to.equal(counters.get(range.id));
   }
   for (const block of await all(ipam, 'blocks')) {
-    expect(block[COUNT_FIELD], `block ${block.network}`).to.equal(await addresses.count({ blockId: block.id }));
+    expect(counters.get(block.id), `block ${block.network}`).to.equal(await addresses.count({ blockId: block.id }));
     const inside = await addresses.count({ key: { $gte: block.startKey as string, $lte: block.endKey as string } });
     const utilization = (await ipam.perform('block', 'utilization', { id: block.id })) as Utilization;
     expect(utilization.assigned, `block ${block.network} utilization`).to.equal(inside);
@@ -200,6 +203,32 @@ describe('range covers of blocks stored before covers existed', () => {
       expect(await blocks.findOne({ id: old.id }, { fields: [RANGED_FIELD, STRADDLING_FIELD] })).to.deep.include({ [RANGED_FIELD]: '254', [STRADDLING_FIELD]: 0 });
       // Only missing covers are filled at open; a wrong one waits for `reconcile`, which reports it.
       expect((await blocks.findOne({ id: kept.id }))?.[STRADDLING_FIELD]).to.equal(7);
+    } finally {
+      await ipam.close();
+    }
+  });
+});
+
+describe('counters of a store written before they had their own collection', () => {
+  it('are recounted into it once when the store opens, and the old field leaves the records', async () => {
+    const directory = tempDir();
+    let ipam = await Ipam.open({ kind: 'embedded', directory });
+    const block = (await ipam.perform('block', 'add', { network: '10.6.0.0/16' })) as Row;
+    const range = (await ipam.perform('range', 'add', { network: '10.6.0.0/24' })) as Row;
+    await ipam.perform('address', 'allocate', { range: range.id, count: 3 });
+    // As the previous version stored it: the count a field of the record (here stale), no counter documents.
+    await ipam.store.collection('counters').deleteMany({});
+    await ipam.store.collection('ranges').updateOne({ id: range.id }, { $set: { [COUNT_FIELD]: 99 } });
+    await ipam.store.collection('settings').deleteMany({ name: 'migration:counters-collection' });
+    await ipam.close();
+    ipam = await Ipam.open({ kind: 'embedded', directory });
+    try {
+      const counters = new Map((await all(ipam, 'counters')).map((doc) => [doc.id, doc[COUNT_FIELD]]));
+      expect(Object.fromEntries(counters)).to.deep.equal({ [range.id]: 3, [block.id]: 3 });
+      expect(await ipam.store.collection('ranges').count({ [COUNT_FIELD]: { $exists: true } })).to.equal(0);
+      expect(((await ipam.perform('range', 'utilization', { id: range.id })) as Utilization).assigned).to.equal(3);
+      await ipam.perform('address', 'allocate', { range: range.id });
+      expect((await ipam.store.collection('counters').findOne({ id: range.id }))?.[COUNT_FIELD]).to.equal(4);
     } finally {
       await ipam.close();
     }
@@ -284,8 +313,8 @@ for (const factory of availableStores().filter((f) => f.name.includes('memory'))
         const block = (await ipam.perform('block', 'add', { network: '10.1.0.0/16' })) as Row;
         const range = (await ipam.perform('range', 'add', { network: '10.1.0.0/24' })) as Row;
         await ipam.perform('address', 'allocate', { range: range.id, count: 5 });
-        await ipam.store.collection('ranges').updateOne({ id: range.id }, { $set: { [COUNT_FIELD]: 42 } });
-        await ipam.store.collection('blocks').updateOne({ id: block.id }, { $unset: { [COUNT_FIELD]: true } });
+        await ipam.store.collection('counters').updateOne({ id: range.id }, { $set: { [COUNT_FIELD]: 42 } });
+        await ipam.store.collection('counters').deleteOne({ id: block.id });
         const report = (await ipam.perform('range', 'reconcile', { addressSpace: 'Default' })) as {
           ranges: number;
           blocks: number;
@@ -343,7 +372,7 @@ for (const factory of availableStores().filter((f) => f.name.includes('memory'))
           const batch = whole.filter((w) => w.collection !== 'history');
           expect(batch[0]).to.include({ op: 'delete', collection: 'addresses', many: true });
           expect(batch.slice(1)).to.deep.equal([
-            { op: 'update', collection: 'ranges', filter: { id: range.id }, update: { $inc: { [COUNT_FIELD]: -CHUNK } } },
+            { op: 'update', collection: 'counters', filter: { id: range.id }, update: { $inc: { [COUNT_FIELD]: -CHUNK } } },
           ]);
         }
         expect(ticks, 'timers ran while releasing').to.be.greaterThan(0);
