@@ -11,6 +11,7 @@ import { mappingOf } from './mapping';
 import type { RangeDoc } from './ranges';
 import { moveWrites, requestTaken } from './requests';
 import { overlapping, startFloor } from './bounds';
+import type { Write } from '../store';
 
 export type AddressDoc = AddressRecord & Keyed & { requestKey?: string };
 
@@ -164,10 +165,10 @@ export async function deleteAddressDocs(
   onProgress?: (done: number, total: number) => void,
   operation?: string,
 ): Promise<AddressDoc[]> {
-  // The hints go down first: a failure after it leaves a hint lower than needed (allocation skips the
-  // taken addresses), never freed addresses hidden below a hint (allocation would answer RANGE_FULL).
-  await addressesFreed(ctx, docs);
-  await deleteAddressesCounted(ctx, docs, onProgress, operation);
+  // The hints go down in each chunk's batch, before its delete: on a store without transactions a failure
+  // after them leaves a hint lower than needed (allocation skips the taken addresses), never freed addresses
+  // hidden below a hint (allocation would answer RANGE_FULL).
+  await deleteAddressesCounted(ctx, docs, onProgress, operation, (chunk) => freedHintWrites(ctx, chunk));
   return docs;
 }
 
@@ -176,7 +177,14 @@ export async function deleteAddressDocs(
  * concurrent allocator's compare-and-set of the hint fail, so a freed address is never skipped.
  */
 export async function addressesFreed(ctx: Context, docs: AddressDoc[]): Promise<void> {
+  const writes = await freedHintWrites(ctx, docs);
+  if (writes.length > 0) await ctx.store.atomic(writes);
+}
+
+/** The hint writes of addressesFreed. */
+async function freedHintWrites(ctx: Context, docs: AddressDoc[]): Promise<Write[]> {
   const ranges = ctx.store.collection<{ id: string; startKey: string; endKey: string }>('ranges');
+  const writes: Write[] = [];
   for (const group of bySpaceAndFamily(docs)) {
     const keys = group.map((doc) => doc.key).sort();
     const span = { addressSpace: group[0].addressSpace, family: group[0].family, startKey: keys[0], endKey: keys[keys.length - 1] };
@@ -186,9 +194,11 @@ export async function addressesFreed(ctx: Context, docs: AddressDoc[]): Promise<
     );
     for (const range of near) {
       const lowest = keys[firstAtOrAfter(keys, range.startKey)];
-      if (lowest !== undefined && lowest <= range.endKey) await ranges.updateOne({ id: range.id }, { $min: { freeHint: lowest }, $inc: { hintVersion: 1 } });
+      if (lowest === undefined || lowest > range.endKey) continue;
+      writes.push({ op: 'update', collection: 'ranges', filter: { id: range.id }, update: { $min: { freeHint: lowest }, $inc: { hintVersion: 1 } } });
     }
   }
+  return writes;
 }
 
 /** Index of the first sorted key >= wanted (binary search). */

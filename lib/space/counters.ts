@@ -145,18 +145,28 @@ export function updateAddressCounted(
 }
 
 /**
+ * Addresses deleted per atomic batch. Each deleted address adds a history entry, so a batch writes twice the
+ * documents an insert batch does: half of CHUNK keeps one batch's synchronous call (and the WAL checkpoint it
+ * may run) within the event-loop stall bound.
+ */
+export const DELETE_CHUNK = CHUNK / 2;
+
+/**
  * Deletes addresses (their stored documents) by id, one deleteMany with its history entries and counter changes
- * per CHUNK, yielding between chunks. History goes first (see updateAddressCounted).
+ * per DELETE_CHUNK, yielding between chunks. History goes first (see updateAddressCounted), then the chunk's
+ * `before` writes (the allocation hints a delete lowers, lib/space/addresses.ts).
  */
 export async function deleteAddressesCounted(
   ctx: Context,
   docs: AddressDoc[],
   onProgress?: (done: number, total: number) => void,
   operation?: string,
+  before?: (chunk: AddressDoc[]) => Promise<Write[]>,
 ): Promise<void> {
-  for (let start = 0; start < docs.length; start += CHUNK) {
-    const chunk = docs.slice(start, start + CHUNK);
+  for (let start = 0; start < docs.length; start += DELETE_CHUNK) {
+    const chunk = docs.slice(start, start + DELETE_CHUNK);
     const history = chunk.flatMap((doc) => historyWrites('address', doc, null, operation));
+    const hints = before ? await before(chunk) : [];
     const deltas = new Deltas();
     for (const doc of chunk) deltas.add(doc, -1);
     const remove: Write = chunk.length === 1
@@ -164,9 +174,9 @@ export async function deleteAddressesCounted(
       : { op: 'delete', collection: 'addresses', filter: { id: { $in: chunk.map((doc) => doc.id) } }, many: true };
     const requestKeys = chunk.filter((doc) => doc.requestKey).map((doc) => doc.requestKey as string);
     const requests: Write[] = requestKeys.length > 0 ? [{ op: 'delete', collection: 'requests', filter: { id: { $in: requestKeys } }, many: true }] : [];
-    await ctx.store.atomic([...history, remove, ...requests, ...deltas.writes()]);
-    onProgress?.(Math.min(start + CHUNK, docs.length), docs.length);
-    if (start + CHUNK < docs.length) await yieldToEventLoop();
+    await ctx.store.atomic([...history, ...hints, remove, ...requests, ...deltas.writes()]);
+    onProgress?.(Math.min(start + DELETE_CHUNK, docs.length), docs.length);
+    if (start + DELETE_CHUNK < docs.length) await yieldToEventLoop();
   }
 }
 

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { release } from '../../../lib/allocation';
-import { CHUNK, COUNT_FIELD } from '../../../lib/space/counters';
+import { COUNT_FIELD, DELETE_CHUNK } from '../../../lib/space/counters';
 import { jsonCount, unionSize } from '../../../lib/address';
 import { Ipam } from '../../../lib/ipam';
 import { coverOf, RANGED_FIELD, STRADDLING_FIELD } from '../../../lib/space/range-cover';
@@ -362,17 +362,25 @@ for (const factory of availableStores().filter((f) => f.name.includes('memory'))
         clearInterval(ticker);
         expect(progress).to.deep.equal([1000, 2000, 3000]);
         expect(released).to.have.length(3000);
-        // One deleteMany of at most CHUNK addresses per batch, each with its history entries and counter decrement.
+        // One deleteMany of at most DELETE_CHUNK addresses per batch, each with its history entries, the range's
+        // hint lowered to the batch's lowest address, and the counter decrement.
         const deletes = batches.filter((batch) => batch.some((w) => w.op === 'delete'));
-        expect(deletes).to.have.length(3000 / CHUNK);
-        for (const whole of deletes) {
+        expect(deletes).to.have.length(3000 / DELETE_CHUNK);
+        for (const [index, whole] of deletes.entries()) {
           const history = whole.filter((w) => w.collection === 'history');
-          expect(history).to.have.length(CHUNK);
+          expect(history).to.have.length(DELETE_CHUNK);
           expect(history.every((w) => w.op === 'insert' && w.doc.operation === 'release')).to.equal(true);
           const batch = whole.filter((w) => w.collection !== 'history');
-          expect(batch[0]).to.include({ op: 'delete', collection: 'addresses', many: true });
-          expect(batch.slice(1)).to.deep.equal([
-            { op: 'update', collection: 'counters', filter: { id: range.id }, update: { $inc: { [COUNT_FIELD]: -CHUNK } } },
+          const lowest = (index * DELETE_CHUNK + 1) as number;
+          expect(batch[0]).to.deep.equal({
+            op: 'update',
+            collection: 'ranges',
+            filter: { id: range.id },
+            update: { $min: { freeHint: `Default|4|${(0x0a020000 + lowest).toString(16).padStart(8, '0')}` }, $inc: { hintVersion: 1 } },
+          });
+          expect(batch[1]).to.include({ op: 'delete', collection: 'addresses', many: true });
+          expect(batch.slice(2)).to.deep.equal([
+            { op: 'update', collection: 'counters', filter: { id: range.id }, update: { $inc: { [COUNT_FIELD]: -DELETE_CHUNK } } },
           ]);
         }
         expect(ticks, 'timers ran while releasing').to.be.greaterThan(0);
