@@ -107,6 +107,8 @@ class SqliteStore implements Store {
   private readonly statements = new Map<string, Statement>();
   /** Idle connections for long reads, which page through their own snapshot while the main one writes. */
   private readonly readers: { db: Db; statements: Map<string, Statement> }[] = [];
+  /** Runs its argument in one IMMEDIATE transaction; made once, as better-sqlite3 builds four wrappers per `transaction()`. */
+  private readonly immediate: <R>(work: () => R) => R;
 
   constructor(
     readonly db: Db,
@@ -115,6 +117,7 @@ class SqliteStore implements Store {
     readonly countStep: number,
   ) {
     for (const name of COLLECTIONS) this.collections.set(name, new SqliteCollection(this, name, INDEXES[name]));
+    this.immediate = db.transaction((work: () => unknown) => work()).immediate as <R>(work: () => R) => R;
   }
 
   collection<T extends Doc = Doc>(name: CollectionName): Collection<T> {
@@ -125,16 +128,14 @@ class SqliteStore implements Store {
   async atomic(writes: Write[]): Promise<void> {
     this.checkOpen();
     guard(() =>
-      this.db
-        .transaction(() => {
-          for (const write of writes) {
-            const collection = this.collections.get(write.collection)!;
-            if (write.op === 'insert') collection.insertSync(write.doc);
-            else if (write.op === 'update') collection.updateSync(write.filter, write.update, write.many ?? false);
-            else collection.deleteSync(write.filter, write.many ?? false);
-          }
-        })
-        .immediate(),
+      this.immediate(() => {
+        for (const write of writes) {
+          const collection = this.collections.get(write.collection)!;
+          if (write.op === 'insert') collection.insertSync(write.doc);
+          else if (write.op === 'update') collection.updateSync(write.filter, write.update, write.many ?? false);
+          else collection.deleteSync(write.filter, write.many ?? false);
+        }
+      }),
     );
   }
 
@@ -164,7 +165,7 @@ class SqliteStore implements Store {
   /** Runs a synchronous write in one (IMMEDIATE) transaction: compare-and-set holds across processes too. */
   transaction<R>(work: () => R): R {
     this.checkOpen();
-    return guard(() => this.db.transaction(work).immediate());
+    return guard(() => this.immediate(work));
   }
 
   async close(): Promise<void> {
