@@ -71,7 +71,7 @@ export async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncG
       if (hi - start + 1n > read) view.local.gapSpans.set(view.doc.id, hi - start + 1n);
       else view.local.gapSpans.delete(view.doc.id);
     }
-    const docs = await addresses.find(between(view, lo, hi), { sort: { key: 1 }, fields: ['key'] });
+    const docs = await addresses.find(between(view, lo, hi), { sort: { key: 1 }, fields: ['key'], limit: Number(hi - lo + 1n) });
     if (BigInt(docs.length) === hi - lo + 1n) {
       pos = hi + 1n;
       span *= 2n;

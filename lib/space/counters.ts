@@ -261,7 +261,7 @@ export interface ReconcileOptions {
   /**
    * Recompute block covers under each address space's structural lock, so a range written meanwhile (whose
    * batch sets its block's cover) is not overwritten by a cover counted before it. Off for callers that hold
-   * the lock already (structural recovery) or run before anything else can write (the migration in open).
+   * the lock already (structural recovery).
    */
   lockCovers?: boolean;
 }
@@ -349,18 +349,28 @@ const MIGRATED = 'migration:counters-collection';
 
 /**
  * Stores written before counters had their own collection (the count was a field of the range or block, or
- * there was none) get theirs by a recount, once; the old field is then removed from the records.
+ * there was none) get a counter for every range and block lacking one, by a recount, once; the old field is
+ * then removed from the records. A counter another process opening the same store created meanwhile stands.
  */
 export async function migrateCounters(ctx: Context): Promise<void> {
   const settings = ctx.store.collection('settings');
   if (await settings.findOne({ name: MIGRATED })) return;
-  await reconcileCounters(ctx);
-  for (const collection of ['ranges', 'blocks'] as const) {
+  for (const [collection, field] of [['ranges', 'rangeId'], ['blocks', 'blockId']] as const) {
+    const ids = (await ctx.store.collection(collection).find({}, { fields: ['id'] })).map((doc) => doc.id);
+    const stored = await storedCounts(ctx, ids);
+    for (const [index, id] of ids.entries()) {
+      if (stored.has(id)) continue;
+      const counted = await ctx.store.collection('addresses').count({ [field]: id });
+      await ctx.store.collection<CounterDoc>(COUNTERS).insertOne({ id, [COUNT_FIELD]: counted }).catch(unlessDuplicate);
+      if (index % 100 === 99) await yieldToEventLoop();
+    }
     await ctx.store.collection(collection).updateMany({ [COUNT_FIELD]: { $exists: true } }, { $unset: { [COUNT_FIELD]: true } });
   }
-  await settings.insertOne({ id: MIGRATED, name: MIGRATED, at: new Date(await ctx.store.now()).toISOString() }).catch((err: unknown) => {
-    if (!isIpamError(err, 'DUPLICATE')) throw err;
-  });
+  await settings.insertOne({ id: MIGRATED, name: MIGRATED, at: new Date(await ctx.store.now()).toISOString() }).catch(unlessDuplicate);
+}
+
+function unlessDuplicate(err: unknown): void {
+  if (!isIpamError(err, 'DUPLICATE')) throw err;
 }
 
 export function yieldToEventLoop(): Promise<void> {

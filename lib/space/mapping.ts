@@ -128,21 +128,21 @@ async function planOf(ctx: Context, range: RangeDoc): Promise<RangePlan | undefi
 async function readPlan(ctx: Context, range: RangeDoc): Promise<RangePlan | undefined> {
   const span = spanOf(range);
   const read = { ...CONTAINER_READ, limit: PLAN_LIMIT + 1 };
-  const ranges = (
-    await ctx.store.collection<RangeDoc>('ranges').find(
-      {
-        addressSpace: range.addressSpace,
-        managedByService: range.managedByService,
-        serviceInstance: range.serviceInstance,
-        ...overlapping(range, floorBySpan(range, span)),
-      },
-      read,
-    )
-  ).filter((doc) => spanOf(doc) <= span);
+  const ranges = await ctx.store.collection<RangeDoc>('ranges').find(
+    {
+      addressSpace: range.addressSpace,
+      managedByService: range.managedByService,
+      serviceInstance: range.serviceInstance,
+      ...overlapping(range, floorBySpan(range, span)),
+    },
+    read,
+  );
   const blocks = await ctx.store
     .collection<Container>('blocks')
     .find({ addressSpace: range.addressSpace, ...overlapping(range, await startFloor(ctx, 'blocks', range)) }, read);
-  return ranges.length > PLAN_LIMIT || blocks.length > PLAN_LIMIT ? undefined : { ranges, blocks };
+  // A read cut off at the limit may lack a container: no plan (the size filter comes after this check).
+  if (ranges.length > PLAN_LIMIT || blocks.length > PLAN_LIMIT) return undefined;
+  return { ranges: ranges.filter((doc) => spanOf(doc) <= span), blocks };
 }
 
 /* ------------------------------------------------------- structure version */

@@ -25,7 +25,7 @@ import { attachAddresses, detachAddresses, ensureStructureVersion, structureBump
 import { rangeCoverWrites, recomputeCover } from './range-cover';
 import type { RangeDoc } from './ranges';
 import { findBySelector, inside, overlapping, startFloor } from './bounds';
-import { localState, retryLater, type Filter, type Update } from '../store';
+import { localState, retryLater, type Filter, type Update, type Write } from '../store';
 
 export type Change =
   | { op: 'add-block'; block: BlockDoc }
@@ -161,42 +161,28 @@ async function run(ctx: Context, doc: StructuralJournal, lease: Lease, recoverin
 async function applyChange(ctx: Context, addressSpace: string, change: Change, lease: Lease): Promise<void> {
   const blocks = ctx.store.collection<BlockDoc>('blocks');
   const ranges = ctx.store.collection<RangeDoc>('ranges');
-  const bump = structureBump(addressSpace);
-  // Each record write goes with its history entry and the space's structure version bump (lib/space/mapping.ts)
-  // in one batch; a rerun finds the write done and skips all three.
+  // Each record write goes with its counter, its history entry and the space's structure version bump
+  // (lib/space/mapping.ts) in one batch; a rerun finds the write done and skips it. The bump comes first and
+  // last: on a store without transactions, a range plan read while the batch is part-way is read again, and a
+  // counter is dropped before its record, so a cut-off batch leaves no counter without a record.
+  const recorded = (writes: Write[]) => ctx.store.atomic([structureBump(addressSpace), ...writes, structureBump(addressSpace)]);
   switch (change.op) {
     case 'add-block':
       if (!(await blocks.findOne({ id: change.block.id }, { fields: ['id'] }))) {
-        await ctx.store.atomic([
-          { op: 'insert', collection: 'blocks', doc: change.block },
-          newCounterWrite(change.block.id),
-          bump,
-          ...historyWrites('block', null, change.block),
-        ]);
+        await recorded([{ op: 'insert', collection: 'blocks', doc: change.block }, newCounterWrite(change.block.id), ...historyWrites('block', null, change.block)]);
       }
       lease.check();
       return adoptChildren(ctx, change.block, lease);
     case 'delete-block':
       if (await blocks.findOne({ id: change.block.id }, { fields: ['id'] })) {
-        await ctx.store.atomic([
-          { op: 'delete', collection: 'blocks', filter: { id: change.block.id } },
-          dropCounterWrite(change.block.id),
-          bump,
-          ...historyWrites('block', change.block, null),
-        ]);
+        await recorded([dropCounterWrite(change.block.id), { op: 'delete', collection: 'blocks', filter: { id: change.block.id } }, ...historyWrites('block', change.block, null)]);
       }
       lease.check();
       return moveChildren(ctx, change.block, lease);
     case 'add-range':
       if (!(await ranges.findOne({ id: change.range.id }, { fields: ['id'] }))) {
         const cover = await rangeCoverWrites(ctx, [], [change.range]);
-        await ctx.store.atomic([
-          { op: 'insert', collection: 'ranges', doc: change.range },
-          newCounterWrite(change.range.id),
-          bump,
-          ...historyWrites('range', null, change.range),
-          ...cover,
-        ]);
+        await recorded([{ op: 'insert', collection: 'ranges', doc: change.range }, newCounterWrite(change.range.id), ...historyWrites('range', null, change.range), ...cover]);
       }
       lease.check();
       await attachAddresses(ctx, change.range);
@@ -206,9 +192,8 @@ async function applyChange(ctx: Context, addressSpace: string, change: Change, l
       lease.check();
       const stored = await ranges.findOne({ id: change.before.id }, { fields: ['updatedAt'] });
       if (stored && stored.updatedAt !== change.after.updatedAt) {
-        await ctx.store.atomic([
+        await recorded([
           { op: 'update', collection: 'ranges', filter: { id: change.before.id }, update: change.update },
-          bump,
           ...historyWrites('range', change.before, change.after),
           ...(await rangeCoverWrites(ctx, [change.before], [change.after])),
         ]);
@@ -220,13 +205,7 @@ async function applyChange(ctx: Context, addressSpace: string, change: Change, l
     case 'delete-range':
       if (await ranges.findOne({ id: change.range.id }, { fields: ['id'] })) {
         const cover = await rangeCoverWrites(ctx, [change.range], []);
-        await ctx.store.atomic([
-          { op: 'delete', collection: 'ranges', filter: { id: change.range.id } },
-          dropCounterWrite(change.range.id),
-          bump,
-          ...historyWrites('range', change.range, null),
-          ...cover,
-        ]);
+        await recorded([dropCounterWrite(change.range.id), { op: 'delete', collection: 'ranges', filter: { id: change.range.id } }, ...historyWrites('range', change.range, null), ...cover]);
       }
       lease.check();
       await detachAddresses(ctx, change.range);

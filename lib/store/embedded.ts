@@ -257,15 +257,28 @@ class SqliteCollection implements Collection {
     const sql = (rows: number | undefined) =>
       `SELECT ${columns} FROM ${this.table} WHERE ${where}${order}${rows !== undefined ? ` LIMIT ${rows}` : offset ? ' LIMIT -1' : ''}${offset}`;
     const toDoc = (row: Row) => (projection ? pickedDoc(row, options.fields!) : this.toDoc(row, options.fields));
-    // Most results are small: read in one call on the main connection, at most SMALL_RESULT + 1 rows so that a
-    // big one cannot stall the event loop. A bigger one is read again, whole, in yielding pages on a reader.
-    const first = limit !== undefined && limit <= SMALL_RESULT ? limit : SMALL_RESULT + 1;
-    const rows = guard(() => this.store.statement(sql(first)).all(params) as Row[]);
-    if (rows.length < first || first === limit) return rows.map(toDoc);
+    if (limit !== undefined && limit <= SMALL_RESULT) return guard(() => (this.store.statement(sql(limit)).all(params) as Row[]).map(toDoc));
+    // Most results are small: read on the main connection in one call, given up (and read again, whole, in
+    // yielding pages on a reader) once it passes SMALL_RESULT rows or YIELD_EVERY_MS.
+    const rows = this.readBounded(sql(SMALL_RESULT + 1), params);
+    if (rows) return rows.map(toDoc);
     return this.store.withReader(async (statement, yielding) => {
       const docs: Doc[] = [];
       await paged(statement(sql(limit)), params, yielding, (row) => docs.push(toDoc(row)));
       return docs;
+    });
+  }
+
+  /** A statement's rows, or undefined once they pass SMALL_RESULT rows or take YIELD_EVERY_MS (a scan matching few rows). */
+  private readBounded(sql: string, params: Record<string, unknown>): Row[] | undefined {
+    return guard(() => {
+      const rows: Row[] = [];
+      const started = performance.now();
+      for (const row of this.store.statement(sql).iterate(params) as IterableIterator<Row>) {
+        rows.push(row);
+        if (rows.length > SMALL_RESULT || performance.now() - started > YIELD_EVERY_MS) return undefined;
+      }
+      return rows;
     });
   }
 

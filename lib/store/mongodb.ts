@@ -62,6 +62,7 @@ const BATCH_HEARTBEAT_MS = 10_000;
 
 const DUPLICATE_KEY = 11000;
 const NAMESPACE_NOT_FOUND = 26;
+const NAMESPACE_EXISTS = 48;
 
 export function clientOptions(options: MongoOptions): MongoClientOptions {
   return {
@@ -125,8 +126,9 @@ async function createIndexes(db: Db): Promise<string[]> {
   for (const name of COLLECTIONS) {
     const collection = db.collection(name);
     const existing = await existingIndexKeys(collection);
+    if (!existing) await createCollection(db, name);
     for (const index of INDEXES[name]) {
-      if (existing.has(index.field)) continue;
+      if (existing?.has(index.field)) continue;
       try {
         await collection.createIndex({ [index.field]: 1 }, indexOptions(index));
       } catch (err) {
@@ -138,14 +140,27 @@ async function createIndexes(db: Db): Promise<string[]> {
   return warnings;
 }
 
-/** Single-field index keys already present on a collection (none when it does not exist yet). */
-async function existingIndexKeys(collection: MongoCollection): Promise<Set<string>> {
+/** Single-field index keys already present on a collection; undefined when it does not exist yet. */
+async function existingIndexKeys(collection: MongoCollection): Promise<Set<string> | undefined> {
   try {
     const indexes = await collection.indexes();
     return new Set(indexes.map((index) => Object.keys(index.key)).filter((keys) => keys.length === 1).map((keys) => keys[0]));
   } catch (err) {
-    if (err instanceof MongoServerError && err.code === NAMESPACE_NOT_FOUND) return new Set();
+    if (err instanceof MongoServerError && err.code === NAMESPACE_NOT_FOUND) return undefined;
     throw err;
+  }
+}
+
+/**
+ * Creates a collection before any transaction writes to it (MongoDB 4.2 cannot create one inside a
+ * transaction, and `counters` and `requests` have no index of their own that would create them). One another
+ * process created meanwhile is fine.
+ */
+async function createCollection(db: Db, name: string): Promise<void> {
+  try {
+    await db.createCollection(name);
+  } catch (err) {
+    if (!(err instanceof MongoServerError && err.code === NAMESPACE_EXISTS)) throw err;
   }
 }
 

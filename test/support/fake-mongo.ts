@@ -134,6 +134,15 @@ class FakeDb {
     return collection;
   }
 
+  /** As the server's `create`: NamespaceExists (48) when the collection is there already. */
+  async createCollection(name: string): Promise<FakeCollection> {
+    throwFault(this.deployment, 'createCollection', name);
+    const collection = this.collection(name);
+    if (collection.exists) throw new MongoServerError({ message: `Collection test.${name} already exists.`, code: 48, codeName: 'NamespaceExists' });
+    collection.exists = true;
+    return collection;
+  }
+
   async command(command: Record<string, unknown>): Promise<Record<string, unknown>> {
     throwFault(this.deployment, 'command', '');
     if (command.hello === undefined) throw new Error(`fake driver: command ${JSON.stringify(command)} not supported`);
@@ -150,6 +159,8 @@ export class FakeCollection {
   /** Per unique index: JSON of the indexed value -> document, kept in step with `rows`. */
   private unique = new Map<string, Map<string, Doc>>();
   indexList: FakeIndex[] = [{ name: '_id_', key: { _id: 1 }, unique: true }];
+  /** Whether the server has the collection: made by createCollection, createIndex or a first insert, as on a server. */
+  exists = false;
 
   constructor(
     private readonly deployment: FakeDeployment,
@@ -195,6 +206,7 @@ export class FakeCollection {
 
   async indexes(): Promise<FakeIndex[]> {
     this.check('indexes');
+    if (!this.exists) throw new MongoServerError({ message: `ns does not exist: test.${this.name}`, code: 26, codeName: 'NamespaceNotFound' });
     return this.indexList.map((index) => ({ ...index }));
   }
 
@@ -205,12 +217,17 @@ export class FakeCollection {
       throw new MongoServerError({ message: `cannot create unique index over { ${field}: 1 } with shard key pattern { key: 1 }`, code: 67 });
     }
     this.indexList.push({ ...options, key });
+    this.exists = true;
     this.docs = this.rows;
     return options.name;
   }
 
   async insertOne(doc: Doc, options: SessionOption = {}): Promise<{ insertedId: unknown }> {
     this.check('insertOne');
+    if (options.session && !this.exists) {
+      // As MongoDB 4.2, which cannot create a collection inside a transaction (the adapter creates them at open).
+      throw new MongoServerError({ message: `Cannot create namespace test.${this.name} in multi-document transaction.`, code: 263, codeName: 'OperationNotSupportedInTransaction' });
+    }
     const stored = this.insert(doc);
     options.session?.undo.push(() => this.remove([stored]));
     return { insertedId: doc._id };
@@ -346,6 +363,7 @@ export class FakeCollection {
   private insert(doc: Doc): Doc {
     const copy = this.serialize(doc);
     this.refuseCollision(copy, undefined);
+    this.exists = true;
     this.rows.push(copy);
     this.track(copy);
     return copy;

@@ -210,21 +210,26 @@ describe('range covers of blocks stored before covers existed', () => {
 });
 
 describe('counters of a store written before they had their own collection', () => {
-  it('are recounted into it once when the store opens, and the old field leaves the records', async () => {
+  it('missing ones are recounted into it once when the store opens, and the old field leaves the records', async () => {
     const directory = tempDir();
     let ipam = await Ipam.open({ kind: 'embedded', directory });
     const block = (await ipam.perform('block', 'add', { network: '10.6.0.0/16' })) as Row;
     const range = (await ipam.perform('range', 'add', { network: '10.6.0.0/24' })) as Row;
     await ipam.perform('address', 'allocate', { range: range.id, count: 3 });
-    // As the previous version stored it: the count a field of the record (here stale), no counter documents.
-    await ipam.store.collection('counters').deleteMany({});
+    // As the previous version stored it: the count a field of the record (here stale), no counter document.
+    // The range's counter stands for one another process opening the store created meanwhile (7, not a recount).
+    await ipam.store.collection('counters').deleteOne({ id: block.id });
+    await ipam.store.collection('counters').updateOne({ id: range.id }, { $set: { [COUNT_FIELD]: 7 } });
     await ipam.store.collection('ranges').updateOne({ id: range.id }, { $set: { [COUNT_FIELD]: 99 } });
+    await ipam.store.collection('blocks').updateOne({ id: block.id }, { $set: { [COUNT_FIELD]: 99 } });
     await ipam.store.collection('settings').deleteMany({ name: 'migration:counters-collection' });
     await ipam.close();
     ipam = await Ipam.open({ kind: 'embedded', directory });
     try {
       const counters = new Map((await all(ipam, 'counters')).map((doc) => [doc.id, doc[COUNT_FIELD]]));
-      expect(Object.fromEntries(counters)).to.deep.equal({ [range.id]: 3, [block.id]: 3 });
+      expect(Object.fromEntries(counters), 'the missing one recounted, the present one left').to.deep.equal({ [range.id]: 7, [block.id]: 3 });
+      expect(await ipam.store.collection('blocks').count({ [COUNT_FIELD]: { $exists: true } })).to.equal(0);
+      await ipam.store.collection('counters').updateOne({ id: range.id }, { $set: { [COUNT_FIELD]: 3 } });
       expect(await ipam.store.collection('ranges').count({ [COUNT_FIELD]: { $exists: true } })).to.equal(0);
       expect(((await ipam.perform('range', 'utilization', { id: range.id })) as Utilization).assigned).to.equal(3);
       await ipam.perform('address', 'allocate', { range: range.id });

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { Ipam } from '../../../lib/ipam';
 import { PLAN_LIMIT } from '../../../lib/space/mapping';
-import { openEmbeddedStore } from '../../../lib/store';
+import { localState, openEmbeddedStore } from '../../../lib/store';
 import type { AddressRecord, RangeRecord } from '../../../lib/record';
 import { tempDir } from '../../support/stores';
 
@@ -109,9 +109,29 @@ describe('range plans: allocation maps addresses as the queries do', () => {
       await ipam.perform('block', 'add', { network: '10.0.0.0/16' });
       const range = (await ipam.perform('range', 'add', { network: '10.0.0.0/22' })) as RangeRecord;
       for (let i = 0; i <= PLAN_LIMIT; i++) await ipam.perform('block', 'add', { network: `10.0.${i >> 6}.${(i & 63) * 4}/30` });
-      const allocated = (await ipam.perform('address', 'allocate', { range: range.id, count: 12 })) as AddressRecord[];
-      expect(new Set(allocated.map((a) => a.blockId)).size, 'addresses in several of the small blocks').to.be.greaterThan(3);
-      expect(await expectMappedAsOracle(ipam)).to.equal(12);
+      const plans = localState(ipam.store).rangePlans;
+      // Past the last small block (10.0.1.0/30), which a read cut off at the limit would miss.
+      const allocated = (await ipam.perform('address', 'allocate', { range: range.id, count: 264 })) as AddressRecord[];
+      expect(new Set(allocated.map((a) => a.blockId)).size, 'addresses in every small block and the outer one').to.equal(PLAN_LIMIT + 2);
+      expect(await expectMappedAsOracle(ipam)).to.equal(264);
+      expect(plans.get(range.id)?.plan, 'no plan kept for the range').to.equal(undefined);
+      expect(plans.has(range.id), 'its absence is kept, so the reads are not repeated per address').to.equal(true);
+    } finally {
+      await ipam.close();
+    }
+  });
+
+  it(`a range overlapped by more than ${PLAN_LIMIT} ranges, most of them no larger than it, is mapped by the queries`, async function () {
+    this.timeout(60_000);
+    const ipam = Ipam.over(await openEmbeddedStore({}));
+    try {
+      for (const network of ['10.0.0.0/16', '10.0.0.0/21', '10.0.0.0/22', '10.0.0.0/24']) await ipam.perform('block', 'add', { network });
+      await ipam.perform('range', 'add', { network: '10.0.0.0/21' });
+      const range = (await ipam.perform('range', 'add', { network: '10.0.0.0/22' })) as RangeRecord;
+      // One larger range and PLAN_LIMIT smaller ones overlap it: the plan's read is cut off at its limit.
+      for (let i = 0; i < PLAN_LIMIT; i++) await ipam.perform('range', 'add', { network: `10.0.0.${i * 4}/30` });
+      await ipam.perform('address', 'allocate', { range: range.id, count: 256 });
+      expect(await expectMappedAsOracle(ipam)).to.equal(256);
     } finally {
       await ipam.close();
     }

@@ -14,6 +14,7 @@ import {
 import { IpamError, redact } from '../../../lib/errors';
 import { openMongoStore, refusePasswordInUri, type MongoStore } from '../../../lib/store/mongodb';
 import type { Doc } from '../../../lib/store/port';
+import { COLLECTIONS } from '../../../lib/store/schema';
 import { failNext, fakeClientFactory, fakeDeployment, type FakeDeployment } from '../../support/fake-mongo';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -261,6 +262,32 @@ describe('MongoDB adapter (fake driver)', () => {
       expect(journal?.docs).to.have.length(0);
       await first.close();
       await second.close();
+    });
+  });
+
+  describe('collections', () => {
+    it('every collection of the schema exists after open, before any transaction writes to it', async () => {
+      const deployment = fakeDeployment();
+      const store = await open(deployment);
+      try {
+        const collections = deployment.databases.get('test');
+        expect(COLLECTIONS.filter((name) => !collections?.get(name)?.exists)).to.deep.equal([]);
+        await store.atomic([{ op: 'insert', collection: 'counters', doc: { id: 'r1', assignedCount: 0 } }]);
+        expect(await store.collection('counters').findOne({ id: 'r1' })).to.deep.equal({ id: 'r1', assignedCount: 0 });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('a collection another process creates meanwhile (NamespaceExists) still opens; another create failure does not', async () => {
+      const deployment = fakeDeployment();
+      failNext(deployment, 'createCollection', new MongoServerError({ message: 'Collection test.counters already exists.', code: 48 }), { collection: 'counters' });
+      await (await open(deployment)).close();
+      const refused = fakeDeployment();
+      failNext(refused, 'createCollection', new MongoServerError({ message: 'not authorized on test to execute command { create: "counters" }', code: 13 }), { collection: 'counters' });
+      const err = await failure(open(refused));
+      expect(err.code).to.equal('STORE_UNAVAILABLE');
+      expect(err.message).to.contain('not authorized');
     });
   });
 
