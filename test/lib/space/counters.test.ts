@@ -186,57 +186,72 @@ async function expectCountersExact(ipam: Ipam): Promise<{ straddled: number }> {
   return { straddled };
 }
 
-describe('range covers of blocks stored before covers existed', () => {
-  it('are filled in when the store opens, and exact ones are left alone', async () => {
-    const directory = tempDir();
-    let ipam = await Ipam.open({ kind: 'embedded', directory });
-    const old = (await ipam.perform('block', 'add', { network: '10.4.0.0/16' })) as Row;
-    const kept = (await ipam.perform('block', 'add', { network: '10.5.0.0/16' })) as Row;
-    await ipam.perform('range', 'add', { network: '10.4.0.0/24' });
-    await ipam.perform('range', 'add', { network: '10.5.0.0/24' });
-    await ipam.store.collection('blocks').updateOne({ id: old.id }, { $unset: { [RANGED_FIELD]: true, [STRADDLING_FIELD]: true } });
-    await ipam.store.collection('blocks').updateOne({ id: kept.id }, { $set: { [STRADDLING_FIELD]: 7 } });
-    await ipam.close();
-    ipam = await Ipam.open({ kind: 'embedded', directory });
-    try {
-      const blocks = ipam.store.collection('blocks');
-      expect(await blocks.findOne({ id: old.id }, { fields: [RANGED_FIELD, STRADDLING_FIELD] })).to.deep.include({ [RANGED_FIELD]: '254', [STRADDLING_FIELD]: 0 });
-      // Only missing covers are filled at open; a wrong one waits for `reconcile`, which reports it.
-      expect((await blocks.findOne({ id: kept.id }))?.[STRADDLING_FIELD]).to.equal(7);
-    } finally {
-      await ipam.close();
-    }
-  });
-});
+/** A file store written by `write`, closed and opened again (so `Ipam.open`'s migrations run), then `check`ed. */
+async function afterReopen<T>(write: (ipam: Ipam) => Promise<T>, check: (ipam: Ipam, written: T) => Promise<void>): Promise<void> {
+  const directory = tempDir();
+  const first = await Ipam.open({ kind: 'embedded', directory });
+  let written: T;
+  try {
+    written = await write(first);
+  } finally {
+    await first.close();
+  }
+  const again = await Ipam.open({ kind: 'embedded', directory });
+  try {
+    await check(again, written);
+  } finally {
+    await again.close();
+  }
+}
 
-describe('counters of a store written before they had their own collection', () => {
-  it('missing ones are recounted into it once when the store opens, and the old field leaves the records', async () => {
-    const directory = tempDir();
-    let ipam = await Ipam.open({ kind: 'embedded', directory });
-    const block = (await ipam.perform('block', 'add', { network: '10.6.0.0/16' })) as Row;
-    const range = (await ipam.perform('range', 'add', { network: '10.6.0.0/24' })) as Row;
-    await ipam.perform('address', 'allocate', { range: range.id, count: 3 });
-    // As the previous version stored it: the count a field of the record (here stale), no counter document.
-    // The range's counter stands for one another process opening the store created meanwhile (7, not a recount).
-    await ipam.store.collection('counters').deleteOne({ id: block.id });
-    await ipam.store.collection('counters').updateOne({ id: range.id }, { $set: { [COUNT_FIELD]: 7 } });
-    await ipam.store.collection('ranges').updateOne({ id: range.id }, { $set: { [COUNT_FIELD]: 99 } });
-    await ipam.store.collection('blocks').updateOne({ id: block.id }, { $set: { [COUNT_FIELD]: 99 } });
-    await ipam.store.collection('settings').deleteMany({ name: 'migration:counters-collection' });
-    await ipam.close();
-    ipam = await Ipam.open({ kind: 'embedded', directory });
-    try {
-      const counters = new Map((await all(ipam, 'counters')).map((doc) => [doc.id, doc[COUNT_FIELD]]));
-      expect(Object.fromEntries(counters), 'the missing one recounted, the present one left').to.deep.equal({ [range.id]: 7, [block.id]: 3 });
-      expect(await ipam.store.collection('blocks').count({ [COUNT_FIELD]: { $exists: true } })).to.equal(0);
-      await ipam.store.collection('counters').updateOne({ id: range.id }, { $set: { [COUNT_FIELD]: 3 } });
-      expect(await ipam.store.collection('ranges').count({ [COUNT_FIELD]: { $exists: true } })).to.equal(0);
-      expect(((await ipam.perform('range', 'utilization', { id: range.id })) as Utilization).assigned).to.equal(3);
-      await ipam.perform('address', 'allocate', { range: range.id });
-      expect((await ipam.store.collection('counters').findOne({ id: range.id }))?.[COUNT_FIELD]).to.equal(4);
-    } finally {
-      await ipam.close();
-    }
+describe('a store written by an earlier version, opened', () => {
+  it('fills in the range covers of blocks stored before covers existed, and leaves exact ones alone', async () => {
+    await afterReopen(
+      async (ipam) => {
+        const old = (await ipam.perform('block', 'add', { network: '10.4.0.0/16' })) as Row;
+        const kept = (await ipam.perform('block', 'add', { network: '10.5.0.0/16' })) as Row;
+        await ipam.perform('range', 'add', { network: '10.4.0.0/24' });
+        await ipam.perform('range', 'add', { network: '10.5.0.0/24' });
+        await ipam.store.collection('blocks').updateOne({ id: old.id }, { $unset: { [RANGED_FIELD]: true, [STRADDLING_FIELD]: true } });
+        await ipam.store.collection('blocks').updateOne({ id: kept.id }, { $set: { [STRADDLING_FIELD]: 7 } });
+        return { old, kept };
+      },
+      async (ipam, { old, kept }) => {
+        const blocks = ipam.store.collection('blocks');
+        expect(await blocks.findOne({ id: old.id }, { fields: [RANGED_FIELD, STRADDLING_FIELD] })).to.deep.include({ [RANGED_FIELD]: '254', [STRADDLING_FIELD]: 0 });
+        // Only missing covers are filled at open; a wrong one waits for `reconcile`, which reports it.
+        expect((await blocks.findOne({ id: kept.id }))?.[STRADDLING_FIELD]).to.equal(7);
+      },
+    );
+  });
+
+  it('recounts, once, the counters missing from their own collection, and removes the old count field from the records', async () => {
+    await afterReopen(
+      async (ipam) => {
+        const block = (await ipam.perform('block', 'add', { network: '10.6.0.0/16' })) as Row;
+        const range = (await ipam.perform('range', 'add', { network: '10.6.0.0/24' })) as Row;
+        await ipam.perform('address', 'allocate', { range: range.id, count: 3 });
+        // As the previous version stored it: the count a field of the record (here stale), no counter document.
+        // The range's counter stands for one another process opening the store created meanwhile (7, not a recount).
+        await ipam.store.collection('counters').deleteOne({ id: block.id });
+        await ipam.store.collection('counters').updateOne({ id: range.id }, { $set: { [COUNT_FIELD]: 7 } });
+        await ipam.store.collection('ranges').updateOne({ id: range.id }, { $set: { [COUNT_FIELD]: 99 } });
+        await ipam.store.collection('blocks').updateOne({ id: block.id }, { $set: { [COUNT_FIELD]: 99 } });
+        await ipam.store.collection('settings').deleteMany({ name: 'migration:counters-collection' });
+        return { block, range };
+      },
+      async (ipam, { block, range }) => {
+        const counters = new Map((await all(ipam, 'counters')).map((doc) => [doc.id, doc[COUNT_FIELD]]));
+        expect(Object.fromEntries(counters), 'the missing one recounted, the present one left').to.deep.equal({ [range.id]: 7, [block.id]: 3 });
+        for (const collection of ['ranges', 'blocks']) {
+          expect(await ipam.store.collection(collection as 'ranges').count({ [COUNT_FIELD]: { $exists: true } }), collection).to.equal(0);
+        }
+        await ipam.store.collection('counters').updateOne({ id: range.id }, { $set: { [COUNT_FIELD]: 3 } });
+        expect(((await ipam.perform('range', 'utilization', { id: range.id })) as Utilization).assigned).to.equal(3);
+        await ipam.perform('address', 'allocate', { range: range.id });
+        expect((await ipam.store.collection('counters').findOne({ id: range.id }))?.[COUNT_FIELD]).to.equal(4);
+      },
+    );
   });
 });
 
