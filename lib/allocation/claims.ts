@@ -6,7 +6,7 @@
 import { formatAddress, activeProbes } from '../address';
 import { isIpamError } from '../errors';
 import type { Context } from '../record';
-import { buildAddress, insertAddressCounted, insertWritesCounted, addressesByRequest, type AddressDoc, type RangeDoc } from '../space';
+import { buildAddress, insertAddressCounted, insertWritesCounted, addressesByRequest, rangePlan, type AddressDoc, type RangeDoc, type RangePlan } from '../space';
 import { endExpiredHolds, isExpiredHold, storeNowIso } from './holds';
 import { advanceHint, markFull, startOf } from './hint';
 import { availableOf, batchSize, gaps, rangeFull } from './search';
@@ -172,7 +172,10 @@ export async function writeAll(
   pending: { slot: Slot; value: bigint }[],
 ): Promise<'written' | 'replayed' | bigint[]> {
   if (pending.length === 0) return 'written';
-  const docs = await Promise.all(pending.map(({ slot, value }) => addressAt(ctx, view, fields, slot, value)));
+  // One read of the range's plan for the whole batch (its failure reaches every address built from it).
+  const plan = rangePlan(ctx, view.doc);
+  plan.catch(() => undefined);
+  const docs = await Promise.all(pending.map(({ slot, value }) => addressAt(ctx, view, fields, slot, value, plan)));
   try {
     await ctx.store.atomic(insertWritesCounted(docs));
   } catch (err) {
@@ -192,8 +195,15 @@ export async function writeAll(
   return 'written';
 }
 
-export async function addressAt(ctx: Context, view: RangeView, fields: Record<string, unknown>, slot: Slot, value: bigint): Promise<AddressDoc> {
-  const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) }, undefined, { range: view.doc });
+export async function addressAt(
+  ctx: Context,
+  view: RangeView,
+  fields: Record<string, unknown>,
+  slot: Slot,
+  value: bigint,
+  plan?: Promise<RangePlan | undefined>,
+): Promise<AddressDoc> {
+  const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) }, undefined, { range: view.doc, plan });
   if (slot.requestKey) doc.requestKey = slot.requestKey;
   if (slot.holdUntil) doc.holdUntil = slot.holdUntil;
   return doc;

@@ -7,7 +7,7 @@ import { parseAddress, parseMac, addressKey, checkAddressSpace, requestKey } fro
 import { checkCustomFields, INTERNAL_FIELDS, READ_ONLY_FIELDS, canonicalValue, optionalFields, checkInput, clearedFields, nowIso, unsetMissing, toRecord, type AddressRecord, type Keyed, type Context } from '../record';
 import { deleteAddressesCounted, insertAddressCounted, updateAddressCounted } from './counters';
 import { IpamError, invalid, isIpamError, show } from '../errors';
-import { mappingOf } from './mapping';
+import { mappingOf, type RangePlan } from './mapping';
 import type { RangeDoc } from './ranges';
 import { moveWrites, requestTaken } from './requests';
 import { overlapping, startFloor } from './bounds';
@@ -21,6 +21,8 @@ const OPTIONAL_FIELDS = [...optionalFields('addresses'), 'requestKey'];
 export interface BuildOptions {
   /** The range the address is being allocated from (it contains the address): its mapping plan answers. */
   range?: RangeDoc;
+  /** That range's plan, read once (`rangePlan`) for all the addresses of one batch. */
+  plan?: Promise<RangePlan | undefined>;
 }
 
 /** Validates input into a complete, mapped address document (not yet stored). */
@@ -36,7 +38,7 @@ export async function buildAddress(ctx: Context, input: unknown, base?: AddressD
     serviceInstance: canonicalValue('addresses', 'serviceInstance', fields.serviceInstance),
   };
   const where = { addressSpace, family: parsed.family, startKey: key, endKey: key };
-  const { rangeId, blockId } = await mappingOf(ctx, where, service, options.range);
+  const { rangeId, blockId } = await mappingOf(ctx, where, service, options.range, options.plan);
   const now = nowIso();
   const doc: AddressDoc = {
     id: base?.id ?? newId(),

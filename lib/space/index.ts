@@ -7,7 +7,7 @@ export type { Bounds } from './bounds';
 export { CHUNK, assignedOf, deleteAddressesCounted, migrateCounters, insertAddressCounted, insertAddressesCounted, insertWritesCounted, reconcile, reconcileCounters, updateAddressCounted, yieldToEventLoop } from './counters';
 export { coverOf, fillMissingCovers } from './range-cover';
 export { releaseDeadHolders, withLock } from './lock';
-export { detachAddresses, mostSpecificBlockId } from './mapping';
+export { detachAddresses, mostSpecificBlockId, rangePlan, type RangePlan } from './mapping';
 export { addRange, deleteRange, getRange, getRangeDoc, insertRange, listRanges, prepareRange, reservedServiceError, updateRange } from './ranges';
 export type { RangeDoc } from './ranges';
 export { addressesByRequest, migrateRequests } from './requests';

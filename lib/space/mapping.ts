@@ -87,7 +87,7 @@ function spanOf(doc: { startKey: string; endKey: string }): bigint {
  * maps its address with one read of that version instead of three queries. A range overlapped by more than
  * PLAN_LIMIT of either has no plan: its addresses are mapped by the queries.
  */
-interface RangePlan {
+export interface RangePlan {
   ranges: Container[];
   blocks: Container[];
 }
@@ -99,11 +99,18 @@ const PLANS_KEPT = 1000;
 
 /**
  * The address's range and block. `within`: the range the address is being allocated from (it contains the
- * address, with this service and instance), whose plan answers without queries.
+ * address, with this service and instance), whose plan answers without queries; `read`: that plan as
+ * `rangePlan` read it once for several addresses of one batch.
  */
-export async function mappingOf(ctx: Context, where: Located, service: Service, within?: RangeDoc): Promise<{ rangeId: string | null; blockId: string | null }> {
+export async function mappingOf(
+  ctx: Context,
+  where: Located,
+  service: Service,
+  within?: RangeDoc,
+  read?: Promise<RangePlan | undefined>,
+): Promise<{ rangeId: string | null; blockId: string | null }> {
   const sameService = within && within.managedByService === service.managedByService && within.serviceInstance === service.serviceInstance;
-  const plan = sameService ? await planOf(ctx, within) : undefined;
+  const plan = sameService ? await (read ?? rangePlan(ctx, within)) : undefined;
   const range = plan && smallest(plan.ranges.filter((doc) => holds(doc, where.startKey)));
   if (plan && range) return { rangeId: range.id, blockId: smallest(plan.blocks.filter((doc) => holds(doc, where.startKey)))?.id ?? null };
   return { rangeId: await mostSpecificRangeId(ctx, where, service, within), blockId: await mostSpecificBlockId(ctx, where) };
@@ -113,7 +120,8 @@ function holds(doc: Container, key: string): boolean {
   return doc.startKey <= key && key <= doc.endKey;
 }
 
-async function planOf(ctx: Context, range: RangeDoc): Promise<RangePlan | undefined> {
+/** The range's plan under the current structure version (undefined: it has none, map by the queries). */
+export async function rangePlan(ctx: Context, range: RangeDoc): Promise<RangePlan | undefined> {
   const version = await structureVersion(ctx, range.addressSpace);
   const plans = localState(ctx.store).rangePlans;
   const kept = plans.get(range.id);

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { Ipam } from '../../../lib/ipam';
 import { PLAN_LIMIT } from '../../../lib/space/mapping';
-import { localState, openEmbeddedStore } from '../../../lib/store';
+import { localState, openEmbeddedStore, type Collection, type CollectionName, type Filter, type FindOptions, type Store } from '../../../lib/store';
 import type { AddressRecord, RangeRecord } from '../../../lib/record';
 import { tempDir } from '../../support/stores';
 
@@ -132,6 +132,35 @@ describe('range plans: allocation maps addresses as the queries do', () => {
       for (let i = 0; i < PLAN_LIMIT; i++) await ipam.perform('range', 'add', { network: `10.0.0.${i * 4}/30` });
       await ipam.perform('address', 'allocate', { range: range.id, count: 256 });
       expect(await expectMappedAsOracle(ipam)).to.equal(256);
+    } finally {
+      await ipam.close();
+    }
+  });
+
+  it('an allocation of several addresses reads the structure version once, not once per address', async () => {
+    const store = await openEmbeddedStore({});
+    let versionReads = 0;
+    const counting: Store = Object.assign(Object.create(store) as Store, {
+      collection: (name: CollectionName) => {
+        const collection = store.collection(name);
+        if (name !== 'settings') return collection;
+        return Object.assign(Object.create(collection) as Collection, {
+          findOne: (filter: Filter, options?: FindOptions) => {
+            if (String(filter.name).startsWith('structure|')) versionReads++;
+            return collection.findOne(filter, options);
+          },
+        });
+      },
+    });
+    const ipam = Ipam.over(counting);
+    try {
+      await ipam.perform('block', 'add', { network: '10.0.0.0/16' });
+      const range = (await ipam.perform('range', 'add', { network: '10.0.0.0/24' })) as RangeRecord;
+      versionReads = 0;
+      const allocated = (await ipam.perform('address', 'allocate', { range: range.id, count: 8 })) as AddressRecord[];
+      expect(allocated).to.have.length(8);
+      expect(versionReads).to.equal(1);
+      expect(await expectMappedAsOracle(ipam)).to.equal(8);
     } finally {
       await ipam.close();
     }
