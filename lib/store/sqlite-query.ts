@@ -22,9 +22,14 @@ export function valueSql(path: string): string {
   return `json_extract(doc, ${path})`;
 }
 
+/** A top-level field whose name is a plain identifier: its JSON path can be written into the SQL. */
+export function isPlainField(field: string): boolean {
+  return SAFE_FIELD.test(field);
+}
+
 /** The literal JSON path of an indexed field, as it appears in the index definitions. */
 export function literalPath(field: string): string {
-  if (!SAFE_FIELD.test(field)) throw new Error(`index field ${JSON.stringify(field)} is not a plain identifier`);
+  if (!isPlainField(field)) throw new Error(`index field ${JSON.stringify(field)} is not a plain identifier`);
   return `'$.${field}'`;
 }
 

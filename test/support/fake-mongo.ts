@@ -371,6 +371,7 @@ export class FakeCollection {
 
   private apply(targets: Doc[], modifier: Record<string, unknown>, session?: FakeSession): number {
     for (const target of targets) {
+      refuseNonNumericInc(target, modifier);
       const changed = structuredClone(target);
       update(changed, modifier as never);
       Object.assign(changed, this.serialize(changed));
@@ -436,6 +437,21 @@ function firstAfter(sorted: Doc[], key: string): number {
     else high = middle;
   }
   return low;
+}
+
+/** As the server: `$inc` of a field that holds something other than a number is TypeMismatch (14), and nothing changes. */
+function refuseNonNumericInc(doc: Doc, modifier: Record<string, unknown>): void {
+  for (const path of Object.keys((modifier.$inc ?? {}) as Record<string, unknown>)) {
+    let value: unknown = doc;
+    for (const segment of path.split('.')) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[segment] : undefined;
+    if (value === undefined || typeof value === 'number') continue;
+    const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value === 'object' ? 'object' : typeof value === 'boolean' ? 'bool' : typeof value;
+    throw new MongoServerError({
+      message: `Cannot apply $inc to a value of non-numeric type. {_id: ${JSON.stringify(doc._id)}} has the field '${path}' of non-numeric type ${type}`,
+      code: 14,
+      codeName: 'TypeMismatch',
+    });
+  }
 }
 
 /** mingo builds an operator context per Query: compiled queries are kept, keyed by their JSON. */

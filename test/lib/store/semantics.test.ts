@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Query, updateMany } from 'mingo';
+import { Query, updateMany, updateOne } from 'mingo';
 import type { Doc, Filter, Scalar, Store, Update } from '../../../lib/store/port';
 import { availableStores, mongoSkipReason, NEEDS_MONGOD } from '../../support/stores';
 
@@ -162,6 +162,36 @@ for (const factory of availableStores()) {
           expect(stored, context).to.deep.equal(expected.sort((a, b) => (a.id < b.id ? -1 : 1)));
         }),
         { seed: SEED, numRuns: RUNS },
+      );
+    });
+
+    it('updateOne by id with $inc counts as MongoDB does, and refuses a value that is not a number', async () => {
+      // The embedded store increments an integer in one statement and leaves every other case to its general path.
+      const counted = fc.oneof(
+        fc.integer({ min: -5, max: 5 }),
+        fc.constantFrom(2.5, -0.5, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER - 1, -Number.MAX_SAFE_INTEGER),
+        fc.constantFrom('3', '', null, true, [1], { a: 1 }),
+      );
+      const byArb = fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constantFrom(1.5, Number.MAX_SAFE_INTEGER));
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.record({ cnt: maybe(counted), n: maybe(scalar) }, { requiredKeys: [] }), { minLength: 1, maxLength: 4 }), fc.nat(4), byArb, async (raw, pick, by) => {
+          const docs = withIds(raw);
+          await load(docs);
+          const id = `d${String(pick).padStart(3, '0')}`; // sometimes no such document
+          const context = JSON.stringify({ docs, id, by });
+          const current = docs.find((doc) => doc.id === id)?.cnt;
+          if (current !== undefined && typeof current !== 'number') {
+            const err = await rows().updateOne({ id }, { $inc: { cnt: by } }).then(() => undefined, (e: Error) => e);
+            expect(err?.message, context).to.match(/cnt/);
+            expect(await rows().find({}, { sort: { id: 1 } }), context).to.deep.equal(docs);
+            return;
+          }
+          const expected = structuredClone(docs);
+          const matched = updateOne(expected, { id }, { $inc: { cnt: by } }).matchedCount;
+          expect(await rows().updateOne({ id }, { $inc: { cnt: by } }), context).to.equal(matched === 1);
+          expect(await rows().find({}, { sort: { id: 1 } }), context).to.deep.equal(expected);
+        }),
+        { seed: SEED, numRuns: RUNS * 2 },
       );
     });
 
