@@ -15,7 +15,7 @@ import { applyUpdate } from './apply-update';
 import { convertNedbDirectory } from './nedb-convert';
 import type { Collection, CollectionName, Comparison, Doc, Filter, FindOptions, IndexSpec, Store, Update, Write } from './port';
 import { COLLECTIONS, INDEXES } from './schema';
-import { isPlainField, literalPath, rankSql, tableDdl, translate, valueSql } from './sqlite-query';
+import { isPlainField, literalPath, parametersOf, rankSql, shapeOf, tableDdl, translate, valueSql } from './sqlite-query';
 
 type Db = Database.Database;
 type Statement = Database.Statement;
@@ -29,6 +29,8 @@ const CHUNK_ROWS = 500;
 const YIELD_EVERY_MS = 10;
 /** Results up to this size are read in one call; larger (or unlimited) ones in yielding pages. */
 const SMALL_RESULT = 1000;
+/** SQL texts kept per collection (by query shape); past this many they are made again. */
+const QUERIES_KEPT = 500;
 
 export interface EmbeddedOptions {
   /** Directory of the data file; omit for an in-memory store (tests). */
@@ -196,9 +198,16 @@ interface Row {
   doc: string;
 }
 
+type Sort = Record<string, 1 | -1>;
+
 class SqliteCollection implements Collection {
   private readonly indexed: Set<string>;
   private readonly table: string;
+  /**
+   * SQL by purpose and filter shape (sqlite-query.ts shapeOf): a query run again with other values skips the
+   * translation, and its text is the same string, whose hash the statement cache does not compute again.
+   */
+  private readonly queries = new Map<string, string>();
 
   constructor(
     private readonly store: SqliteStore,
@@ -248,19 +257,25 @@ class SqliteCollection implements Collection {
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<Doc[]> {
-    const { where, order, params } = translate(filter, options.sort, this.indexed);
     const limit = options.limit ? Math.floor(options.limit) : undefined;
     const offset = options.skip ? ` OFFSET ${Math.floor(options.skip)}` : '';
-    // No rowid tiebreak: it would keep SQLite from reading a sorted page straight off the index (ties are unordered).
     const projection = options.fields && projected(options.fields);
-    const columns = projection ? ['id', ...projection.map((path, i) => `doc -> '${path}' AS f${i}`)].join(', ') : 'id, doc';
+    const purpose = `find|${offset}|${projection ? JSON.stringify(options.fields) : ''}`;
     const sql = (rows: number | undefined) =>
-      `SELECT ${columns} FROM ${this.table} WHERE ${where}${order}${rows !== undefined ? ` LIMIT ${rows}` : offset ? ' LIMIT -1' : ''}${offset}`;
+      this.sqlOf(`${purpose}|${rows}`, filter, options.sort, (where, order) => {
+        const columns = projection ? ['id', ...projection.map((path, i) => `doc -> '${path}' AS f${i}`)].join(', ') : 'id, doc';
+        // No rowid tiebreak: it would keep SQLite from reading a sorted page straight off the index (ties are unordered).
+        return `SELECT ${columns} FROM ${this.table} WHERE ${where}${order}${rows !== undefined ? ` LIMIT ${rows}` : offset ? ' LIMIT -1' : ''}${offset}`;
+      });
     const toDoc = (row: Row) => (projection ? pickedDoc(row, options.fields!) : this.toDoc(row, options.fields));
-    if (limit !== undefined && limit <= SMALL_RESULT) return guard(() => (this.store.statement(sql(limit)).all(params) as Row[]).map(toDoc));
+    const small = limit !== undefined && limit <= SMALL_RESULT;
+    // The SQL first: a filter outside the store's subset is refused by the translation, with its reason.
+    const first = sql(small ? limit : SMALL_RESULT + 1);
+    const params = parametersOf(filter, options.sort, this.indexed);
+    if (small) return guard(() => (this.store.statement(first).all(params) as Row[]).map(toDoc));
     // Most results are small: read on the main connection in one call, given up (and read again, whole, in
     // yielding pages on a reader) once it passes SMALL_RESULT rows or YIELD_EVERY_MS.
-    const rows = this.readBounded(sql(SMALL_RESULT + 1), params);
+    const rows = this.readBounded(first, params);
     if (rows) return rows.map(toDoc);
     return this.store.withReader(async (statement, yielding) => {
       const docs: Doc[] = [];
@@ -283,16 +298,30 @@ class SqliteCollection implements Collection {
   }
 
   async count(filter: Filter): Promise<number> {
-    const { where, params } = translate(filter, undefined, this.indexed);
     if (Object.keys(filter).every((field) => field === 'id' || this.indexed.has(field))) {
       const step = this.store.countStep;
-      const capped = guard(() => (this.store.statement(`SELECT count(*) AS n FROM (SELECT 1 FROM ${this.table} WHERE ${where} LIMIT ${step + 1})`).get(params) as { n: number }).n);
+      const sql = this.sqlOf(`count|${step}`, filter, undefined, (where) => `SELECT count(*) AS n FROM (SELECT 1 FROM ${this.table} WHERE ${where} LIMIT ${step + 1})`);
+      const params = parametersOf(filter, undefined, this.indexed);
+      const capped = guard(() => (this.store.statement(sql).get(params) as { n: number }).n);
       const stepField = capped > step ? this.steppingField(filter) : undefined;
-      if (!stepField) return capped > step ? this.countAll(where, params) : capped;
+      if (!stepField) return capped > step ? this.countAll(filter) : capped;
       return this.countInSteps(filter, stepField, step);
     }
     // A field without an index means reading documents: counted in pages that yield, like a large find.
-    return this.countAll(where, params);
+    return this.countAll(filter);
+  }
+
+  /** The SQL `build` makes of the filter's (and sort's) translation, kept per purpose and filter shape. */
+  private sqlOf(purpose: string, filter: Filter, sort: Sort | undefined, build: (where: string, order: string) => string): string {
+    const key = `${purpose}#${shapeOf(filter, sort)}`;
+    let sql = this.queries.get(key);
+    if (sql === undefined) {
+      const { where, order } = translate(filter, sort, this.indexed);
+      sql = build(where, order);
+      if (this.queries.size >= QUERIES_KEPT) this.queries.clear();
+      this.queries.set(key, sql);
+    }
+    return sql;
   }
 
   /** A unique indexed field the filter bounds by string comparisons only: big counts can walk its order in steps. */
@@ -331,9 +360,11 @@ class SqliteCollection implements Collection {
     }
   }
 
-  private async countAll(where: string, params: Record<string, unknown>): Promise<number> {
+  private async countAll(filter: Filter): Promise<number> {
+    const sql = this.sqlOf('rowids', filter, undefined, (where) => `SELECT rowid FROM ${this.table} WHERE ${where}`);
+    const params = parametersOf(filter, undefined, this.indexed);
     let n = 0;
-    await this.store.withReader((statement, yielding) => paged(statement(`SELECT rowid FROM ${this.table} WHERE ${where}`), params, yielding, () => n++));
+    await this.store.withReader((statement, yielding) => paged(statement(sql), params, yielding, () => n++));
     return n;
   }
 
@@ -356,8 +387,8 @@ class SqliteCollection implements Collection {
 
   async deleteMany(filter: Filter): Promise<number> {
     let deleted = 0;
-    const { where, params } = translate(filter, undefined, this.indexed);
-    const sql = `DELETE FROM ${this.table} WHERE rowid IN (SELECT value FROM json_each(@rowids)) AND ${where}`;
+    const sql = this.sqlOf('delete rowids', filter, undefined, (where) => `DELETE FROM ${this.table} WHERE rowid IN (SELECT value FROM json_each(@rowids)) AND ${where}`);
+    const params = parametersOf(filter, undefined, this.indexed);
     for (const chunk of await this.matchingRowids(filter)) {
       deleted += this.store.transaction(() => this.store.statement(sql).run({ ...params, rowids: JSON.stringify(chunk) }).changes);
       await yieldToLoop();
@@ -368,16 +399,17 @@ class SqliteCollection implements Collection {
   /** Within the caller's transaction. */
   updateSync(filter: Filter, update: Update, many: boolean): number {
     if (this.incrementById(filter, update)) return 1;
-    const { where, params } = translate(filter, undefined, this.indexed);
-    const rows = this.store.statement(`SELECT rowid, id, doc FROM ${this.table} WHERE ${where}${many ? '' : ' LIMIT 1'}`).all(params) as Row[];
+    const sql = this.sqlOf(`update|${many}`, filter, undefined, (where) => `SELECT rowid, id, doc FROM ${this.table} WHERE ${where}${many ? '' : ' LIMIT 1'}`);
+    const rows = this.store.statement(sql).all(parametersOf(filter, undefined, this.indexed)) as Row[];
     return this.updateRows(rows, update);
   }
 
   /** Within the caller's transaction. */
   deleteSync(filter: Filter, many: boolean): number {
-    const { where, params } = translate(filter, undefined, this.indexed);
-    const target = many ? where : `rowid = (SELECT rowid FROM ${this.table} WHERE ${where} LIMIT 1)`;
-    return this.store.statement(`DELETE FROM ${this.table} WHERE ${target}`).run(params).changes;
+    const sql = this.sqlOf(`delete|${many}`, filter, undefined, (where) =>
+      `DELETE FROM ${this.table} WHERE ${many ? where : `rowid = (SELECT rowid FROM ${this.table} WHERE ${where} LIMIT 1)`}`,
+    );
+    return this.store.statement(sql).run(parametersOf(filter, undefined, this.indexed)).changes;
   }
 
   /**
@@ -416,10 +448,11 @@ class SqliteCollection implements Collection {
 
   /** The rowids matching a filter now, in chunks, read in pages that yield. */
   private async matchingRowids(filter: Filter): Promise<number[][]> {
-    const { where, params } = translate(filter, undefined, this.indexed);
+    const sql = this.sqlOf('rowids', filter, undefined, (where) => `SELECT rowid FROM ${this.table} WHERE ${where}`);
+    const params = parametersOf(filter, undefined, this.indexed);
     const chunks: number[][] = [[]];
     await this.store.withReader((statement, yielding) =>
-      paged(statement(`SELECT rowid FROM ${this.table} WHERE ${where}`), params, yielding, (row) => {
+      paged(statement(sql), params, yielding, (row) => {
         if (chunks[chunks.length - 1].length >= CHUNK_ROWS) chunks.push([]);
         chunks[chunks.length - 1].push(row.rowid);
       }),
@@ -429,9 +462,8 @@ class SqliteCollection implements Collection {
 
   /** Rows of a chunk that still match (another writer may have changed them since they were listed). */
   private rowsAmong(rowids: number[], filter: Filter): Row[] {
-    const { where, params } = translate(filter, undefined, this.indexed);
-    const sql = `SELECT rowid, id, doc FROM ${this.table} WHERE rowid IN (SELECT value FROM json_each(@rowids)) AND ${where}`;
-    return this.store.statement(sql).all({ ...params, rowids: JSON.stringify(rowids) }) as Row[];
+    const sql = this.sqlOf('among rowids', filter, undefined, (where) => `SELECT rowid, id, doc FROM ${this.table} WHERE rowid IN (SELECT value FROM json_each(@rowids)) AND ${where}`);
+    return this.store.statement(sql).all({ ...parametersOf(filter, undefined, this.indexed), rowids: JSON.stringify(rowids) }) as Row[];
   }
 
   private toDoc(row: Row, fields?: string[]): Doc {

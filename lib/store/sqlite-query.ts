@@ -35,12 +35,14 @@ export function literalPath(field: string): string {
 
 /** The JSON path of any field name (dotted for subdocuments), for binding as a parameter. */
 export function jsonPath(field: string): string {
+  const path = storablePath(field);
+  if (path === undefined) throw new IpamError('VALIDATION', `field ${JSON.stringify(field)}: not a storable field name`, { field, value: field });
+  return path;
+}
+
+function storablePath(field: string): string | undefined {
   const segments = field.split('.');
-  for (const segment of segments) {
-    if (segment === '' || segment.startsWith('$') || segment.includes('"') || /[\u0000-\u001f]/.test(segment)) {
-      throw new IpamError('VALIDATION', `field ${JSON.stringify(field)}: not a storable field name`, { field, value: field });
-    }
-  }
+  if (segments.some((segment) => segment === '' || segment.startsWith('$') || segment.includes('"') || /[\u0000-\u001f]/.test(segment))) return undefined;
   return `$${segments.map((s) => `."${s}"`).join('')}`;
 }
 
@@ -55,47 +57,54 @@ export function rank(value: unknown): number {
 /** A test of one scalar given as SQL: its value, its json_type, or (indexed fields) its rank instead. */
 type Scalar1 = (value: string, type: string, rankOf?: string) => string;
 
+/**
+ * Parameters are named by their place in the filter (`v<field>_<op>[_<element>]` for operands, `f<field>` and
+ * `s<sort term>` for bound paths), never by the order they are bound in: the SQL of one filter shape then
+ * serves every filter of that shape, with `parametersOf` for its values (SqliteCollection caches it by `shapeOf`).
+ */
 class Builder {
   readonly params: Record<string, unknown> = {};
-  private next = 0;
+  /** The parameter name of the path of the field being translated. */
+  private pathName = '';
   /** Indexed fields the filter holds to one type (a comparison): their sort needs no rank term. */
   private readonly pinned = new Set<string>();
   constructor(private readonly indexed: Set<string>) {}
 
-  private bind(value: unknown): string {
-    const name = `p${this.next++}`;
+  private bind(name: string, value: unknown): string {
     this.params[name] = value;
     return `@${name}`;
   }
 
   /** Where the field lives: a path, inlined for indexed fields, else a parameter. */
   private path(field: string): string {
-    return this.indexed.has(field) ? literalPath(field) : this.bind(jsonPath(field));
+    return this.indexed.has(field) ? literalPath(field) : this.bind(this.pathName, jsonPath(field));
   }
 
   filter(filter: Filter): string {
-    const terms = Object.entries(filter).map(([field, condition]) => this.condition(field, condition));
+    const terms = Object.entries(filter).map(([field, condition], i) => {
+      this.pathName = `f${i}`;
+      return this.condition(field, condition, `v${i}`);
+    });
     return terms.length > 0 ? terms.join(' AND ') : '1';
   }
 
-  private condition(field: string, condition: Condition): string {
-    const ops: [string, unknown][] =
-      condition !== null && typeof condition === 'object' ? Object.entries(condition as Comparison) : [['$eq', condition]];
+  private condition(field: string, condition: Condition, name: string): string {
+    const ops = operatorsOf(condition);
     if (ops.length === 0) throw invalidFilter(field, condition);
-    return ops.map(([op, operand]) => this.operator(field, op, operand)).join(' AND ');
+    return ops.map(([op, operand], j) => this.operator(field, op, operand, `${name}_${j}`)).join(' AND ');
   }
 
-  private operator(field: string, op: string, operand: unknown): string {
+  private operator(field: string, op: string, operand: unknown, name: string): string {
     switch (op) {
       case '$eq':
-        return this.test(field, (v, t, r) => this.equals(v, t, operand as Scalar, r), operand === null);
+        return this.test(field, (v, t, r) => this.equals(v, t, operand as Scalar, name, r), operand === null);
       case '$ne':
-        return `NOT (${this.operator(field, '$eq', operand)})`;
+        return `NOT (${this.operator(field, '$eq', operand, name)})`;
       case '$in': {
         if (!Array.isArray(operand)) throw invalidFilter(field, operand);
         if (operand.length === 0) return '0';
         const hasNull = operand.includes(null);
-        return this.test(field, (v, t, r) => `(${this.anyOf(v, t, operand as Scalar[], r)})`, hasNull);
+        return this.test(field, (v, t, r) => `(${this.anyOf(v, t, operand as Scalar[], name, r)})`, hasNull);
       }
       case '$exists':
         return this.exists(field, operand === true);
@@ -103,7 +112,7 @@ class Builder {
       case '$gte':
       case '$lt':
       case '$lte':
-        return this.range(field, op, operand as Scalar);
+        return this.range(field, op, operand as Scalar, name);
       default:
         throw invalidFilter(field, { [op]: operand });
     }
@@ -126,28 +135,28 @@ class Builder {
   }
 
   /** `rankOf` given: the field is indexed, and its rank stands for its type (null's rank covers missing). */
-  private equals(value: string, type: string, operand: Scalar, rankOf?: string): string {
+  private equals(value: string, type: string, operand: Scalar, name: string, rankOf?: string): string {
     if (rankOf) {
       if (operand === null) return `${rankOf} = 0`;
-      const bound = typeof operand === 'boolean' ? Number(operand) : operand;
-      return `(${rankOf} = ${rank(operand)} AND ${value} = ${this.bind(bound)})`;
+      return `(${rankOf} = ${rank(operand)} AND ${value} = ${this.bind(name, boundValue(operand))})`;
     }
     if (operand === null) return `${type} IS 'null'`;
     if (typeof operand === 'boolean') return `${type} IS '${operand}'`;
-    if (typeof operand === 'number') return `(${type} IN ('integer', 'real') AND ${value} = ${this.bind(operand)})`;
-    if (typeof operand === 'string') return `(${type} IS 'text' AND ${value} = ${this.bind(operand)})`;
+    if (typeof operand === 'number') return `(${type} IN ('integer', 'real') AND ${value} = ${this.bind(name, operand)})`;
+    if (typeof operand === 'string') return `(${type} IS 'text' AND ${value} = ${this.bind(name, operand)})`;
     throw new IpamError('VALIDATION', `filter value ${JSON.stringify(operand)}: must be a string, number, boolean or null`);
   }
 
-  private anyOf(value: string, type: string, operands: Scalar[], rankOf?: string): string {
-    const strings = operands.filter((o): o is string => typeof o === 'string');
-    const others = operands.filter((o) => typeof o !== 'string');
+  private anyOf(value: string, type: string, operands: Scalar[], name: string, rankOf?: string): string {
+    const elements = operands.map((operand, k) => ({ operand, name: `${name}_${k}` }));
+    const strings = elements.filter((e) => typeof e.operand === 'string');
+    const others = elements.filter((e) => typeof e.operand !== 'string');
     const terms: string[] = [];
     if (strings.length > 0) {
       const isText = rankOf ? `${rankOf} = 2` : `${type} IS 'text'`;
-      terms.push(`(${isText} AND ${value} IN (${strings.map((s) => this.bind(s)).join(', ')}))`);
+      terms.push(`(${isText} AND ${value} IN (${strings.map((e) => this.bind(e.name, e.operand)).join(', ')}))`);
     }
-    for (const operand of others) terms.push(this.equals(value, type, operand, rankOf));
+    for (const e of others) terms.push(this.equals(value, type, e.operand, e.name, rankOf));
     return terms.join(' OR ');
   }
 
@@ -157,7 +166,7 @@ class Builder {
   }
 
   /** Comparison within the operand's type bracket (MongoDB: `$lt: 'x'` never matches a number). */
-  private range(field: string, op: string, operand: Scalar): string {
+  private range(field: string, op: string, operand: Scalar, name: string): string {
     const sqlOp = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' }[op]!;
     if (operand === null || typeof operand === 'object' || operand === undefined) {
       throw new IpamError('VALIDATION', `filter on ${field}: ${op} needs a string, number or boolean bound, not ${JSON.stringify(operand)}`, {
@@ -167,18 +176,18 @@ class Builder {
     }
     const r = rank(operand);
     if (field === 'id') {
-      return r === 2 ? `id ${sqlOp} ${this.bind(operand)}` : '0';
+      return r === 2 ? `id ${sqlOp} ${this.bind(name, operand)}` : '0';
     }
-    const bound = typeof operand === 'boolean' ? Number(operand) : operand;
+    const bound = boundValue(operand);
     if (this.indexed.has(field)) {
       const path = this.path(field);
       this.pinned.add(field);
-      return `(${rankSql(path)} = ${r} AND ${valueSql(path)} ${sqlOp} ${this.bind(bound)})`;
+      return `(${rankSql(path)} = ${r} AND ${valueSql(path)} ${sqlOp} ${this.bind(name, bound)})`;
     }
     const types = r === 1 ? `('integer', 'real')` : r === 2 ? `('text')` : `('true', 'false')`;
     return this.test(
       field,
-      (value, type) => `(${type} IN ${types} AND ${value} ${sqlOp} ${this.bind(bound)})`,
+      (value, type) => `(${type} IN ${types} AND ${value} ${sqlOp} ${this.bind(name, bound)})`,
       false,
     );
   }
@@ -186,12 +195,13 @@ class Builder {
   /** ORDER BY in MongoDB's order (type bracket, then value); ties in no particular order. */
   order(sort: Record<string, 1 | -1> | undefined): string {
     const terms: string[] = [];
-    for (const [field, direction] of Object.entries(sort ?? {})) {
+    for (const [k, [field, direction]] of Object.entries(sort ?? {}).entries()) {
       const dir = direction === -1 ? 'DESC' : 'ASC';
       if (field === 'id') {
         terms.push(`id ${dir}`);
         continue;
       }
+      this.pathName = `s${k}`;
       const path = this.path(field);
       // With the rank fixed by the filter, ORDER BY the value alone lets SQLite read the (rank, value) index in
       // order; with the rank term as well it sorts every match first (a temporary B-tree).
@@ -200,6 +210,60 @@ class Builder {
     }
     return terms.length > 0 ? ` ORDER BY ${terms.join(', ')}` : '';
   }
+}
+
+/** A condition as its operators: a plain value is `$eq`. */
+function operatorsOf(condition: Condition): [string, unknown][] {
+  return condition !== null && typeof condition === 'object' ? Object.entries(condition as Comparison) : [['$eq', condition]];
+}
+
+/** An operand as it is bound: booleans as 1 and 0, which is how `json_extract` gives them. */
+function boundValue(operand: unknown): unknown {
+  return typeof operand === 'boolean' ? Number(operand) : operand;
+}
+
+/**
+ * What the SQL of a filter and sort depends on besides their values: field names, operators, and each operand's
+ * type (and a boolean's value, which some tests inline). Two filters with one shape translate to one SQL text.
+ */
+export function shapeOf(filter: Filter, sort?: Record<string, 1 | -1>): string {
+  let shape = '';
+  for (const field of Object.keys(filter)) {
+    shape += `${JSON.stringify(field)}{`;
+    for (const [op, operand] of operatorsOf(filter[field])) shape += `${JSON.stringify(op)}${kindOf(operand)}`;
+    shape += '}';
+  }
+  if (sort) for (const field of Object.keys(sort)) shape += `|${JSON.stringify(field)}${sort[field]}`;
+  return shape;
+}
+
+const KINDS: Record<string, string> = { string: 's', number: 'd', undefined: 'u', bigint: 'b', symbol: 'y', function: 'o', object: 'o' };
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'z';
+  if (Array.isArray(value)) return `[${value.map(kindOf).join('')}]`;
+  if (typeof value === 'boolean') return value ? 't' : 'f';
+  return KINDS[typeof value];
+}
+
+/**
+ * The parameters of a filter and sort for the SQL `translate` made of their shape (extra ones are ignored). It
+ * refuses nothing: a path that is not storable is left out, as `translate` refuses it wherever it uses it.
+ */
+export function parametersOf(filter: Filter, sort: Record<string, 1 | -1> | undefined, indexed: Set<string>): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  const paths = (field: string, name: string) => {
+    if (field !== 'id' && !indexed.has(field)) params[name] = storablePath(field);
+  };
+  Object.keys(filter).forEach((field, i) => {
+    paths(field, `f${i}`);
+    operatorsOf(filter[field]).forEach(([op, operand], j) => {
+      if (op === '$in' && Array.isArray(operand)) operand.forEach((element, k) => (params[`v${i}_${j}_${k}`] = boundValue(element)));
+      else params[`v${i}_${j}`] = boundValue(operand);
+    });
+  });
+  if (sort) Object.keys(sort).forEach((field, k) => paths(field, `s${k}`));
+  return params;
 }
 
 function invalidFilter(field: string, condition: unknown): IpamError {
