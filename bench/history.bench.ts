@@ -6,7 +6,7 @@
  * about a server's). Also a held allocation and its confirm, with history, for scale.
  */
 import { performance } from 'node:perf_hooks';
-import { withoutHistory, type RangeRecord } from '../lib/record';
+import type { RangeRecord } from '../lib/record';
 import { Ipam } from '../lib/ipam';
 import { openStore } from '../lib/store';
 import { fakeClientFactory, fakeDeployment } from '../test/support/fake-mongo';
@@ -31,7 +31,7 @@ async function embedded(store: 'embedded-memory' | 'embedded-file'): Promise<voi
   const plain = await range(ipam, '10.1.0.0/16');
   const recorded = await range(ipam, '10.2.0.0/16');
   const held = await range(ipam, '10.3.0.0/16');
-  const off = () => withoutHistory(() => ipam.perform('address', 'allocate', { range: plain }));
+  const off = () => ipam.withoutHistory().perform('address', 'allocate', { range: plain });
   const on = () => ipam.perform('address', 'allocate', { range: recorded });
   const hold = async () => {
     const record = (await ipam.perform('address', 'allocate', { range: held, holdSeconds: 600 })) as { id: string };
@@ -70,10 +70,11 @@ async function driverCalls(topology: 'replicaSet' | 'standalone'): Promise<void>
     return calls;
   };
   const allocate = () => ipam.perform('address', 'allocate', { range: rangeId });
+  const allocateWithoutHistory = () => ipam.withoutHistory().perform('address', 'allocate', { range: rangeId });
   await allocate();
   report('allocate.history.driverCalls', {
     store: `mongodb-fake-${topology}`,
-    withoutHistory: await count(() => withoutHistory(allocate)),
+    withoutHistory: await count(allocateWithoutHistory),
     withHistory: await count(allocate),
   });
   await ipam.close();

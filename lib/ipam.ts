@@ -5,7 +5,7 @@
 import { addAddress, getAddress, updateAddress, addBlock, deleteBlock, getBlock, listBlocks, updateBlock, reconcile, migrateCounters, migrateRequests, addRange, deleteRange, getRange, listRanges, updateRange, releaseDeadHolders, recoverStructural, fillMissingCovers, blockUtilization, rangeUtilization, type StructuralOutcome } from './space';
 import { allocate, findAvailable, release, confirm, allocateSubnet } from './allocation';
 import { IpamError, invalid } from './errors';
-import { toStoreFilter, asOperation, readHistory, type Context } from './record';
+import { toStoreFilter, asOperation, readHistory, withSource, withoutHistory, type Context, type HistorySource } from './record';
 import { recoverImports, runCsv, type CsvRequest } from './csv';
 import { checkExpiry, listInventory, groupUtilization } from './lifecycle';
 import type { AvailabilityChecks } from './address';
@@ -113,7 +113,17 @@ export class Ipam implements Context {
       throw invalid('operation', operation, `must be one of ${operationsOf(kind).join(', ')}`);
     }
     // History entries of this call name its operation (the caller's source, if any, stays).
-    return asOperation(kind === 'sync' ? 'sync' : (operation as string), () => run(this, payload ?? {}));
+    return run(asOperation(this, kind === 'sync' ? 'sync' : (operation as string)), payload ?? {});
+  }
+
+  /** This ipam as `source` calls it: the history entries of its changes name the node, flow and request. */
+  withSource(source: HistorySource, operation?: string): Ipam {
+    return withSource(this, source, operation);
+  }
+
+  /** Benchmarks only: this ipam writing no history (except the entries that end holds). */
+  withoutHistory(): Ipam {
+    return withoutHistory(this);
   }
 
   /** Finishes import-and-update runs a dead process left half applied (lib/csv/update.ts); `open` already does. */

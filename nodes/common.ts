@@ -5,7 +5,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { IpamError, isErrorCode, type ErrorCode } from '../lib/errors';
-import { withSource, type HistorySource } from '../lib/record';
+import type { HistorySource } from '../lib/record';
 import type { Ipam } from '../lib/ipam';
 
 export type StoreState =
@@ -83,7 +83,8 @@ export function setUpOperationNode(RED: NodeAPI, node: Node, config: OperationNo
       .then(([ipam, values]) => {
         // The call may set other msg properties (ipam-import's errorReport), so it gets this msg itself.
         message.payload = mergeFields(values, message.payload);
-        return withSource(sourceOf(node, message), operation, () => call(ipam, operation, message, node));
+        // A call made without `perform` (release in batches) names its operation through the source too.
+        return call(ipam.withSource(sourceOf(node, message), operation), operation, message, node);
       })
       .then((result) => {
         message.payload = result;

@@ -7,7 +7,6 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { lastExpiryRun, type ExpiryEvent, type ExpiryReport } from '../lib/lifecycle';
 import type { HoldExpiredEvent } from '../lib/allocation';
-import { withSource } from '../lib/record';
 import type { Ipam } from '../lib/ipam';
 import { firstRunInMs, intervalMsOf, RunQueue, startSchedule, statusTime, type Schedule } from '../lib/schedule';
 import { contractError, requireServer, type Message } from './common';
@@ -40,7 +39,7 @@ export = function register(RED: NodeAPI): void {
         const ipam = await server.ipam();
         const options = { logging: config.logging || 'transitions', runKey };
         const source = { nodeId: node.id, nodeName: node.name || undefined, flowId: (node as Node & { z?: string }).z };
-        return (await withSource(source, 'hold-expired', () => ipam.perform('expiry', operation, options))) as ExpiryReport;
+        return (await ipam.withSource(source).perform('expiry', operation, options)) as ExpiryReport;
       }).then(
         (report) => {
           node.status({ fill: report.counts.expired > 0 ? 'yellow' : 'green', shape: 'dot', text: describe(report) });

@@ -7,7 +7,6 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Ipam } from '../lib/ipam';
 import { intervalMsOf, intervalText, RunQueue, startSchedule, statusTime, type Schedule } from '../lib/schedule';
 import { SCHEDULABLE, type SyncRequest, type SyncResult, type TsigAlgorithm } from '../lib/sync';
-import { withSource } from '../lib/record';
 import { contractError, requireServer, sourceOf, type Message } from './common';
 
 interface SyncNodeDef extends NodeDef {
@@ -83,7 +82,7 @@ export = function register(RED: NodeAPI): void {
           },
         };
         const ipam: Ipam = await server.ipam();
-        return (await withSource(sourceOf(node, msg ?? ({} as Message)), 'sync', () => ipam.perform('sync', operation, request))) as SyncResult;
+        return (await ipam.withSource(sourceOf(node, msg ?? ({} as Message))).perform('sync', operation, request)) as SyncResult;
       }).then(
         (result) => {
           const fill = result.failed > 0 ? 'yellow' : 'green';

@@ -177,7 +177,7 @@ export async function writeAll(
   plan.catch(() => undefined);
   const docs = await Promise.all(pending.map(({ slot, value }) => addressAt(ctx, view, fields, slot, value, plan)));
   try {
-    await ctx.store.atomic(insertWritesCounted(docs));
+    await ctx.store.atomic(insertWritesCounted(ctx, docs));
   } catch (err) {
     if (!isIpamError(err, 'DUPLICATE')) throw err;
     if (err.field !== 'key') {

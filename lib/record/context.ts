@@ -1,6 +1,7 @@
 /** The store context every service call takes: the store and the ipam-config settings that shape records. */
 import type { AvailabilityChecks } from '../address';
 import type { Store } from '../store';
+import type { HistoryScope } from './history';
 
 export interface Context {
   store: Store;
@@ -10,4 +11,6 @@ export interface Context {
   expiryThresholdDays?: number;
   /** Days of history kept (ipam-config); absent = unlimited. */
   historyRetentionDays?: number;
+  /** Who makes this call's changes and what it does, for their history entries (record/history.ts). */
+  history?: HistoryScope;
 }

@@ -4,14 +4,14 @@
  * same atomic batch as the change (lib/space/counters.ts builds them); block and range entries right after theirs.
  *
  * Who made the change (`source`: the node, the flow, the requestId, the import file and line) and the
- * operation come from the caller's context: nodes run their one core call inside `withSource`, which
- * keeps them in an AsyncLocalStorage for the write paths below, so no core function has to pass them on.
+ * operation come from the call's context (`Context.history`): a node calls through `ipam.withSource(...)`,
+ * and `Ipam.perform` gives each call a context of its own that names its operation (`scoped`). No
+ * AsyncLocalStorage: it would put promise hooks on every promise of the Node-RED process.
  *
  * An entry that ends a hold (confirm, release or expiry of a held address) has the id `hold|<address id>|
  * <holdUntil>`: the first of them to commit wins, and a second one collides on the primary key and undoes its
  * whole batch. That is the compare-and-set that lets a confirm racing an expiry end one way only.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { newId } from '../ids';
 import { parseAddress, checkAddressSpace } from '../address';
 import { invalid } from '../errors';
@@ -62,7 +62,8 @@ export interface HistoryDoc extends Doc {
   requestKey?: string;
 }
 
-interface Scope {
+/** What the history entries of one call's writes carry (Context.history). */
+export interface HistoryScope {
   source: HistorySource;
   /** The operation the caller performs (`allocate`, `import`, ...); writes without one name their own kind. */
   operation?: string;
@@ -70,23 +71,28 @@ interface Scope {
   off?: boolean;
 }
 
-const scope = new AsyncLocalStorage<Scope>();
 let sequence = 0;
 
-/** Runs `work` with `source` and `operation` recorded on every history entry it writes. */
-export function withSource<T>(source: HistorySource, operation: string | undefined, work: () => Promise<T>): Promise<T> {
-  return scope.run({ ...scope.getStore(), source: cleanSource(source), operation }, work);
+/** The same context, its history entries naming `source` (and `operation`, for a call made without `perform`). */
+export function withSource<C extends Context>(ctx: C, source: HistorySource, operation?: string): C {
+  return scoped(ctx, { ...ctx.history, source: cleanSource(source), operation });
 }
 
-/** Runs `work` under the current source with another operation (a hold expiry inside an allocation). */
-export function asOperation<T>(operation: string, work: () => Promise<T>): Promise<T> {
-  const current = scope.getStore();
-  return scope.run({ source: current?.source ?? {}, off: current?.off, operation }, work);
+/** The same context under its source with another operation (each `Ipam.perform` call). */
+export function asOperation<C extends Context>(ctx: C, operation: string): C {
+  return scoped(ctx, { source: ctx.history?.source ?? {}, off: ctx.history?.off, operation });
 }
 
-/** For benchmarks: runs `work` writing no history (except hold ends), to measure what history costs. */
-export function withoutHistory<T>(work: () => Promise<T>): Promise<T> {
-  return scope.run({ ...(scope.getStore() ?? { source: {} }), off: true }, work);
+/** For benchmarks: the same context writing no history (except hold ends), to measure what history costs. */
+export function withoutHistory<C extends Context>(ctx: C): C {
+  return scoped(ctx, { source: {}, ...ctx.history, off: true });
+}
+
+/** A context that is `ctx` in everything (its store and settings, read through) but its history scope. */
+function scoped<C extends Context>(ctx: C, history: HistoryScope): C {
+  const derived = Object.create(ctx) as C;
+  derived.history = history;
+  return derived;
 }
 
 function cleanSource(source: HistorySource): HistorySource {
@@ -100,8 +106,8 @@ const OPERATION_NAMES: Record<string, string> = {
   'allocate-subnet': 'create',
 };
 
-function operationName(kind: 'insert' | 'update' | 'delete'): string {
-  const named = scope.getStore()?.operation;
+function operationName(ctx: Context, kind: 'insert' | 'update' | 'delete'): string {
+  const named = ctx.history?.operation;
   if (named) return Object.hasOwn(OPERATION_NAMES, named) ? OPERATION_NAMES[named] : named;
   return kind === 'insert' ? 'create' : kind;
 }
@@ -156,15 +162,15 @@ function holdEndId(before: Recorded | null, after: Recorded | null): string | un
  * The history insert for one write of a record (`before` null for a create, `after` null for a delete),
  * or none when history is off for this call and the write ends no hold.
  */
-export function historyWrites(entity: HistoryEntity, before: Recorded | null, after: Recorded | null, operation?: string): Write[] {
-  const current = scope.getStore();
+export function historyWrites(ctx: Context, entity: HistoryEntity, before: Recorded | null, after: Recorded | null, operation?: string): Write[] {
+  const current = ctx.history;
   const holdEnd = entity === 'address' ? holdEndId(before, after) : undefined;
   if (current?.off && !holdEnd) return [];
   const record = (after ?? before) as Recorded;
   const at = nowIso();
   const id = holdEnd ?? newId();
   const order = `${at}|${String(++sequence).padStart(12, '0')}|${id}`;
-  const op = operation ?? operationName(before === null ? 'insert' : after === null ? 'delete' : 'update');
+  const op = operation ?? operationName(ctx, before === null ? 'insert' : after === null ? 'delete' : 'update');
   const doc: HistoryDoc = {
     id,
     recordId: record.id,
@@ -184,8 +190,8 @@ export function historyWrites(entity: HistoryEntity, before: Recorded | null, af
 }
 
 /** The history insert for an update given as the port's update operators on `before`. */
-export function historyOfUpdate(entity: HistoryEntity, before: Recorded, update: Parameters<typeof applyUpdate>[1], operation?: string): Write[] {
-  return historyWrites(entity, before, applyUpdate(before, update) as Recorded, operation);
+export function historyOfUpdate(ctx: Context, entity: HistoryEntity, before: Recorded, update: Parameters<typeof applyUpdate>[1], operation?: string): Write[] {
+  return historyWrites(ctx, entity, before, applyUpdate(before, update) as Recorded, operation);
 }
 
 /* ------------------------------------------------------------------ reads */

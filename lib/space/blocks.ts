@@ -70,7 +70,7 @@ export async function updateBlock(ctx: Context, selector: unknown, input: unknow
   for (const field of Object.keys($unset)) delete updated[field];
   await ctx.store.atomic([
     { op: 'update', collection: 'blocks', filter: { id: current.id }, update: { $set: changes, ...(Object.keys($unset).length ? { $unset } : {}) } },
-    ...historyWrites('block', current, updated as BlockDoc),
+    ...historyWrites(ctx, 'block', current, updated as BlockDoc),
   ]);
   return toRecord(updated as BlockDoc, ctx);
 }

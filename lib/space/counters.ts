@@ -66,15 +66,15 @@ export function dropCounterWrite(id: string): Write {
  * The writes that store these addresses, with their requests (lib/space/requests.ts), history entries
  * (lib/record/history.ts) and counter changes: one batch.
  */
-export function insertWritesCounted(docs: AddressDoc[]): Write[] {
+export function insertWritesCounted(ctx: Context, docs: AddressDoc[]): Write[] {
   const deltas = new Deltas();
   for (const doc of docs) deltas.add(doc, 1);
-  return [...docs.flatMap(insertWrites), ...docs.flatMap((doc) => historyWrites('address', null, doc)), ...deltas.writes()];
+  return [...docs.flatMap(insertWrites), ...docs.flatMap((doc) => historyWrites(ctx, 'address', null, doc)), ...deltas.writes()];
 }
 
 /** Inserts one address and counts it, all or none; `alongside` are other writes that belong to the same step. */
 export function insertAddressCounted(ctx: Context, doc: AddressDoc, alongside: Write[] = []): Promise<void> {
-  return ctx.store.atomic([...insertWritesCounted([doc]), ...alongside]);
+  return ctx.store.atomic([...insertWritesCounted(ctx, [doc]), ...alongside]);
 }
 
 /** Which document of a batch a unique-index collision names: its address key, else its request key. */
@@ -97,7 +97,7 @@ export async function insertAddressesCounted(
   for (let start = 0; start < docs.length; start += chunkSize) {
     const chunk = docs.slice(start, start + chunkSize);
     const failed = ctx.store.transactional
-      ? await insertValid(ctx.store, chunk, insertWritesCounted, collided)
+      ? await insertValid(ctx.store, chunk, (docs) => insertWritesCounted(ctx, docs), collided)
       : await insertThenCount(ctx, chunk);
     failures.push(...failed.map(({ index, error }) => ({ index: start + index, error })));
     if (start + chunkSize < docs.length) await yieldToEventLoop();
@@ -113,7 +113,7 @@ async function insertThenCount(ctx: Context, chunk: AddressDoc[]): Promise<{ ind
   for (const [index, doc] of chunk.entries()) {
     if (failed.has(index)) continue;
     deltas.add(doc, 1);
-    history.push(...historyWrites('address', null, doc));
+    history.push(...historyWrites(ctx, 'address', null, doc));
   }
   const counts = [...history, ...deltas.writes()];
   if (counts.length > 0) await ctx.store.atomic(counts);
@@ -138,7 +138,7 @@ export function updateAddressCounted(
   const deltas = new Deltas();
   if ((before.rangeId ?? null) !== (after.rangeId ?? null)) deltas.add({ rangeId: before.rangeId }, -1).add({ rangeId: after.rangeId }, 1);
   if ((before.blockId ?? null) !== (after.blockId ?? null)) deltas.add({ blockId: before.blockId }, -1).add({ blockId: after.blockId }, 1);
-  const history = historyOfUpdate('address', before, update, operation);
+  const history = historyOfUpdate(ctx, 'address', before, update, operation);
   const others = [...alongside, ...deltas.writes()];
   if (others.length === 0 && history.length === 0) return ctx.store.collection('addresses').updateOne(filter, update).then(() => undefined);
   return ctx.store.atomic([...history, write, ...others]);
@@ -165,7 +165,7 @@ export async function deleteAddressesCounted(
 ): Promise<void> {
   for (let start = 0; start < docs.length; start += DELETE_CHUNK) {
     const chunk = docs.slice(start, start + DELETE_CHUNK);
-    const history = chunk.flatMap((doc) => historyWrites('address', doc, null, operation));
+    const history = chunk.flatMap((doc) => historyWrites(ctx, 'address', doc, null, operation));
     const hints = before ? await before(chunk) : [];
     const deltas = new Deltas();
     for (const doc of chunk) deltas.add(doc, -1);
@@ -206,7 +206,7 @@ export async function remapAddresses(ctx: Context, filter: Filter, field: 'range
     if (byPrevious.size === 0) return moved;
     const writes: Write[] = docs
       .filter((doc) => ((doc[field] as string | null | undefined) ?? null) !== to)
-      .flatMap((doc) => historyWrites('address', doc, { ...doc, [field]: to }, 'remap'));
+      .flatMap((doc) => historyWrites(ctx, 'address', doc, { ...doc, [field]: to }, 'remap'));
     const deltas = new Deltas();
     for (const [previous, ids] of byPrevious) {
       writes.push({

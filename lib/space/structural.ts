@@ -169,20 +169,20 @@ async function applyChange(ctx: Context, addressSpace: string, change: Change, l
   switch (change.op) {
     case 'add-block':
       if (!(await blocks.findOne({ id: change.block.id }, { fields: ['id'] }))) {
-        await recorded([{ op: 'insert', collection: 'blocks', doc: change.block }, newCounterWrite(change.block.id), ...historyWrites('block', null, change.block)]);
+        await recorded([{ op: 'insert', collection: 'blocks', doc: change.block }, newCounterWrite(change.block.id), ...historyWrites(ctx, 'block', null, change.block)]);
       }
       lease.check();
       return adoptChildren(ctx, change.block, lease);
     case 'delete-block':
       if (await blocks.findOne({ id: change.block.id }, { fields: ['id'] })) {
-        await recorded([dropCounterWrite(change.block.id), { op: 'delete', collection: 'blocks', filter: { id: change.block.id } }, ...historyWrites('block', change.block, null)]);
+        await recorded([dropCounterWrite(change.block.id), { op: 'delete', collection: 'blocks', filter: { id: change.block.id } }, ...historyWrites(ctx, 'block', change.block, null)]);
       }
       lease.check();
       return moveChildren(ctx, change.block, lease);
     case 'add-range':
       if (!(await ranges.findOne({ id: change.range.id }, { fields: ['id'] }))) {
         const cover = await rangeCoverWrites(ctx, [], [change.range]);
-        await recorded([{ op: 'insert', collection: 'ranges', doc: change.range }, newCounterWrite(change.range.id), ...historyWrites('range', null, change.range), ...cover]);
+        await recorded([{ op: 'insert', collection: 'ranges', doc: change.range }, newCounterWrite(change.range.id), ...historyWrites(ctx, 'range', null, change.range), ...cover]);
       }
       lease.check();
       await attachAddresses(ctx, change.range);
@@ -194,7 +194,7 @@ async function applyChange(ctx: Context, addressSpace: string, change: Change, l
       if (stored && stored.updatedAt !== change.after.updatedAt) {
         await recorded([
           { op: 'update', collection: 'ranges', filter: { id: change.before.id }, update: change.update },
-          ...historyWrites('range', change.before, change.after),
+          ...historyWrites(ctx, 'range', change.before, change.after),
           ...(await rangeCoverWrites(ctx, [change.before], [change.after])),
         ]);
       }
@@ -205,7 +205,7 @@ async function applyChange(ctx: Context, addressSpace: string, change: Change, l
     case 'delete-range':
       if (await ranges.findOne({ id: change.range.id }, { fields: ['id'] })) {
         const cover = await rangeCoverWrites(ctx, [change.range], []);
-        await recorded([dropCounterWrite(change.range.id), { op: 'delete', collection: 'ranges', filter: { id: change.range.id } }, ...historyWrites('range', change.range, null), ...cover]);
+        await recorded([dropCounterWrite(change.range.id), { op: 'delete', collection: 'ranges', filter: { id: change.range.id } }, ...historyWrites(ctx, 'range', change.range, null), ...cover]);
       }
       lease.check();
       await detachAddresses(ctx, change.range);

@@ -68,6 +68,11 @@ describe('ipam-allocate node', () => {
     expect(page.entries.map((e) => e.operation)).to.deep.equal(['allocate', 'confirm']);
     const n1 = helper.getNode('n1') as unknown as { id: string; z: string };
     expect(page.entries[0].source).to.deep.equal({ nodeId: n1.id, flowId: n1.z, requestId: 'vm-9' });
+    // release runs in batches outside Ipam.perform: its entries still name the operation and the node.
+    await sendToN1({ addresses: [String(held.address)] }, { operation: 'release' });
+    const after = (await sendToN1({ id: held.id }, { operation: 'history' })).payload as { entries: { operation: string; source: Record<string, unknown> }[] };
+    expect(after.entries.map((e) => e.operation)).to.deep.equal(['allocate', 'confirm', 'release']);
+    expect(after.entries[2].source).to.deep.equal({ nodeId: n1.id, flowId: n1.z });
   });
 
   it('fails with err.code for a Catch node: RANGE_FULL, DUPLICATE, OUT_OF_RANGE', async () => {

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import type { AllocatedRecord } from '../../../lib/allocation';
 import type { CsvOutcome } from '../../../lib/csv';
-import { changesOf, pruneHistory, withSource, type HistoryDoc, type HistoryEntry, type HistoryPage } from '../../../lib/record/history';
+import { changesOf, pruneHistory, type HistoryDoc, type HistoryEntry, type HistoryPage } from '../../../lib/record/history';
 import { Ipam } from '../../../lib/ipam';
 import type { BlockRecord, RangeRecord } from '../../../lib/record/records';
 import { openStore } from '../../../lib/store';
@@ -46,7 +46,7 @@ for (const factory of availableStores()) {
     freshIpamEachTest(factory, (opened) => (ipam = opened));
 
     const run = <T>(kind: 'block' | 'range' | 'address' | 'import', operation: string, payload: unknown) =>
-      withSource(SOURCE, operation, () => ipam.perform(kind, operation, payload)) as Promise<T>;
+      ipam.withSource(SOURCE).perform(kind, operation, payload) as Promise<T>;
     const history = (kind: 'block' | 'range' | 'address', payload: unknown) => ipam.perform(kind, 'history', payload) as Promise<HistoryPage>;
     const ops = (page: HistoryPage) => page.entries.map((e) => e.operation);
 
@@ -101,6 +101,26 @@ for (const factory of availableStores()) {
       const remaps = addressEntries.filter((e) => e.operation === 'remap').map((e) => e.changes);
       expect(remaps).to.deep.include({ rangeId: [range.id, null] });
       expect(remaps).to.deep.include({ blockId: [block.id, null] });
+    });
+
+    it('keeps the source and operation of each of several concurrent calls apart', async () => {
+      const range = await run<RangeRecord>('range', 'add', { network: '10.6.0.0/24' });
+      const callers = Array.from({ length: 8 }, (_, i) => ({ nodeId: `node-${i}`, flowId: 'f', requestId: `r-${i}` }));
+      const records = await Promise.all(
+        callers.map((source, i) =>
+          i % 2 === 0
+            ? (ipam.withSource(source).perform('address', 'allocate', { range: range.id }) as Promise<AllocatedRecord>)
+            : (ipam.withSource(source).perform('address', 'add', { address: `10.6.0.${200 + i}` }) as Promise<AllocatedRecord>),
+        ),
+      );
+      for (const [i, record] of records.entries()) {
+        const [entry] = (await history('address', { id: record.id })).entries;
+        expect(entry.source, `call ${i}`).to.deep.equal(callers[i]);
+        expect(entry.operation, `call ${i}`).to.equal(i % 2 === 0 ? 'allocate' : 'create');
+      }
+      // A call without a source records none, even while others with one are running.
+      const plain = (await ipam.perform('address', 'allocate', { range: range.id })) as AllocatedRecord;
+      expect((await history('address', { id: plain.id })).entries[0].source).to.deep.equal({});
     });
 
     it('records CSV imports as import', async () => {
