@@ -203,7 +203,8 @@ export async function addressAt(
   value: bigint,
   plan?: Promise<RangePlan | undefined>,
 ): Promise<AddressDoc> {
-  const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) }, undefined, { range: view.doc, plan });
+  // `fields` were checked once for the whole call (allocate.ts addressFieldsFor).
+  const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) }, undefined, { range: view.doc, plan, checked: true });
   if (slot.requestKey) doc.requestKey = slot.requestKey;
   if (slot.holdUntil) doc.holdUntil = slot.holdUntil;
   return doc;

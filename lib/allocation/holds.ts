@@ -21,6 +21,7 @@ export const MAX_HOLD_SECONDS = 366 * 86_400;
 export async function holdUntilOf(ctx: Context, holdSeconds: unknown, holdUntil: unknown): Promise<string | undefined> {
   const given = (value: unknown): boolean => value !== undefined && value !== null && value !== '';
   if (given(holdSeconds) && given(holdUntil)) throw invalid('holdUntil', holdUntil, 'give holdSeconds or holdUntil, not both');
+  if (!given(holdSeconds) && !given(holdUntil)) return undefined;
   const now = await ctx.store.now();
   if (given(holdSeconds)) {
     const seconds = Number(holdSeconds);
@@ -29,7 +30,6 @@ export async function holdUntilOf(ctx: Context, holdSeconds: unknown, holdUntil:
     }
     return new Date(now + seconds * 1000).toISOString();
   }
-  if (!given(holdUntil)) return undefined;
   const time = typeof holdUntil === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(holdUntil.trim()) ? Date.parse(holdUntil) : Number.NaN;
   if (Number.isNaN(time)) throw invalid('holdUntil', holdUntil, 'must be an ISO instant such as 2026-12-31T18:00:00Z');
   if (time <= now) throw invalid('holdUntil', holdUntil, 'must be in the future');

@@ -88,15 +88,22 @@ export interface ReadView {
  * `expiryStatus` derived from `expiryDate`, the threshold and the time (never a stored value).
  */
 export function toRecord<T extends Doc>(doc: T, view: ReadView): T {
-  const record: Record<string, unknown> = { ...doc };
-  for (const field of INTERNAL_FIELDS) delete record[field];
-  delete record.expiryStatus;
+  // Copied field by field rather than deleted from a copy: `delete` turns an object into a slow dictionary.
+  const record: Record<string, unknown> = {};
+  for (const field of Object.keys(doc)) {
+    if (HIDDEN_FIELDS.has(field)) continue;
+    if (field === '__proto__') Object.defineProperty(record, field, { value: doc[field], enumerable: true, writable: true, configurable: true });
+    else record[field] = doc[field];
+  }
   if (typeof doc.expiryDate === 'string') {
     const status = expiryStatusWithin(doc.expiryDate, boundsOf(view));
     if (status !== undefined) record.expiryStatus = status;
   }
   return record as T;
 }
+
+/** Never in a record: internal fields, and `expiryStatus`, which each read derives afresh. */
+const HIDDEN_FIELDS: ReadonlySet<string> = new Set([...INTERNAL_FIELDS, 'expiryStatus']);
 
 let latest: { ms: number; thresholdDays: number; bounds: ExpiryBounds } | undefined;
 

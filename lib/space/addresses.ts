@@ -23,12 +23,16 @@ export interface BuildOptions {
   range?: RangeDoc;
   /** That range's plan, read once (`rangePlan`) for all the addresses of one batch. */
   plan?: Promise<RangePlan | undefined>;
+  /** `input` is what `checkInput` returned for the caller, plus `address` (an allocation checks its fields once). */
+  checked?: boolean;
 }
 
 /** Validates input into a complete, mapped address document (not yet stored). */
 export async function buildAddress(ctx: Context, input: unknown, base?: AddressDoc, options: BuildOptions = {}): Promise<AddressDoc> {
-  const fields: Record<string, unknown> = { ...(base ? editableOf(base) : {}), ...checkInput('addresses', input) };
-  for (const field of clearedFields(input)) delete fields[field];
+  const fields: Record<string, unknown> = options.checked
+    ? (input as Record<string, unknown>)
+    : { ...(base ? editableOf(base) : {}), ...checkInput('addresses', input) };
+  if (!options.checked) for (const field of clearedFields(input)) delete fields[field];
   if (fields.address === undefined) throw invalid('address', fields.address, 'is required');
   const parsed = parseAddress(fields.address, 'address');
   const addressSpace = checkAddressSpace(fields.addressSpace);
