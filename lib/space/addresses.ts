@@ -23,12 +23,13 @@ export interface BuildOptions {
   range?: RangeDoc;
   /** That range's plan, read once (`rangePlan`) for all the addresses of one batch. */
   plan?: Promise<RangePlan | undefined>;
-  /** `input` is what `checkInput` returned for the caller, plus `address` (an allocation checks its fields once). */
+  /** `input` is what `checkInput` returned for the caller, plus `address` (an allocation checks its fields once); no `base`. */
   checked?: boolean;
 }
 
 /** Validates input into a complete, mapped address document (not yet stored). */
 export async function buildAddress(ctx: Context, input: unknown, base?: AddressDoc, options: BuildOptions = {}): Promise<AddressDoc> {
+  if (options.checked && base) throw new Error('buildAddress: checked input is a new address, without a base');
   const fields: Record<string, unknown> = options.checked
     ? (input as Record<string, unknown>)
     : { ...(base ? editableOf(base) : {}), ...checkInput('addresses', input) };

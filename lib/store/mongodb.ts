@@ -63,6 +63,8 @@ const BATCH_HEARTBEAT_MS = 10_000;
 const DUPLICATE_KEY = 11000;
 const NAMESPACE_NOT_FOUND = 26;
 const NAMESPACE_EXISTS = 48;
+/** A write the server refuses for what the document holds (`$inc` of a field holding text). */
+const TYPE_MISMATCH = 14;
 
 export function clientOptions(options: MongoOptions): MongoClientOptions {
   return {
@@ -430,12 +432,16 @@ class MongoAdapterCollection implements Collection {
   }
 }
 
-/** Runs a driver call: a unique-index collision becomes DUPLICATE, every other failure STORE_UNAVAILABLE. */
+/**
+ * Runs a driver call: a unique-index collision becomes DUPLICATE, a write refused for the document's content
+ * VALIDATION (as the embedded store refuses it), every other failure STORE_UNAVAILABLE.
+ */
 async function guard<R>(operation: () => Promise<R>): Promise<R> {
   try {
     return await operation();
   } catch (err) {
     if (isDuplicateKey(err)) throw duplicate(err as MongoServerError);
+    if (err instanceof MongoServerError && err.code === TYPE_MISMATCH) throw new IpamError('VALIDATION', `MongoDB: ${err.message}`);
     throw unavailable(err);
   }
 }

@@ -233,15 +233,21 @@ export function shapeOf(filter: Filter, sort?: Record<string, 1 | -1>): string {
     for (const [op, operand] of operatorsOf(filter[field])) shape += `${JSON.stringify(op)}${kindOf(operand)}`;
     shape += '}';
   }
-  if (sort) for (const field of Object.keys(sort)) shape += `|${JSON.stringify(field)}${sort[field]}`;
+  // The SQL tells only descending (-1) from anything else (ascending).
+  if (sort) for (const field of Object.keys(sort)) shape += `|${JSON.stringify(field)}${sort[field] === -1 ? 'D' : 'A'}`;
   return shape;
 }
 
-const KINDS: Record<string, string> = { string: 's', number: 'd', undefined: 'u', bigint: 'b', symbol: 'y', function: 'o', object: 'o' };
+const KINDS: Record<string, string> = { string: 's', number: 'd', undefined: 'u', bigint: 'b', symbol: 'y', function: 'F', object: 'o' };
 
 function kindOf(value: unknown): string {
   if (value === null) return 'z';
-  if (Array.isArray(value)) return `[${value.map(kindOf).join('')}]`;
+  if (Array.isArray(value)) {
+    // By index: a hole has a place of its own (parameters are named by place).
+    let kinds = '';
+    for (let k = 0; k < value.length; k++) kinds += k in value ? kindOf(value[k]) : '_';
+    return `[${kinds}]`;
+  }
   if (typeof value === 'boolean') return value ? 't' : 'f';
   return KINDS[typeof value];
 }

@@ -443,7 +443,7 @@ function firstAfter(sorted: Doc[], key: string): number {
 function refuseNonNumericInc(doc: Doc, modifier: Record<string, unknown>): void {
   for (const path of Object.keys((modifier.$inc ?? {}) as Record<string, unknown>)) {
     let value: unknown = doc;
-    for (const segment of path.split('.')) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[segment] : undefined;
+    for (const segment of path.split('.')) value = value !== null && typeof value === 'object' && Object.hasOwn(value, segment) ? (value as Record<string, unknown>)[segment] : undefined;
     if (value === undefined || typeof value === 'number') continue;
     const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value === 'object' ? 'object' : typeof value === 'boolean' ? 'bool' : typeof value;
     throw new MongoServerError({

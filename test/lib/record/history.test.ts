@@ -106,20 +106,20 @@ for (const factory of availableStores()) {
     it('keeps the source and operation of each of several concurrent calls apart', async () => {
       const range = await run<RangeRecord>('range', 'add', { network: '10.6.0.0/24' });
       const callers = Array.from({ length: 8 }, (_, i) => ({ nodeId: `node-${i}`, flowId: 'f', requestId: `r-${i}` }));
-      const records = await Promise.all(
-        callers.map((source, i) =>
+      // A call without a source, running among them, records none.
+      const [plain, ...records] = await Promise.all([
+        ipam.perform('address', 'allocate', { range: range.id }) as Promise<AllocatedRecord>,
+        ...callers.map((source, i) =>
           i % 2 === 0
             ? (ipam.withSource(source).perform('address', 'allocate', { range: range.id }) as Promise<AllocatedRecord>)
             : (ipam.withSource(source).perform('address', 'add', { address: `10.6.0.${200 + i}` }) as Promise<AllocatedRecord>),
         ),
-      );
+      ]);
       for (const [i, record] of records.entries()) {
         const [entry] = (await history('address', { id: record.id })).entries;
         expect(entry.source, `call ${i}`).to.deep.equal(callers[i]);
         expect(entry.operation, `call ${i}`).to.equal(i % 2 === 0 ? 'allocate' : 'create');
       }
-      // A call without a source records none, even while others with one are running.
-      const plain = (await ipam.perform('address', 'allocate', { range: range.id })) as AllocatedRecord;
       expect((await history('address', { id: plain.id })).entries[0].source).to.deep.equal({});
     });
 

@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { Query, updateMany, updateOne } from 'mingo';
+import type { IpamError } from '../../../lib/errors';
 import type { Doc, Filter, Scalar, Store, Update } from '../../../lib/store/port';
 import { availableStores, mongoSkipReason, NEEDS_MONGOD } from '../../support/stores';
 
@@ -181,7 +182,8 @@ for (const factory of availableStores()) {
           const context = JSON.stringify({ docs, id, by });
           const current = docs.find((doc) => doc.id === id)?.cnt;
           if (current !== undefined && typeof current !== 'number') {
-            const err = await rows().updateOne({ id }, { $inc: { cnt: by } }).then(() => undefined, (e: Error) => e);
+            const err = await rows().updateOne({ id }, { $inc: { cnt: by } }).then(() => undefined, (e: IpamError) => e);
+            expect(err?.code, context).to.equal('VALIDATION');
             expect(err?.message, context).to.match(/cnt/);
             expect(await rows().find({}, { sort: { id: 1 } }), context).to.deep.equal(docs);
             return;

@@ -132,4 +132,19 @@ describe('SQL per filter shape', () => {
     expect(new Set(shapes).size).to.equal(shapes.length);
     expect(shapeOf({ n: 1 }, { n: 1 })).not.to.equal(shapeOf({ n: 1 }, { n: -1 }));
   });
+
+  it('keeps hostile operands apart: a hole in $in, a sort direction given as text, a function', () => {
+    const indexedSet = new Set(INDEXES.addresses.map((index) => index.field));
+    // eslint-disable-next-line no-sparse-arrays
+    const sparse = { n: { $in: [, 'x'] } } as unknown as Filter;
+    expect(shapeOf(sparse)).not.to.equal(shapeOf({ n: { $in: ['x'] } }));
+    const db = new Database(':memory:');
+    db.exec(tableDdl('addresses'));
+    for (const filter of [sparse, { n: { $in: ['x'] } } as Filter]) {
+      const { where } = translate(filter, undefined, indexedSet);
+      db.prepare(`SELECT id FROM "addresses" WHERE ${where}`).all(parametersOf(filter, undefined, indexedSet));
+    }
+    expect(shapeOf({}, { n: '-1' } as unknown as Record<string, 1>)).to.equal(shapeOf({}, { n: 1 }));
+    expect(shapeOf({ n: { $gt: () => 1 } } as unknown as Filter)).not.to.equal(shapeOf({ n: { $gt: {} } } as unknown as Filter));
+  });
 });
