@@ -14,7 +14,7 @@ import { IpamError } from '../errors';
 import { applyUpdate } from './apply-update';
 import { convertNedbDirectory } from './nedb-convert';
 import type { Collection, CollectionName, Comparison, Doc, Filter, FindOptions, IndexSpec, Store, Update, Write } from './port';
-import { COLLECTIONS, INDEXES } from './schema';
+import { COLLECTIONS, INDEXES, SCALARS } from './schema';
 import { isPlainField, literalPath, parametersOf, rankSql, shapeOf, tableDdl, translate, valueSql } from './sqlite-query';
 
 type Db = Database.Database;
@@ -202,6 +202,8 @@ type Sort = Record<string, 1 | -1>;
 
 class SqliteCollection implements Collection {
   private readonly indexed: Set<string>;
+  /** Fields that hold a scalar or nothing (the indexed ones and schema.ts SCALARS): checked on write, so a query of one needs no array case. */
+  private readonly scalars: Set<string>;
   private readonly table: string;
   /**
    * SQL by purpose and filter shape (sqlite-query.ts shapeOf): a query run again with other values skips the
@@ -216,6 +218,7 @@ class SqliteCollection implements Collection {
     private readonly indexes: IndexSpec[],
   ) {
     this.indexed = new Set(indexes.map((index) => index.field));
+    this.scalars = new Set([...this.indexed, ...SCALARS[name]]);
     this.table = `"${name}"`;
     this.insertSql = `INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`;
   }
@@ -245,7 +248,7 @@ class SqliteCollection implements Collection {
   insertSync(doc: Doc): void {
     const { id } = doc;
     if (typeof id !== 'string') throw new IpamError('VALIDATION', `id ${JSON.stringify(id)}: must be a string`, { field: 'id', value: id });
-    this.checkIndexed(doc);
+    this.checkScalars(doc);
     try {
       this.store.statement(this.insertSql).run(id, storedText(doc));
     } catch (err) {
@@ -273,7 +276,7 @@ class SqliteCollection implements Collection {
     const small = limit !== undefined && limit <= SMALL_RESULT;
     // The SQL first: a filter outside the store's subset is refused by the translation, with its reason.
     const first = sql(small ? limit : SMALL_RESULT + 1);
-    const params = parametersOf(filter, options.sort, this.indexed);
+    const params = parametersOf(filter, options.sort, this.scalars);
     if (small) return guard(() => (this.store.statement(first).all(params) as Row[]).map(toDoc));
     // Most results are small: read on the main connection in one call, given up (and read again, whole, in
     // yielding pages on a reader) once it passes SMALL_RESULT rows or YIELD_EVERY_MS.
@@ -303,7 +306,7 @@ class SqliteCollection implements Collection {
     if (Object.keys(filter).every((field) => field === 'id' || this.indexed.has(field))) {
       const step = this.store.countStep;
       const sql = this.sqlOf(`count|${step}`, filter, undefined, (where) => `SELECT count(*) AS n FROM (SELECT 1 FROM ${this.table} WHERE ${where} LIMIT ${step + 1})`);
-      const params = parametersOf(filter, undefined, this.indexed);
+      const params = parametersOf(filter, undefined, this.scalars);
       const capped = guard(() => (this.store.statement(sql).get(params) as { n: number }).n);
       const stepField = capped > step ? this.steppingField(filter) : undefined;
       if (!stepField) return capped > step ? this.countAll(filter) : capped;
@@ -318,7 +321,7 @@ class SqliteCollection implements Collection {
     const key = `${purpose}#${shapeOf(filter, sort)}`;
     let sql = this.queries.get(key);
     if (sql === undefined) {
-      const { where, order } = translate(filter, sort, this.indexed);
+      const { where, order } = translate(filter, sort, this.scalars);
       sql = build(where, order);
       if (this.queries.size >= QUERIES_KEPT) this.queries.clear();
       this.queries.set(key, sql);
@@ -349,11 +352,11 @@ class SqliteCollection implements Collection {
     let total = 0;
     for (;;) {
       const stepFilter = { ...filter, [field]: bounds };
-      const { where, order, params } = translate(stepFilter, { [field]: 1 }, this.indexed);
+      const { where, order, params } = translate(stepFilter, { [field]: 1 }, this.scalars);
       const sql = `SELECT json_extract(doc, ${literalPath(field)}) AS v FROM ${this.table} WHERE ${where}${order} LIMIT 1 OFFSET ${step - 1}`;
       const row = guard(() => this.store.statement(sql).get(params)) as { v: string } | undefined;
       if (!row) {
-        const { where: rest, params: restParams } = translate(stepFilter, undefined, this.indexed);
+        const { where: rest, params: restParams } = translate(stepFilter, undefined, this.scalars);
         return total + guard(() => (this.store.statement(`SELECT count(*) AS n FROM ${this.table} WHERE ${rest}`).get(restParams) as { n: number }).n);
       }
       total += step;
@@ -364,7 +367,7 @@ class SqliteCollection implements Collection {
 
   private async countAll(filter: Filter): Promise<number> {
     const sql = this.sqlOf('rowids', filter, undefined, (where) => `SELECT rowid FROM ${this.table} WHERE ${where}`);
-    const params = parametersOf(filter, undefined, this.indexed);
+    const params = parametersOf(filter, undefined, this.scalars);
     let n = 0;
     await this.store.withReader((statement, yielding) => paged(statement(sql), params, yielding, () => n++));
     return n;
@@ -390,7 +393,7 @@ class SqliteCollection implements Collection {
   async deleteMany(filter: Filter): Promise<number> {
     let deleted = 0;
     const sql = this.sqlOf('delete rowids', filter, undefined, (where) => `DELETE FROM ${this.table} WHERE rowid IN (SELECT value FROM json_each(@rowids)) AND ${where}`);
-    const params = parametersOf(filter, undefined, this.indexed);
+    const params = parametersOf(filter, undefined, this.scalars);
     for (const chunk of await this.matchingRowids(filter)) {
       deleted += this.store.transaction(() => this.store.statement(sql).run({ ...params, rowids: JSON.stringify(chunk) }).changes);
       await yieldToLoop();
@@ -402,7 +405,7 @@ class SqliteCollection implements Collection {
   updateSync(filter: Filter, update: Update, many: boolean): number {
     if (this.incrementById(filter, update)) return 1;
     const sql = this.sqlOf(`update|${many}`, filter, undefined, (where) => `SELECT rowid, id, doc FROM ${this.table} WHERE ${where}${many ? '' : ' LIMIT 1'}`);
-    const rows = this.store.statement(sql).all(parametersOf(filter, undefined, this.indexed)) as Row[];
+    const rows = this.store.statement(sql).all(parametersOf(filter, undefined, this.scalars)) as Row[];
     return this.updateRows(rows, update);
   }
 
@@ -411,7 +414,7 @@ class SqliteCollection implements Collection {
     const sql = this.sqlOf(`delete|${many}`, filter, undefined, (where) =>
       `DELETE FROM ${this.table} WHERE ${many ? where : `rowid = (SELECT rowid FROM ${this.table} WHERE ${where} LIMIT 1)`}`,
     );
-    return this.store.statement(sql).run(parametersOf(filter, undefined, this.indexed)).changes;
+    return this.store.statement(sql).run(parametersOf(filter, undefined, this.scalars)).changes;
   }
 
   /**
@@ -436,7 +439,7 @@ class SqliteCollection implements Collection {
     const write = this.store.statement(`UPDATE ${this.table} SET doc = ? WHERE rowid = ?`);
     for (const row of rows) {
       const { id: _id, ...after } = applyUpdate({ id: row.id, ...(JSON.parse(row.doc) as Record<string, unknown>) }, update, true);
-      this.checkIndexed(after);
+      this.checkScalars(after);
       const text = JSON.stringify(after);
       if (text === row.doc) continue;
       try {
@@ -451,7 +454,7 @@ class SqliteCollection implements Collection {
   /** The rowids matching a filter now, in chunks, read in pages that yield. */
   private async matchingRowids(filter: Filter): Promise<number[][]> {
     const sql = this.sqlOf('rowids', filter, undefined, (where) => `SELECT rowid FROM ${this.table} WHERE ${where}`);
-    const params = parametersOf(filter, undefined, this.indexed);
+    const params = parametersOf(filter, undefined, this.scalars);
     const chunks: number[][] = [[]];
     await this.store.withReader((statement, yielding) =>
       paged(statement(sql), params, yielding, (row) => {
@@ -465,7 +468,7 @@ class SqliteCollection implements Collection {
   /** Rows of a chunk that still match (another writer may have changed them since they were listed). */
   private rowsAmong(rowids: number[], filter: Filter): Row[] {
     const sql = this.sqlOf('among rowids', filter, undefined, (where) => `SELECT rowid, id, doc FROM ${this.table} WHERE rowid IN (SELECT value FROM json_each(@rowids)) AND ${where}`);
-    return this.store.statement(sql).all({ ...parametersOf(filter, undefined, this.indexed), rowids: JSON.stringify(rowids) }) as Row[];
+    return this.store.statement(sql).all({ ...parametersOf(filter, undefined, this.scalars), rowids: JSON.stringify(rowids) }) as Row[];
   }
 
   private toDoc(row: Row, fields?: string[]): Doc {
@@ -476,12 +479,12 @@ class SqliteCollection implements Collection {
     return picked;
   }
 
-  /** Indexed fields hold scalars (or are missing): the indexes and their filters rely on it. */
-  private checkIndexed(doc: Record<string, unknown>): void {
-    for (const field of this.indexed) {
+  /** Indexed fields and SCALARS hold scalars (or are missing): the indexes and the translated filters rely on it. */
+  private checkScalars(doc: Record<string, unknown>): void {
+    for (const field of this.scalars) {
       const value = doc[field];
       if (value !== null && typeof value === 'object') {
-        throw new IpamError('VALIDATION', `${field} ${JSON.stringify(value)}: an indexed field holds a string, number, boolean or null`, {
+        throw new IpamError('VALIDATION', `${field} ${JSON.stringify(value)}: ${this.indexed.has(field) ? 'an indexed' : 'this'} field holds a string, number, boolean or null`, {
           field,
           value,
         });

@@ -29,3 +29,21 @@ export const INDEXES: Record<CollectionName, IndexSpec[]> = {
 };
 
 export const COLLECTIONS = Object.keys(INDEXES) as CollectionName[];
+
+/**
+ * Fields outside the indexes that every writer stores as a string or number (never an array or object). An
+ * adapter may rely on it as it relies on indexed fields holding scalars: the embedded store refuses any other
+ * value on write, and then translates a filter on one without MongoDB's any-element-of-an-array case (a
+ * `json_each` subquery per document). Only fields the core writes itself, checked by the input schema.
+ */
+export const SCALARS: Record<CollectionName, string[]> = {
+  blocks: ['addressSpace', 'family', 'network', 'endKey'],
+  ranges: ['addressSpace', 'family', 'network', 'endKey', 'managedByService', 'serviceInstance'],
+  addresses: ['addressSpace', 'family', 'address', 'managedByService', 'serviceInstance'],
+  requests: [],
+  counters: [],
+  settings: [],
+  locks: [],
+  journal: [],
+  history: ['entity', 'addressSpace', 'operation'],
+};

@@ -1,8 +1,10 @@
 /** Embedded store internals that the contract and semantics suites cannot see. */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { storedText } from '../../../lib/store/embedded';
+import { openEmbeddedStore, storedText } from '../../../lib/store/embedded';
+import type { IpamError } from '../../../lib/errors';
 import type { Doc } from '../../../lib/store/port';
+import { SCALARS } from '../../../lib/store/schema';
 
 describe('embedded store: the stored text of a document', () => {
   it('is the JSON of the document without its id, whatever the order and names of its fields', () => {
@@ -25,5 +27,28 @@ describe('embedded store: the stored text of a document', () => {
       ),
       { seed: 20261202, numRuns: 500 },
     );
+  });
+});
+
+describe('embedded store: scalar fields', () => {
+  it('refuses an array or object in a field schema.ts declares scalar, on insert and on update, and writes nothing', async () => {
+    const store = await openEmbeddedStore();
+    try {
+      const ranges = store.collection('ranges');
+      expect(SCALARS.ranges).to.include('managedByService');
+      const refused = (work: Promise<unknown>) => work.then(() => undefined, (err: IpamError) => err);
+      const inserted = await refused(ranges.insertOne({ id: 'r1', key: 'k1', managedByService: ['IPAM', 'MS DHCP'] }));
+      expect(inserted).to.include({ code: 'VALIDATION', field: 'managedByService' });
+      expect(await ranges.count({})).to.equal(0);
+      await ranges.insertOne({ id: 'r1', key: 'k1', managedByService: 'IPAM' });
+      const updated = await refused(ranges.updateOne({ id: 'r1' }, { $set: { managedByService: { name: 'IPAM' } } }));
+      expect(updated).to.include({ code: 'VALIDATION', field: 'managedByService' });
+      expect(await ranges.findOne({ id: 'r1' })).to.deep.equal({ id: 'r1', key: 'k1', managedByService: 'IPAM' });
+      // A field not declared scalar may still hold an array, with MongoDB's any-element matching.
+      await ranges.insertOne({ id: 'r2', key: 'k2', tags: ['a', 'b'] });
+      expect((await ranges.find({ tags: 'b' })).map((doc) => doc.id)).to.deep.equal(['r2']);
+    } finally {
+      await store.close();
+    }
   });
 });

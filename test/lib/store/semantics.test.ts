@@ -31,12 +31,14 @@ const docArb = fc.record(
     tag: maybe(fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }))),
     sub: maybe(fc.oneof(fc.record({ a: maybe(scalar), b: maybe(scalar) }, { requiredKeys: [] }), scalar)),
     cnt: maybe(fc.integer({ min: -5, max: 5 })),
+    // Not indexed, but a scalar field (schema.ts SCALARS): never an array.
+    addressSpace: maybe(scalar),
   },
   { requiredKeys: [] },
 );
 const docsArb = fc.array(docArb, { maxLength: 25 });
 
-const FILTER_FIELDS = ['rangeId', 'expiryDate', 'n', 'tag', 'sub.a', 'sub', 'id', 'cnt'];
+const FILTER_FIELDS = ['rangeId', 'expiryDate', 'n', 'tag', 'sub.a', 'sub', 'id', 'cnt', 'addressSpace'];
 /** Range bounds are never null (the port refuses one). */
 const bound = scalar.filter((v) => v !== null);
 const conditionArb: fc.Arbitrary<unknown> = fc.oneof(
@@ -52,7 +54,7 @@ const conditionArb: fc.Arbitrary<unknown> = fc.oneof(
   fc.record({ $ne: scalar, $exists: fc.boolean() }),
 );
 const filterArb = fc.dictionary(fc.constantFrom(...FILTER_FIELDS), conditionArb, { maxKeys: 2 }) as fc.Arbitrary<Filter>;
-const SORT_FIELDS = ['rangeId', 'n', 'sub.a', 'expiryDate'];
+const SORT_FIELDS = ['rangeId', 'n', 'sub.a', 'expiryDate', 'addressSpace'];
 const sortArb = fc.record({ field: fc.constantFrom(...SORT_FIELDS), direction: fc.constantFrom(1 as const, -1 as const) });
 
 const updateArb = fc.record(

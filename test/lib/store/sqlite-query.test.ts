@@ -133,6 +133,12 @@ describe('SQL per filter shape', () => {
     expect(shapeOf({ n: 1 }, { n: 1 })).not.to.equal(shapeOf({ n: 1 }, { n: -1 }));
   });
 
+  it('tests a field known to hold scalars without the any-element-of-an-array case', () => {
+    const filter: Filter = { managedByService: 'IPAM', serviceInstance: { $ne: null }, endKey: { $gte: 'D|4|0a000000' } };
+    expect(translate(filter, { endKey: 1 }, new Set(['managedByService', 'serviceInstance', 'endKey'])).where).not.to.contain('json_each');
+    expect(translate(filter, { endKey: 1 }, new Set()).where).to.contain('json_each');
+  });
+
   it('keeps hostile operands apart: a hole in $in, a sort direction given as text, a function', () => {
     const indexedSet = new Set(INDEXES.addresses.map((index) => index.field));
     // eslint-disable-next-line no-sparse-arrays
