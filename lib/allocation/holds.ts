@@ -10,7 +10,7 @@
  */
 import { parseAddress, checkAddressSpace, requestKey } from '../address';
 import { getAddressDoc, addressesFreed, CHUNK, deleteAddressesCounted, updateAddressCounted, yieldToEventLoop, addressesByRequest, type AddressDoc } from '../space';
-import { ADDRESS_STATES, canonicalOf, nowIso, toRecord, type HistoryDoc, type AddressRecord, type Context } from '../record';
+import { ADDRESS_STATES, canonicalOf, changesOfEntry, nowIso, toRecord, type HistoryDoc, type AddressRecord, type Context } from '../record';
 import { IpamError, invalid, isIpamError, show } from '../errors';
 import type { Filter } from '../store';
 
@@ -170,7 +170,7 @@ async function throwIfExpired(ctx: Context, filter: Filter | undefined): Promise
     .collection<HistoryDoc>('history')
     .find({ ...filter, operation: 'hold-expired' }, { sort: { order: -1 }, limit: 1 });
   const entry = ended[0];
-  if (entry) throw holdExpired(entry.key, String(entry.changes.holdUntil?.[0] ?? entry.at));
+  if (entry) throw holdExpired(entry.key, String(changesOfEntry(entry).holdUntil?.[0] ?? entry.at));
 }
 
 function holdExpired(address: string, holdUntil: string): IpamError {
@@ -221,7 +221,8 @@ export async function expireHolds(ctx: Context, emit: (event: HoldExpiredEvent) 
 }
 
 function eventOf(entry: HistoryDoc): HoldExpiredEvent {
-  const before = (field: string): unknown => entry.changes[field]?.[0] ?? undefined;
+  const changes = changesOfEntry(entry);
+  const before = (field: string): unknown => changes[field]?.[0] ?? undefined;
   const event: HoldExpiredEvent = {
     event: 'hold-expired',
     id: entry.recordId,

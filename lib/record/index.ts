@@ -6,7 +6,7 @@ export { addressFilters, checkThreshold, expiryBounds, expiryStatusOf, stateCond
 export type { ExpiryStatus } from './expiry-status';
 export { FIELD_TABLE, INTERNAL_FIELDS, READ_ONLY_FIELDS, canonicalValue, optionalFields } from './fields';
 export { countAny, findAny, isFilterField, toStoreFilter } from './filters';
-export { asOperation, checkRetention, historyOfUpdate, historyPages, historyWrites, pruneHistory, readHistory, withSource, withoutHistory } from './history';
+export { asOperation, changesOfEntry, checkRetention, historyOfUpdate, historyPages, historyWrites, pruneHistory, readHistory, withSource, withoutHistory } from './history';
 export type { HistoryDoc, HistorySource } from './history';
 export { RECORD_NOUN, checkInput, clearedFields, nowIso, toRecord, unsetMissing } from './records';
 export type { AddressRecord, BlockRecord, Entity, Exclusion, Keyed, RangeRecord } from './records';

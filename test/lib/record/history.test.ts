@@ -6,7 +6,9 @@
 import { expect } from 'chai';
 import type { AllocatedRecord } from '../../../lib/allocation';
 import type { CsvOutcome } from '../../../lib/csv';
-import { changesOf, pruneHistory, type HistoryDoc, type HistoryEntry, type HistoryPage } from '../../../lib/record/history';
+import fc from 'fast-check';
+import type { Context } from '../../../lib/record';
+import { changesOf, changesOfEntry, historyWrites, pruneHistory, type HistoryDoc, type HistoryEntry, type HistoryPage } from '../../../lib/record/history';
 import { Ipam } from '../../../lib/ipam';
 import type { BlockRecord, RangeRecord } from '../../../lib/record/records';
 import { openStore } from '../../../lib/store';
@@ -37,6 +39,41 @@ describe('history changes of a create and of a delete', () => {
     expect(changes).to.deep.equal(changesOf(deleted, {}));
     expect(Object.keys(changes).sort()).to.deep.equal(['address', 'customFields', 'description', 'deviceName', 'dns', 'iaid']);
     expect(changes.dns).to.deep.equal([{ name: 'h' }, null]);
+  });
+});
+
+describe('history entries as stored', () => {
+  const ctx = { history: { source: {} } } as unknown as Context;
+  const stored = (before: Record<string, unknown> | null, after: Record<string, unknown> | null) =>
+    historyWrites(ctx, 'address', before as never, after as never)[0].doc as HistoryDoc;
+  const address = { id: 'a1', key: 'k', address: '10.0.0.1', addressSpace: 'Default', deviceName: 'host', rangeId: null, iaid: 0 };
+
+  it('keep a create as its created fields and a delete as its removed fields, an update as changes', () => {
+    const create = stored(null, address);
+    expect(create).to.include.keys('created').and.not.have.any.keys('changes', 'removed');
+    expect(create.created).to.deep.equal({ address: '10.0.0.1', addressSpace: 'Default', deviceName: 'host', iaid: 0 });
+    const remove = stored(address, null);
+    expect(remove).to.include.keys('removed').and.not.have.any.keys('changes', 'created');
+    const update = stored(address, { ...address, deviceName: 'other' });
+    expect(update.changes).to.deep.equal({ deviceName: ['host', 'other'] });
+    expect(update).to.not.have.any.keys('created', 'removed');
+  });
+
+  it('read back as the changes of the write, whatever the fields (property)', () => {
+    const value = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.dictionary(fc.string(), fc.string()));
+    const record = fc.dictionary(fc.string(), value).map((fields) => ({ ...fields, id: 'r1', address: '10.0.0.1' }));
+    fc.assert(
+      fc.property(record, record, fc.constantFrom('create', 'update', 'delete'), (before, after, kind) => {
+        const [was, now] = kind === 'create' ? [null, after] : kind === 'delete' ? [before, null] : [before, after];
+        const doc = JSON.parse(JSON.stringify(stored(was, now))) as HistoryDoc;
+        expect(changesOfEntry(doc)).to.deep.equal(JSON.parse(JSON.stringify(changesOf(was, now))));
+      }),
+    );
+  });
+
+  it('written in the earlier form (changes only) read as before', () => {
+    const old = { changes: { deviceName: [null, 'x'] } } as unknown as HistoryDoc;
+    expect(changesOfEntry(old)).to.deep.equal({ deviceName: [null, 'x'] });
   });
 });
 
