@@ -45,7 +45,7 @@ describe('history changes of a create and of a delete', () => {
 describe('history entries as stored', () => {
   const ctx = { history: { source: {} } } as unknown as Context;
   const stored = (before: Record<string, unknown> | null, after: Record<string, unknown> | null) =>
-    historyWrites(ctx, 'address', before as never, after as never)[0].doc as HistoryDoc;
+    (historyWrites(ctx, 'address', before as never, after as never)[0] as unknown as { doc: HistoryDoc }).doc;
   const address = { id: 'a1', key: 'k', address: '10.0.0.1', addressSpace: 'Default', deviceName: 'host', rangeId: null, iaid: 0 };
 
   it('keep a create as its created fields and a delete as its removed fields, an update as changes', () => {
