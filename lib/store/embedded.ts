@@ -32,6 +32,13 @@ const SMALL_RESULT = 1000;
 /** SQL texts kept per collection (by query shape); past this many they are made again. */
 const QUERIES_KEPT = 500;
 
+/**
+ * SQL by collection, purpose and filter shape (sqlite-query.ts shapeOf), for every store of the process: the
+ * text depends on nothing else (the collection's indexes and scalar fields are schema.ts constants), so a
+ * store opened again (each Node-RED deploy) does not translate its queries again on its first calls.
+ */
+const QUERIES = new Map<CollectionName, Map<string, string>>(COLLECTIONS.map((name) => [name, new Map()]));
+
 export interface EmbeddedOptions {
   /** Directory of the data file; omit for an in-memory store (tests). */
   directory?: string;
@@ -206,10 +213,10 @@ class SqliteCollection implements Collection {
   private readonly scalars: Set<string>;
   private readonly table: string;
   /**
-   * SQL by purpose and filter shape (sqlite-query.ts shapeOf): a query run again with other values skips the
-   * translation, and its text is the same string, whose hash the statement cache does not compute again.
+   * This collection's QUERIES: a query run again with other values skips the translation, and its text is the
+   * same string, whose hash the statement cache does not compute again.
    */
-  private readonly queries = new Map<string, string>();
+  private readonly queries: Map<string, string>;
   private readonly insertSql: string;
 
   constructor(
@@ -221,6 +228,7 @@ class SqliteCollection implements Collection {
     this.scalars = new Set([...this.indexed, ...SCALARS[name]]);
     this.table = `"${name}"`;
     this.insertSql = `INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`;
+    this.queries = QUERIES.get(name)!;
   }
 
   async insertOne(doc: Doc): Promise<void> {

@@ -256,4 +256,19 @@ describe('embedded store: large counts in steps', () => {
       await store.close();
     }
   });
+
+  it('stores of one process share their SQL, each with its own count step', async () => {
+    const docs = Array.from({ length: 50 }, (_, i) => ({ id: `a${i}`, key: `S|4|${i.toString(16).padStart(8, '0')}` }));
+    const stepping = await openEmbeddedStore({ countStep: 7 });
+    const plain = await openEmbeddedStore();
+    try {
+      for (const store of [stepping, plain]) await store.collection('addresses').insertMany(docs);
+      const filter = { key: { $gte: 'S|4|00000000', $lte: 'S|4|000000ff' } };
+      expect(await stepping.collection('addresses').count(filter)).to.equal(50);
+      expect(await plain.collection('addresses').count(filter), 'the other store, after the first kept its SQL').to.equal(50);
+    } finally {
+      await stepping.close();
+      await plain.close();
+    }
+  });
 });
