@@ -47,8 +47,8 @@ export interface HistoryEntry {
  * The stored entry: `id` is the entry's own; `order` (`at|sequence|id`) sorts and pages: entries of one process
  * within a millisecond keep the order they were written in. A create stores the record's tracked fields as
  * `created` and a delete as `removed` ({field: value}, not {field: [null, value]}): the common entries of an
- * import and a release are then a sixth smaller and quicker to write; `changesOfEntry` gives every entry's
- * `changes`. Entries written before 2026-12-03 have `changes` only.
+ * import and a release are then about 12% smaller and quicker to write; `changesOfEntry` gives every entry's
+ * `changes`. Entries written by earlier versions have `changes` only, and read the same.
  */
 export interface HistoryDoc extends Doc {
   recordId: string;
