@@ -119,10 +119,11 @@ async function baseline(store: Store, file: string, withHistory = false): Promis
     batch.push(doc);
     if (withHistory) {
       const id = newId();
-      const changes = Object.fromEntries(Object.entries({ ...fields, createdAt: now }).map(([field, value]) => [field, [null, value]]));
+      // As lib/record/history.ts stores a create: its tracked fields as `created`.
       entries.push({
         id, recordId: doc.id, entity: 'address', key: parsed.text, addressSpace: 'Default', at: now,
-        order: `${now}|${String(++sequence).padStart(12, '0')}|${id}`, operation: 'import', changes, source: { importFile: file },
+        order: `${now}|${String(++sequence).padStart(12, '0')}|${id}`, operation: 'import', source: { importFile: file },
+        created: { ...fields, createdAt: now },
       });
     }
     if (batch.length === BATCH) await flush();

@@ -125,7 +125,7 @@ class SqliteStore implements Store {
     private readonly synchronous: 'FULL' | 'NORMAL',
     readonly countStep: number,
   ) {
-    for (const name of COLLECTIONS) this.collections.set(name, new SqliteCollection(this, name, INDEXES[name]));
+    for (const name of COLLECTIONS) this.collections.set(name, new SqliteCollection(this, name));
     this.immediate = db.transaction((work: () => unknown) => work()).immediate as <R>(work: () => R) => R;
   }
 
@@ -219,12 +219,15 @@ class SqliteCollection implements Collection {
   private readonly queries: Map<string, string>;
   private readonly insertSql: string;
 
+  /** The collection's indexes: schema.ts INDEXES, which the SQL shared between stores (QUERIES) is made for. */
+  private readonly indexes: IndexSpec[];
+
   constructor(
     private readonly store: SqliteStore,
     private readonly name: CollectionName,
-    private readonly indexes: IndexSpec[],
   ) {
-    this.indexed = new Set(indexes.map((index) => index.field));
+    this.indexes = INDEXES[name];
+    this.indexed = new Set(this.indexes.map((index) => index.field));
     this.scalars = new Set([...this.indexed, ...SCALARS[name]]);
     this.table = `"${name}"`;
     this.insertSql = `INSERT INTO ${this.table} (id, doc) VALUES (?, ?)`;

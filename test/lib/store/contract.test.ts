@@ -263,7 +263,8 @@ describe('embedded store: large counts in steps', () => {
     const plain = await openEmbeddedStore();
     try {
       for (const store of [stepping, plain]) await store.collection('addresses').insertMany(docs);
-      const filter = { key: { $gte: 'S|4|00000000', $lte: 'S|4|000000ff' } };
+      // A filter shape no other test counts with: the first store here is the first to keep its SQL.
+      const filter = { id: { $gte: 'a' }, key: { $gte: 'S|4|00000000', $lte: 'S|4|000000ff' } };
       expect(await stepping.collection('addresses').count(filter)).to.equal(50);
       expect(await plain.collection('addresses').count(filter), 'the other store, after the first kept its SQL').to.equal(50);
     } finally {
