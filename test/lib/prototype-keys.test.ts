@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { defineCustomField, type AddressRecord } from '../../lib/record';
 import { Ipam } from '../../lib/ipam';
+import { bareObject } from '../../lib/own';
 import type { InventoryPage } from '../../lib/lifecycle';
 import type { Collection, Doc, Store } from '../../lib/store';
 import { failure } from '../support/failure';
@@ -12,6 +13,23 @@ import { embeddedMemory } from '../support/stores';
 
 /** JSON as it arrives from an HTTP request: `__proto__` is an own key there. */
 const fromJson = (text: string): unknown => JSON.parse(text);
+
+describe('bareObject', () => {
+  it('has no prototype: prototype member names are own fields, never found and never a prototype', () => {
+    const table = bareObject();
+    expect(Object.getPrototypeOf(table)).to.equal(null);
+    for (const name of ['constructor', 'toString', 'hasOwnProperty']) expect(table[name], name).to.equal(undefined);
+    const polluting = { polluted: true };
+    for (const name of ['__proto__', 'constructor', 'toString']) table[name] = polluting;
+    expect(Object.getPrototypeOf(table)).to.equal(null);
+    expect(Object.keys(table)).to.deep.equal(['__proto__', 'constructor', 'toString']);
+    expect((table as { polluted?: boolean }).polluted).to.equal(undefined);
+    const copy = { ...table };
+    expect(Object.getPrototypeOf(copy)).to.equal(Object.prototype);
+    expect(Object.hasOwn(copy, '__proto__')).to.equal(true);
+    expect(({} as { polluted?: boolean }).polluted).to.equal(undefined);
+  });
+});
 
 describe('prototype keys in user input', () => {
   let ipam: Ipam;
