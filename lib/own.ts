@@ -27,3 +27,9 @@ export function ownPath(source: unknown, dotted: string): unknown {
 export function bareObject<T = unknown>(): Record<string, T> {
   return Object.setPrototypeOf({}, null) as Record<string, T>;
 }
+
+/** `table[key] = value` as an own field, also for `__proto__` (whose assignment would set the prototype). */
+export function setOwn<T>(table: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(table, key, { value, enumerable: true, writable: true, configurable: true });
+  else table[key] = value;
+}

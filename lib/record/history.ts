@@ -13,6 +13,7 @@
  * whole batch. That is the compare-and-set that lets a confirm racing an expiry end one way only.
  */
 import { newId } from '../ids';
+import { ownValue, setOwn } from '../own';
 import { parseAddress, checkAddressSpace } from '../address';
 import { invalid } from '../errors';
 import { nowIso } from './records';
@@ -132,9 +133,9 @@ export function changesOf(before: Record<string, unknown> | null, after: Record<
   const fields = new Set([...Object.keys(before), ...Object.keys(after)]);
   for (const field of fields) {
     if (UNTRACKED.has(field)) continue;
-    const was = before[field] ?? null;
-    const now = after[field] ?? null;
-    if (JSON.stringify(was) !== JSON.stringify(now)) changes[field] = [was, now];
+    const was = ownValue(before, field) ?? null;
+    const now = ownValue(after, field) ?? null;
+    if (JSON.stringify(was) !== JSON.stringify(now)) setOwn(changes, field, [was, now]);
   }
   return changes;
 }
@@ -148,7 +149,7 @@ function trackedFields(doc: Record<string, unknown>): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   for (const field of Object.keys(doc)) {
     const value = doc[field] ?? null;
-    if (!UNTRACKED.has(field) && value !== null && !isNonFinite(value)) fields[field] = value;
+    if (!UNTRACKED.has(field) && value !== null && !isNonFinite(value)) setOwn(fields, field, value);
   }
   return fields;
 }
@@ -156,7 +157,7 @@ function trackedFields(doc: Record<string, unknown>): Record<string, unknown> {
 /** One-sided fields as changes: `[value, null]` when they were removed, `[null, value]` when created. */
 function paired(fields: Record<string, unknown>, removed: boolean): Record<string, [unknown, unknown]> {
   const changes: Record<string, [unknown, unknown]> = {};
-  for (const field of Object.keys(fields)) changes[field] = removed ? [fields[field], null] : [null, fields[field]];
+  for (const field of Object.keys(fields)) setOwn(changes, field, removed ? [fields[field], null] : [null, fields[field]]);
   return changes;
 }
 

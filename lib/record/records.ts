@@ -6,7 +6,7 @@ import Ajv, { type ErrorObject, type JSONSchemaType } from 'ajv';
 import { fieldMessage, invalid, IpamError } from '../errors';
 import { DEFAULT_THRESHOLD_DAYS, expiryBounds, expiryStatusWithin, type ExpiryBounds } from './expiry-status';
 import { INTERNAL_FIELDS, READ_ONLY_FIELDS, inputSchema } from './fields';
-import { bareObject, ownPath } from '../own';
+import { bareObject, ownPath, setOwn } from '../own';
 import type { Doc } from '../store';
 
 export type CustomFields = Record<string, string | string[]>;
@@ -92,8 +92,7 @@ export function toRecord<T extends Doc>(doc: T, view: ReadView): T {
   const record: Record<string, unknown> = {};
   for (const field of Object.keys(doc)) {
     if (HIDDEN_FIELDS.has(field)) continue;
-    if (field === '__proto__') Object.defineProperty(record, field, { value: doc[field], enumerable: true, writable: true, configurable: true });
-    else record[field] = doc[field];
+    setOwn(record, field, doc[field]);
   }
   if (typeof doc.expiryDate === 'string') {
     const status = expiryStatusWithin(doc.expiryDate, boundsOf(view));

@@ -42,6 +42,20 @@ describe('history changes of a create and of a delete', () => {
   });
 });
 
+describe('history changes of fields named like Object.prototype members', () => {
+  it('are the fields themselves: never an inherited member, and __proto__ stays a field', () => {
+    const before = JSON.parse('{"id":"a1","address":"10.0.0.1","__proto__":{"x":1}}') as Record<string, unknown>;
+    const after = JSON.parse('{"id":"a1","address":"10.0.0.1","toString":"t","constructor":"c"}') as Record<string, unknown>;
+    const changes = changesOf(before, after);
+    expect(Object.keys(changes).sort()).to.deep.equal(['__proto__', 'constructor', 'toString']);
+    expect(changes.__proto__).to.deep.equal([{ x: 1 }, null]);
+    expect(changes.toString).to.deep.equal([null, 't']);
+    expect(Object.getPrototypeOf(changes)).to.equal(Object.prototype);
+    expect(changesOf(before, null).__proto__).to.deep.equal([{ x: 1 }, null]);
+    expect(Object.keys(changesOf(null, { id: 'a1' }))).to.deep.equal([]);
+  });
+});
+
 describe('history entries as stored', () => {
   const ctx = { history: { source: {} } } as unknown as Context;
   const stored = (before: Record<string, unknown> | null, after: Record<string, unknown> | null) =>
@@ -63,7 +77,9 @@ describe('history entries as stored', () => {
   it('read back as the changes of the write, whatever the fields (property)', () => {
     const nested = fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.double(), fc.constant(undefined), fc.constant(null)));
     const value = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined), nested, fc.array(fc.double()));
-    const record = fc.dictionary(fc.string(), value).map((fields) => ({ ...fields, id: 'r1', address: '10.0.0.1' }));
+    // Names of Object.prototype members too: they are ordinary fields, never read from the prototype.
+    const name = fc.oneof(fc.string(), fc.constantFrom('__proto__', 'toString', 'constructor', 'valueOf', 'hasOwnProperty'));
+    const record = fc.dictionary(name, value).map((fields) => ({ ...fields, id: 'r1', address: '10.0.0.1' }));
     const json = (value: unknown) => JSON.parse(JSON.stringify(value));
     fc.assert(
       fc.property(record, record, fc.constantFrom('create', 'update', 'delete'), (before, after, kind) => {
