@@ -168,7 +168,7 @@ export function changesOfEntry(doc: HistoryDoc): Record<string, [unknown, unknow
   return paired(doc.removed ?? {}, true);
 }
 
-/** NaN and the infinities are null in JSON, as the comparison below sees them. */
+/** NaN and the infinities are null in JSON, as the comparison in changesOf sees them. */
 function isNonFinite(value: unknown): boolean {
   return typeof value === 'number' && !Number.isFinite(value);
 }
