@@ -67,11 +67,21 @@ export async function updateRange(
     const keepsReserved = fields.managedByService === current.managedByService;
     const draft = await buildRange(ctx, fields, { allowReservedService: options.allowReservedService || keepsReserved });
     const doc = await placeRange(ctx, draft, current.id, current.createdAt);
+    doc.updatedAt = laterThan(current.updatedAt, doc.updatedAt);
     const $unset = unsetMissing(current, doc, OPTIONAL_FIELDS);
     const update = { $set: { ...doc, freeHint: doc.startKey, hintVersion: current.hintVersion + 1 }, ...(Object.keys($unset).length ? { $unset } : {}) };
     await applyStructural(ctx, current.addressSpace, lease, { op: 'update-range', before: current, after: doc, update });
     return toRecord(doc, ctx);
   });
+}
+
+/**
+ * An updated range's `updatedAt`: `now`, or a millisecond after the stored one if `now` is not later. The
+ * structural journal takes a stored range whose `updatedAt` equals the change's as already updated
+ * (lib/space/structural.ts `update-range`), so two updates within one millisecond must not share it.
+ */
+function laterThan(stored: string, now: string): string {
+  return now > stored ? now : new Date(Date.parse(stored) + 1).toISOString();
 }
 
 export const getRange = (ctx: Context, selector: unknown): Promise<RangeRecord> => getSpaceRecord<RangeDoc>(ctx, 'ranges', selector);

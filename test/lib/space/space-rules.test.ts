@@ -307,6 +307,23 @@ for (const factory of availableStores()) {
       expect(cleared).to.not.have.property('deviceName');
     });
 
+    it('two updates of one range within one millisecond both apply (updatedAt still moves on)', async () => {
+      const r = await range({ network: '10.1.0.0/24' });
+      const realNow = Date.now;
+      const frozen = realNow() + 1000;
+      Date.now = () => frozen;
+      let first: RangeRecord;
+      try {
+        first = await run<RangeRecord>('range', 'update', { id: r.id, endAddress: '10.1.0.100' });
+        await run('range', 'update', { id: r.id, description: 'x' });
+      } finally {
+        Date.now = realNow;
+      }
+      const stored = await run<RangeRecord>('range', 'get', { id: r.id });
+      expect(stored).to.include({ endAddress: '10.1.0.100', description: 'x' });
+      expect(stored.updatedAt > first.updatedAt, `${stored.updatedAt} after ${first.updatedAt}`).to.equal(true);
+    });
+
     it('concurrent updates of one range both apply; a range cannot change address space', async () => {
       const r = await range({ network: '10.1.0.0/24' });
       await Promise.all([
