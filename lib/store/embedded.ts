@@ -287,7 +287,7 @@ class SqliteCollection implements Collection {
     const small = limit !== undefined && limit <= SMALL_RESULT;
     // The SQL first: a filter outside the store's subset is refused by the translation, with its reason.
     const first = sql(small ? limit : SMALL_RESULT + 1);
-    const params = parametersOf(filter, options.sort, this.scalars);
+    const params = this.paramsOf(filter, options.sort);
     if (small) return guard(() => (this.store.statement(first).all(params) as Row[]).map(toDoc));
     // Most results are small: read on the main connection in one call, given up (and read again, whole, in
     // yielding pages on a reader) once it passes SMALL_RESULT rows or YIELD_EVERY_MS.
@@ -317,7 +317,7 @@ class SqliteCollection implements Collection {
     if (Object.keys(filter).every((field) => field === 'id' || this.indexed.has(field))) {
       const step = this.store.countStep;
       const sql = this.sqlOf(`count|${step}`, filter, undefined, (where) => `SELECT count(*) AS n FROM (SELECT 1 FROM ${this.table} WHERE ${where} LIMIT ${step + 1})`);
-      const params = parametersOf(filter, undefined, this.scalars);
+      const params = this.paramsOf(filter);
       const capped = guard(() => (this.store.statement(sql).get(params) as { n: number }).n);
       const stepField = capped > step ? this.steppingField(filter) : undefined;
       if (!stepField) return capped > step ? this.countAll(filter) : capped;
@@ -325,6 +325,16 @@ class SqliteCollection implements Collection {
     }
     // A field without an index means reading documents: counted in pages that yield, like a large find.
     return this.countAll(filter);
+  }
+
+  /** The values `sqlOf`'s SQL for this filter (and sort) binds. */
+  private paramsOf(filter: Filter, sort?: Sort): Record<string, unknown> {
+    return parametersOf(filter, sort, this.scalars);
+  }
+
+  /** The rowids of the documents matching a filter (a count or a chunked write reads them in yielding pages). */
+  private rowidsSql(filter: Filter): string {
+    return this.sqlOf('rowids', filter, undefined, (where) => `SELECT rowid FROM ${this.table} WHERE ${where}`);
   }
 
   /** The SQL `build` makes of the filter's (and sort's) translation, kept per purpose and filter shape. */
@@ -377,8 +387,8 @@ class SqliteCollection implements Collection {
   }
 
   private async countAll(filter: Filter): Promise<number> {
-    const sql = this.sqlOf('rowids', filter, undefined, (where) => `SELECT rowid FROM ${this.table} WHERE ${where}`);
-    const params = parametersOf(filter, undefined, this.scalars);
+    const sql = this.rowidsSql(filter);
+    const params = this.paramsOf(filter);
     let n = 0;
     await this.store.withReader((statement, yielding) => paged(statement(sql), params, yielding, () => n++));
     return n;
@@ -404,7 +414,7 @@ class SqliteCollection implements Collection {
   async deleteMany(filter: Filter): Promise<number> {
     let deleted = 0;
     const sql = this.sqlOf('delete rowids', filter, undefined, (where) => `DELETE FROM ${this.table} WHERE rowid IN (SELECT value FROM json_each(@rowids)) AND ${where}`);
-    const params = parametersOf(filter, undefined, this.scalars);
+    const params = this.paramsOf(filter);
     for (const chunk of await this.matchingRowids(filter)) {
       deleted += this.store.transaction(() => this.store.statement(sql).run({ ...params, rowids: JSON.stringify(chunk) }).changes);
       await yieldToLoop();
@@ -416,7 +426,7 @@ class SqliteCollection implements Collection {
   updateSync(filter: Filter, update: Update, many: boolean): number {
     if (this.incrementById(filter, update)) return 1;
     const sql = this.sqlOf(`update|${many}`, filter, undefined, (where) => `SELECT rowid, id, doc FROM ${this.table} WHERE ${where}${many ? '' : ' LIMIT 1'}`);
-    const rows = this.store.statement(sql).all(parametersOf(filter, undefined, this.scalars)) as Row[];
+    const rows = this.store.statement(sql).all(this.paramsOf(filter)) as Row[];
     return this.updateRows(rows, update);
   }
 
@@ -425,7 +435,7 @@ class SqliteCollection implements Collection {
     const sql = this.sqlOf(`delete|${many}`, filter, undefined, (where) =>
       `DELETE FROM ${this.table} WHERE ${many ? where : `rowid = (SELECT rowid FROM ${this.table} WHERE ${where} LIMIT 1)`}`,
     );
-    return this.store.statement(sql).run(parametersOf(filter, undefined, this.scalars)).changes;
+    return this.store.statement(sql).run(this.paramsOf(filter)).changes;
   }
 
   /**
@@ -464,8 +474,8 @@ class SqliteCollection implements Collection {
 
   /** The rowids matching a filter now, in chunks, read in pages that yield. */
   private async matchingRowids(filter: Filter): Promise<number[][]> {
-    const sql = this.sqlOf('rowids', filter, undefined, (where) => `SELECT rowid FROM ${this.table} WHERE ${where}`);
-    const params = parametersOf(filter, undefined, this.scalars);
+    const sql = this.rowidsSql(filter);
+    const params = this.paramsOf(filter);
     const chunks: number[][] = [[]];
     await this.store.withReader((statement, yielding) =>
       paged(statement(sql), params, yielding, (row) => {
@@ -479,7 +489,7 @@ class SqliteCollection implements Collection {
   /** Rows of a chunk that still match (another writer may have changed them since they were listed). */
   private rowsAmong(rowids: number[], filter: Filter): Row[] {
     const sql = this.sqlOf('among rowids', filter, undefined, (where) => `SELECT rowid, id, doc FROM ${this.table} WHERE rowid IN (SELECT value FROM json_each(@rowids)) AND ${where}`);
-    return this.store.statement(sql).all({ ...parametersOf(filter, undefined, this.scalars), rowids: JSON.stringify(rowids) }) as Row[];
+    return this.store.statement(sql).all({ ...this.paramsOf(filter), rowids: JSON.stringify(rowids) }) as Row[];
   }
 
   private toDoc(row: Row, fields?: string[]): Doc {
