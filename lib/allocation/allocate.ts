@@ -13,6 +13,7 @@ import { claim, claimSlots, fillFromStore, pickCandidates, releaseClaims, type S
 import { startOf } from './hint';
 import { availableOf, batchSize, checksRun, rangeFull } from './search';
 import { MAX_COUNT, asObject, checkCount, describeRange, resolveRange, viewOf, type RangeView } from './view';
+import { merged } from '../own';
 
 /** An allocated address as returned by `allocate`: the record, plus the checks that made it available. */
 export type AllocatedRecord = AddressRecord & { checks: CheckName[] };
@@ -142,10 +143,9 @@ function addressFieldsFor(range: RangeDoc, rest: Record<string, unknown>): Recor
       throw invalid(field, fields[field], `must be the range's ${show(expected)} (an address maps to a range with the same ${field})`);
     }
   }
-  return {
-    ...fields,
+  return merged(fields, {
     addressSpace: range.addressSpace,
     managedByService: range.managedByService,
     serviceInstance: range.serviceInstance,
-  };
+  });
 }

@@ -11,6 +11,7 @@ import { endExpiredHolds, isExpiredHold, storeNowIso } from './holds';
 import { advanceHint, markFull, startOf } from './hint';
 import { availableOf, batchSize, gaps, rangeFull } from './search';
 import { keyAt, viewOf, type RangeView } from './view';
+import { merged } from '../own';
 
 export interface Picked {
   /** Reserved for this caller in `claiming`; release them with `releaseClaims`. */
@@ -204,7 +205,7 @@ export async function addressAt(
   plan?: Promise<RangePlan | undefined>,
 ): Promise<AddressDoc> {
   // `fields` were checked once for the whole call (allocate.ts addressFieldsFor).
-  const doc = await buildAddress(ctx, { ...fields, address: formatAddress(view.family, value) }, undefined, { range: view.doc, plan, checked: true });
+  const doc = await buildAddress(ctx, merged(fields, { address: formatAddress(view.family, value) }), undefined, { range: view.doc, plan, checked: true });
   if (slot.requestKey) doc.requestKey = slot.requestKey;
   if (slot.holdUntil) doc.holdUntil = slot.holdUntil;
   return doc;

@@ -13,6 +13,7 @@ import { getAddressDoc, addressesFreed, CHUNK, deleteAddressesCounted, updateAdd
 import { ADDRESS_STATES, canonicalOf, changesOfEntry, nowIso, toRecord, type HistoryDoc, type AddressRecord, type Context } from '../record';
 import { IpamError, invalid, isIpamError, show } from '../errors';
 import type { Filter } from '../store';
+import { merged } from '../own';
 
 /** The longest hold: a year. */
 export const MAX_HOLD_SECONDS = 366 * 86_400;
@@ -75,7 +76,7 @@ export async function endExpiredHolds(ctx: Context, docs: AddressDoc[]): Promise
 export async function expiredHolds(ctx: Context, filter: Filter, now: string, limit = CHUNK): Promise<AddressDoc[]> {
   return ctx.store
     .collection<AddressDoc>('addresses')
-    .find({ ...filter, holdUntil: { $lte: now } }, { sort: { holdUntil: 1 }, limit });
+    .find(merged(filter, { holdUntil: { $lte: now } }), { sort: { holdUntil: 1 }, limit });
 }
 
 /** How far this process's clock may run behind the store's: the first look for expired holds uses it. */

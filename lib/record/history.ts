@@ -13,7 +13,7 @@
  * whole batch. That is the compare-and-set that lets a confirm racing an expiry end one way only.
  */
 import { newId } from '../ids';
-import { ownValue, setOwn } from '../own';
+import { merged, ownValue, setOwn } from '../own';
 import { parseAddress, checkAddressSpace } from '../address';
 import { invalid } from '../errors';
 import { nowIso } from './records';
@@ -82,7 +82,7 @@ let sequence = 0;
 
 /** The same context, its history entries naming `source` (and `operation`, for a call made without `perform`). */
 export function withSource<C extends Context>(ctx: C, source: HistorySource, operation?: string): C {
-  return scoped(ctx, { ...ctx.history, source: cleanSource(source), operation });
+  return scoped(ctx, merged(ctx.history ?? {}, { source: cleanSource(source), operation }));
 }
 
 /** The same context under its source with another operation (each `Ipam.perform` call). */

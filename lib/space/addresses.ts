@@ -12,6 +12,7 @@ import type { RangeDoc } from './ranges';
 import { moveWrites, requestTaken } from './requests';
 import { overlapping, startFloor } from './bounds';
 import type { Write } from '../store';
+import { merged } from '../own';
 
 export type AddressDoc = AddressRecord & Keyed & { requestKey?: string };
 
@@ -32,7 +33,7 @@ export async function buildAddress(ctx: Context, input: unknown, base?: AddressD
   if (options.checked && base) throw new Error('buildAddress: checked input is a new address, without a base');
   const fields: Record<string, unknown> = options.checked
     ? (input as Record<string, unknown>)
-    : { ...(base ? editableOf(base) : {}), ...checkInput('addresses', input) };
+    : merged(base ? editableOf(base) : {}, checkInput('addresses', input));
   if (!options.checked) for (const field of clearedFields(input)) delete fields[field];
   if (fields.address === undefined) throw invalid('address', fields.address, 'is required');
   const parsed = parseAddress(fields.address, 'address');

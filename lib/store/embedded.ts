@@ -16,6 +16,7 @@ import { convertNedbDirectory } from './nedb-convert';
 import type { Collection, CollectionName, Comparison, Doc, Filter, FindOptions, IndexSpec, Store, Update, Write } from './port';
 import { COLLECTIONS, INDEXES, SCALARS } from './schema';
 import { isPlainField, literalPath, parametersOf, rankSql, shapeOf, tableDdl, translate, valueSql } from './sqlite-query';
+import { merged } from '../own';
 
 type Db = Database.Database;
 type Statement = Database.Statement;
@@ -268,7 +269,7 @@ class SqliteCollection implements Collection {
   }
 
   async findOne(filter: Filter, options: FindOptions = {}): Promise<Doc | null> {
-    const [doc] = await this.find(filter, { ...options, limit: 1 });
+    const [doc] = await this.find(filter, merged(options, { limit: 1 }));
     return doc ?? null;
   }
 

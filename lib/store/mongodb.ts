@@ -26,6 +26,7 @@ import { IpamError, redact } from '../errors';
 import type { Collection, CollectionName, Doc, Filter, FindOptions, IndexSpec, Store, Update, Write } from './port';
 import { fromStored, renameId, toStored, type StoredDoc } from './ids';
 import { COLLECTIONS, INDEXES } from './schema';
+import { merged } from '../own';
 
 type MongoDoc = Document & StoredDoc;
 
@@ -392,7 +393,7 @@ class MongoAdapterCollection implements Collection {
   }
 
   async findOne(filter: Filter, options: FindOptions = {}): Promise<Doc | null> {
-    const [doc] = await this.find(filter, { ...options, limit: 1 });
+    const [doc] = await this.find(filter, merged(options, { limit: 1 }));
     return doc ?? null;
   }
 

@@ -5,7 +5,8 @@
 import { expect } from 'chai';
 import { defineCustomField, type AddressRecord } from '../../lib/record';
 import { Ipam } from '../../lib/ipam';
-import { bareObject } from '../../lib/own';
+import fc from 'fast-check';
+import { bareObject, merged } from '../../lib/own';
 import type { InventoryPage } from '../../lib/lifecycle';
 import type { Collection, Doc, Store } from '../../lib/store';
 import { failure } from '../support/failure';
@@ -28,6 +29,36 @@ describe('bareObject', () => {
     expect(Object.getPrototypeOf(copy)).to.equal(Object.prototype);
     expect(Object.hasOwn(copy, '__proto__')).to.equal(true);
     expect(({} as { polluted?: boolean }).polluted).to.equal(undefined);
+  });
+});
+
+describe('merged', () => {
+  /** Objects with any own keys, prototype member names among them, as JSON.parse makes them (`__proto__` own). */
+  const objects = fc
+    .dictionary(fc.oneof(fc.constantFrom('__proto__', 'constructor', 'toString', 'a', 'b', '0', '10'), fc.string()), fc.jsonValue(), { maxKeys: 6 })
+    .map((o) => JSON.parse(JSON.stringify(o)) as Record<string, unknown>);
+
+  it('gives what {...base, ...extra} gives: the same own fields, values and order, and an ordinary prototype', () => {
+    fc.assert(
+      fc.property(objects, objects, (base, extra) => {
+        const out = merged(base, extra) as Record<string, unknown>;
+        const spread = { ...base, ...extra };
+        expect(Object.keys(out)).to.deep.equal(Object.keys(spread));
+        for (const key of Object.keys(spread)) expect(Object.getOwnPropertyDescriptor(out, key)).to.deep.equal(Object.getOwnPropertyDescriptor(spread, key));
+        expect(Object.getPrototypeOf(out)).to.equal(Object.prototype);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('copies own fields only, from prototype-less objects too, and leaves both inputs as they were', () => {
+    const base = bareObject();
+    base.deviceName = 'h1';
+    const inherited = Object.assign(Object.create({ inheritedField: 1 }), { own: 2 }) as Record<string, unknown>;
+    expect(merged(base, inherited)).to.deep.equal({ deviceName: 'h1', own: 2 });
+    expect(merged(inherited, base)).to.deep.equal({ own: 2, deviceName: 'h1' });
+    expect(Object.keys(base)).to.deep.equal(['deviceName']);
+    expect(Object.keys(inherited)).to.deep.equal(['own']);
   });
 });
 
