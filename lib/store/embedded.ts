@@ -531,14 +531,21 @@ class SqliteCollection implements Collection {
  */
 export function storedText(doc: Doc): string {
   const text = JSON.stringify(doc);
-  const head = `{"id":${JSON.stringify(doc.id)}`;
-  if (text.startsWith(head)) {
-    if (text[head.length] === '}') return '{}';
-    if (text[head.length] === ',') return `{${text.slice(head.length + 1)}`;
+  const id = doc.id;
+  // `{"id":"<id>"` with the id's own characters: an id that JSON escapes does not match (an unescaped `"` can only
+  // close the string), and goes the long way. Compared in place: building the expected head cost 1 µs a document.
+  if (typeof id === 'string' && text.startsWith('{"id":"') && text.substring(7, 7 + id.length) === id && text.charCodeAt(7 + id.length) === QUOTE) {
+    const next = text.charCodeAt(8 + id.length);
+    if (next === CLOSE_BRACE) return '{}';
+    if (next === COMMA) return `{${text.slice(9 + id.length)}`;
   }
   const { id: _id, ...rest } = doc;
   return JSON.stringify(rest);
 }
+
+const QUOTE = 34;
+const COMMA = 44;
+const CLOSE_BRACE = 125;
 
 /**
  * A top-level field's JSON path for `->`, which gives the value as JSON text (NULL when missing): a projection

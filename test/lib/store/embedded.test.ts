@@ -11,7 +11,8 @@ describe('embedded store: the stored text of a document', () => {
     const key = fc.oneof(fc.constantFrom('id', 'key', '0', '12', '__proto__', 'a"b', 'é'), fc.string({ maxLength: 4 }));
     fc.assert(
       fc.property(
-        fc.string({ maxLength: 8 }),
+        // Ids JSON escapes (quotes, backslashes, control characters, lone surrogates) or that look like the text after an id.
+        fc.oneof(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8, unit: 'binary' }), fc.constantFrom('', '"', 'a"', 'a\\', '\\"', '\u0000', '\ud800', '"}', '",', '"",', '}')),
         fc.dictionary(key, fc.oneof(fc.jsonValue(), fc.constant(undefined)), { maxKeys: 6 }),
         fc.boolean(),
         (id, fields, idFirst) => {
