@@ -137,6 +137,7 @@ function bind<T extends Doc>(collection: Collection<T>): Collection<T> {
     findOne: (filter, options) => collection.findOne(filter, options),
     find: (filter, options) => collection.find(filter, options),
     count: (filter) => collection.count(filter),
+    values: (field, filter, options) => collection.values(field, filter, options),
     updateOne: (filter, update) => collection.updateOne(filter, update),
     updateMany: (filter, update) => collection.updateMany(filter, update),
     deleteOne: (filter) => collection.deleteOne(filter),

@@ -13,8 +13,8 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { IpamError } from '../errors';
 import { applyUpdate } from './apply-update';
 import { convertNedbDirectory } from './nedb-convert';
-import type { Collection, CollectionName, Comparison, Doc, Filter, FindOptions, IndexSpec, Store, Update, Write } from './port';
-import { COLLECTIONS, INDEXES, SCALARS } from './schema';
+import type { Collection, CollectionName, Comparison, Condition, Doc, Filter, FindOptions, IndexSpec, Scalar, Store, Update, ValuesOptions, Write } from './port';
+import { checkValuesRead, COLLECTIONS, INDEXES, SCALARS } from './schema';
 import { isPlainField, literalPath, parametersOf, rankSql, shapeOf, tableDdl, translate, valueSql } from './sqlite-query';
 import { merged } from '../own';
 
@@ -328,6 +328,26 @@ class SqliteCollection implements Collection {
     return this.countAll(filter);
   }
 
+  async values(field: string, filter: Filter, options: ValuesOptions): Promise<Scalar[]> {
+    const limit = checkValuesRead(this.name, field, options.limit);
+    const sort = { [field]: options.order ?? 1 };
+    const path = literalPath(field);
+    // Bounded by a string or a number, every value is of that type: the value column alone answers, as plain
+    // values (a row object per value costs as much as reading it). The index's own expressions and no other
+    // column, so SQLite reads the index alone (a covering index).
+    const oneType = boundToOneType(filter[field]);
+    const columns = oneType ? valueSql(path) : `${rankSql(path)} AS r, ${valueSql(path)} AS v`;
+    // The limit written into the SQL: bound as a parameter, it made SQLite take 30 µs instead of 6 for 8 keys.
+    const sql = this.sqlOf(`values|${field}|${oneType}|${limit}`, filter, sort, (where, order) => `SELECT ${columns} FROM ${this.table} WHERE ${where}${order} LIMIT ${limit}`);
+    const params = this.paramsOf(filter, sort);
+    return guard(() => {
+      const statement = this.store.statement(sql);
+      if (oneType) return statement.pluck(true).all(params) as Scalar[];
+      // json_extract gives null for null and missing alike, and 1 or 0 for a boolean (rank 5).
+      return (statement.raw(true).all(params) as [number, Scalar][]).map(([rank, value]) => (rank === 5 ? value === 1 : value));
+    });
+  }
+
   /** The values `sqlOf`'s SQL for this filter (and sort) binds. */
   private paramsOf(filter: Filter, sort?: Sort): Record<string, unknown> {
     return parametersOf(filter, sort, this.scalars);
@@ -558,6 +578,13 @@ function projected(fields: string[]): string[] | undefined {
     paths.push(`$."${field}"`);
   }
   return paths;
+}
+
+/** Whether a condition matches values of one type only, a string or a number (the port's comparisons stay within their bound's type). */
+function boundToOneType(condition: Condition | undefined): boolean {
+  const plain = (value: unknown) => typeof value === 'string' || typeof value === 'number';
+  if (condition === null || typeof condition !== 'object') return plain(condition);
+  return [condition.$gt, condition.$gte, condition.$lt, condition.$lte].some(plain);
 }
 
 function pickedDoc(row: Row, fields: string[]): Doc {

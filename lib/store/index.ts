@@ -64,6 +64,6 @@ export { insertValid } from './insert-valid';
 export { localState, retryLater } from './local';
 export type { StoreLocal } from './local';
 export { openMongoStore } from './mongodb';
-export type { Collection, CollectionName, Comparison, Condition, Doc, Filter, FindOptions, Scalar, Update, Write } from './port';
+export type { Collection, CollectionName, Comparison, Condition, Doc, Filter, FindOptions, Scalar, Update, ValuesOptions, Write } from './port';
 export { openWithRetry } from './reconnect';
 export { INDEXES } from './schema';

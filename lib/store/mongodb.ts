@@ -23,9 +23,9 @@ import type {
   UpdateFilter,
 } from 'mongodb';
 import { IpamError, redact } from '../errors';
-import type { Collection, CollectionName, Doc, Filter, FindOptions, IndexSpec, Store, Update, Write } from './port';
+import type { Collection, CollectionName, Doc, Filter, FindOptions, IndexSpec, Scalar, Store, Update, ValuesOptions, Write } from './port';
 import { fromStored, renameId, toStored, type StoredDoc } from './ids';
-import { COLLECTIONS, INDEXES } from './schema';
+import { checkValuesRead, COLLECTIONS, INDEXES } from './schema';
 import { merged } from '../own';
 
 type MongoDoc = Document & StoredDoc;
@@ -209,7 +209,7 @@ export class MongoStore implements Store {
   }
 
   collection<T extends Doc = Doc>(name: CollectionName): Collection<T> {
-    return new MongoAdapterCollection(this.db.collection<MongoDoc>(name)) as unknown as Collection<T>;
+    return new MongoAdapterCollection(this.db.collection<MongoDoc>(name), name) as unknown as Collection<T>;
   }
 
   async atomic(writes: Write[]): Promise<void> {
@@ -361,7 +361,10 @@ async function applyWrite(db: Db, write: Write, session?: ClientSession): Promis
 }
 
 class MongoAdapterCollection implements Collection {
-  constructor(private readonly collection: MongoCollection<MongoDoc>) {}
+  constructor(
+    private readonly collection: MongoCollection<MongoDoc>,
+    private readonly name: CollectionName,
+  ) {}
 
   async insertOne(doc: Doc): Promise<void> {
     await guard(() => this.collection.insertOne(toStored(doc)));
@@ -395,6 +398,15 @@ class MongoAdapterCollection implements Collection {
   async findOne(filter: Filter, options: FindOptions = {}): Promise<Doc | null> {
     const [doc] = await this.find(filter, merged(options, { limit: 1 }));
     return doc ?? null;
+  }
+
+  async values(field: string, filter: Filter, options: ValuesOptions): Promise<Scalar[]> {
+    const limit = checkValuesRead(this.name, field, options.limit);
+    return guard(async () => {
+      // Only the indexed field, without _id: the server answers from the index (a covered query).
+      const cursor = this.collection.find(toMongoFilter(filter)).project({ _id: 0, [field]: 1 }).sort({ [field]: options.order ?? 1 }).limit(limit);
+      return (await cursor.toArray()).map((doc) => (doc[field] ?? null) as Scalar);
+    });
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<Doc[]> {

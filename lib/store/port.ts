@@ -44,6 +44,11 @@ export interface FindOptions {
   fields?: string[];
 }
 
+export interface ValuesOptions {
+  limit: number;
+  order?: 1 | -1;
+}
+
 export interface Update {
   $set?: Record<string, unknown>;
   $unset?: Record<string, true>;
@@ -65,6 +70,13 @@ export interface Collection<T extends Doc = Doc> {
   findOne(filter: Filter, options?: FindOptions): Promise<T | null>;
   find(filter: Filter, options?: FindOptions): Promise<T[]>;
   count(filter: Filter): Promise<number>;
+  /**
+   * The values the indexed `field` (schema.ts) holds in the documents matching `filter`, in sort order (the
+   * order above; `order: -1` descending), at most `limit` (1 or more); missing and null both read as null. A
+   * read of the index alone where the filter allows it (SQLite: a covering index; MongoDB: a covered query), so
+   * a window of many keys copies no documents.
+   */
+  values(field: string, filter: Filter, options: ValuesOptions): Promise<Scalar[]>;
   /** Returns whether a document matched (compare-and-set when the filter names the expected state). */
   updateOne(filter: Filter, update: Update): Promise<boolean>;
   updateMany(filter: Filter, update: Update): Promise<number>;

@@ -30,6 +30,13 @@ export const INDEXES: Record<CollectionName, IndexSpec[]> = {
 
 export const COLLECTIONS = Object.keys(INDEXES) as CollectionName[];
 
+/** The port's `values`: a positive whole number of values of an indexed field, or the error (a programming one). */
+export function checkValuesRead(collection: CollectionName, field: string, limit: number): number {
+  if (!INDEXES[collection].some((index) => index.field === field)) throw new Error(`values: ${collection}.${field} is not an indexed field`);
+  if (!Number.isInteger(limit) || limit < 1) throw new Error(`values: limit ${limit} must be a whole number from 1`);
+  return limit;
+}
+
 /**
  * Fields outside the indexes that every writer stores as a string or number (never an array or object). An
  * adapter may rely on it as it relies on indexed fields holding scalars: the embedded store refuses any other

@@ -487,14 +487,14 @@ function indexes(index: FakeIndex, doc: Doc): boolean {
 }
 
 class FakeCursor {
-  private fields?: Record<string, 1>;
+  private fields?: Record<string, 0 | 1>;
   private order?: Record<string, 1 | -1>;
   private skipped = 0;
   private limited = 0;
 
   constructor(private readonly docs: Doc[]) {}
 
-  project(fields: Record<string, 1>): this {
+  project(fields: Record<string, 0 | 1>): this {
     this.fields = fields;
     return this;
   }
@@ -519,13 +519,14 @@ class FakeCursor {
     let cursor = new Query({}).find<Doc>(this.docs);
     if (this.order) cursor = cursor.sort(this.order);
     const page = cursor.all().slice(this.skipped, this.limited ? this.skipped + this.limited : undefined);
-    return page.map((doc) => structuredClone(this.fields ? picked(doc, Object.keys(this.fields)) : doc));
+    return page.map((doc) => structuredClone(this.fields ? picked(doc, this.fields) : doc));
   }
 }
 
-function picked(doc: Doc, fields: string[]): Doc {
-  const out: Doc = { _id: doc._id };
-  for (const field of fields) if (field in doc) out[field] = doc[field];
+/** MongoDB's inclusion projection: the fields given as 1, and _id unless it is given as 0. */
+function picked(doc: Doc, fields: Record<string, 0 | 1>): Doc {
+  const out: Doc = fields._id === 0 ? ({} as Doc) : { _id: doc._id };
+  for (const [field, included] of Object.entries(fields)) if (included === 1 && field in doc) out[field] = doc[field];
   return out;
 }
 

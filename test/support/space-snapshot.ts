@@ -30,7 +30,7 @@ export function countingWrites(store: Store, onWrite: (n: number) => void): { st
   const point = (): void => onWrite(++writes);
   const collection = <T extends Doc>(name: CollectionName): Collection<T> => {
     const inner = store.collection<T>(name);
-    const wrapped: Record<string, unknown> = { findOne: inner.findOne.bind(inner), find: inner.find.bind(inner), count: inner.count.bind(inner) };
+    const wrapped: Record<string, unknown> = { findOne: inner.findOne.bind(inner), find: inner.find.bind(inner), count: inner.count.bind(inner), values: inner.values.bind(inner) };
     for (const method of WRITES) {
       wrapped[method] = async (...args: unknown[]) => {
         point();

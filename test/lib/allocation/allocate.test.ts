@@ -3,7 +3,8 @@
  * full ranges, explicit addresses, and that `find` writes nothing.
  */
 import { expect } from 'chai';
-import { parseAddress } from '../../../lib/address';
+import fc from 'fast-check';
+import { addressKey, parseAddress } from '../../../lib/address';
 import type { AllocatedRecord } from '../../../lib/allocation/allocate';
 import { buildAddress, type AddressDoc } from '../../../lib/space';
 import { IpamError } from '../../../lib/errors';
@@ -265,6 +266,36 @@ for (const factory of availableStores()) {
         for (let i = 0; i < free.length; i++) allocated.push((await allocate({ range: range.id })).address);
         expect(allocated).to.deep.equal(free);
         expect((await failure(allocate({ range: range.id }))).code).to.equal('RANGE_FULL');
+      });
+      it('finds the first free addresses of any pattern of used and free runs (property, against a brute-force list)', async () => {
+        // Used runs wider than a read window are counted and halved; shorter ones, dense or sparse, are read.
+        const run = fc.record({ used: fc.boolean(), length: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 9, max: 700 })) });
+        let ranges = 0;
+        await fc.assert(
+          fc.asyncProperty(fc.array(run, { minLength: 1, maxLength: 10 }), fc.integer({ min: 1, max: 50 }), async (runs, count) => {
+            // A /21 of its own for every run, shrinking included: 32 per /16 from 10.100.0.0 on.
+            const k = ranges++;
+            const base = `10.${100 + (k >> 5)}.${(k & 31) * 8}.0`;
+            const range = await addRange({ network: `${base}/21` });
+            const network = parseAddress(base).value;
+            const text = (v: bigint) => `10.${100 + (k >> 5)}.${(k & 31) * 8 + Number((v - network) >> 8n)}.${Number((v - network) & 255n)}`;
+            const used: bigint[] = [];
+            const free: string[] = [];
+            let v = network + 1n;
+            for (const { used: isUsed, length } of runs) {
+              for (let i = 0; i < length && v < network + 2047n; i++, v++) (isUsed ? used.push(v) : free.push(text(v)));
+            }
+            for (; v < network + 2047n; v++) free.push(text(v));
+            // Copies of one built record (fill builds each one: too slow for thousands per run).
+            const template = await buildAddress(ipam, { address: text(network + 1n) });
+            const docs = used.map((value) => ({ ...template, id: `${k}-${value}`, address: text(value), key: addressKey(range.addressSpace, 4, value) }));
+            expect((await store.collection<AddressDoc>('addresses').insertMany(docs)).failures).to.deep.equal([]);
+            if (free.length < count) expect((await failure(find({ range: range.id, count }))).code).to.equal('RANGE_FULL');
+            else expect(await find({ range: range.id, count })).to.deep.equal(free.slice(0, count));
+            if (free.length > 0) expect((await allocate({ range: range.id })).address).to.equal(free[0]);
+          }),
+          { seed: 20261202, numRuns: 40 },
+        );
       });
     });
 

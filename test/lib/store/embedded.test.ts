@@ -1,4 +1,5 @@
 /** Embedded store internals that the contract and semantics suites cannot see. */
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { openEmbeddedStore, storedText } from '../../../lib/store/embedded';
@@ -28,6 +29,33 @@ describe('embedded store: the stored text of a document', () => {
       ),
       { seed: 20261202, numRuns: 500 },
     );
+  });
+});
+
+describe('embedded store: values', () => {
+  it('reads a window of keys off the key index alone (a covering index), without the documents', async () => {
+    const store = await openEmbeddedStore();
+    const run: { sql: string; params: unknown }[] = [];
+    const prepare = Database.prototype.prepare;
+    try {
+      const addresses = store.collection('addresses');
+      for (let i = 0; i < 20; i++) await addresses.insertOne({ id: `a${i}`, key: `k${String(i).padStart(2, '0')}`, deviceName: 'x'.repeat(500) });
+      Database.prototype.prepare = function (this: Database.Database, sql: string) {
+        const statement = prepare.call(this, sql) as Database.Statement;
+        const all = statement.all.bind(statement);
+        statement.all = ((params: unknown) => (run.push({ sql, params }), all(params))) as typeof statement.all;
+        return statement;
+      } as typeof prepare;
+      expect(await addresses.values('key', { key: { $gte: 'k05', $lte: 'k09' } }, { limit: 3, order: -1 })).to.deep.equal(['k09', 'k08', 'k07']);
+      Database.prototype.prepare = prepare;
+      expect(run).to.have.length(1);
+      const db = (store as unknown as { db: Database.Database }).db;
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${run[0].sql}`).all(run[0].params as object) as { detail: string }[]).map((row) => row.detail);
+      expect(plan.join('\n')).to.match(/USING COVERING INDEX addresses__key/);
+    } finally {
+      Database.prototype.prepare = prepare;
+      await store.close();
+    }
   });
 });
 
