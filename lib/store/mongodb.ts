@@ -403,8 +403,14 @@ class MongoAdapterCollection implements Collection {
   async values(field: string, filter: Filter, options: ValuesOptions): Promise<Scalar[]> {
     const limit = checkValuesRead(this.name, field, options.limit);
     return guard(async () => {
-      // Only the indexed field, without _id: the server answers from the index (a covered query).
-      const cursor = this.collection.find(toMongoFilter(filter)).project({ _id: 0, [field]: 1 }).sort({ [field]: options.order ?? 1 }).limit(limit);
+      // Only the indexed field, without _id: the server answers from the index (a covered query), and in one
+      // batch (a first batch is otherwise 101 documents, then a round trip per getMore).
+      const cursor = this.collection
+        .find(toMongoFilter(filter))
+        .project({ _id: 0, [field]: 1 })
+        .sort({ [field]: options.order ?? 1 })
+        .limit(limit)
+        .batchSize(limit);
       return (await cursor.toArray()).map((doc) => (doc[field] ?? null) as Scalar);
     });
   }

@@ -514,6 +514,11 @@ class FakeCursor {
     return this;
   }
 
+  /** Batches are the driver's business: the fake answers in one. */
+  batchSize(): this {
+    return this;
+  }
+
   async toArray(): Promise<Doc[]> {
     // mingo's cursor orders as MongoDB does (type ranks, dotted paths, arrays).
     let cursor = new Query({}).find<Doc>(this.docs);

@@ -112,6 +112,7 @@ describe('MongoDB adapter (fake driver)', () => {
         const calls: [string, () => Promise<unknown>][] = [
           ['insertOne', () => addresses.insertOne(address(1))],
           ['find', () => addresses.find({})],
+          ['find', () => addresses.values('key', {}, { limit: 5 })],
           ['countDocuments', () => addresses.count({})],
           ['updateOne', () => addresses.updateOne({ n: 1 }, { $set: { x: 1 } })],
           ['updateMany', () => addresses.updateMany({}, { $set: { x: 1 } })],
