@@ -41,9 +41,15 @@ export function setOwn<T>(table: Record<string, T>, key: string, value: T): void
  * slows too (an allocation took 10–20% longer with four of them on its path; docs/performance.md). Node 22
  * is fast either way. For hot paths; elsewhere the spread reads better.
  */
-export function merged<A extends object, B extends object>(base: A, extra: B): Omit<A, keyof B> & B {
+export function merged<A extends object, B extends object>(base: A, extra: B): Merged<A, B> {
   const out: Record<string, unknown> = {};
   for (const key in base) if (Object.hasOwn(base, key)) setOwn(out, key, base[key]);
   for (const key in extra) if (Object.hasOwn(extra, key)) setOwn(out, key, extra[key]);
-  return out as Omit<A, keyof B> & B;
+  return out as Merged<A, B>;
 }
+
+/**
+ * The type of `{...A, ...B}` (for each member of a union A) when B sets every field it declares, as merged's
+ * callers' literals do: an optional field of B left out keeps A's value, which this type does not say.
+ */
+type Merged<A, B> = A extends unknown ? Omit<A, keyof B> & B : never;

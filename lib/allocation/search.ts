@@ -26,8 +26,8 @@ export function readWindow(ctx: Context): bigint {
 
 /**
  * Addresses of the range from `from` on that are neither stored nor excluded, in order. A stretch wider than
- * a window is counted first: fully used, it is skipped, doubling the next span; otherwise it is narrowed by
- * halving to the window holding its first gap. A window's stored keys are read, and the addresses between
+ * a window is counted first: fully used, it is skipped, doubling the next span; empty, all of it is free;
+ * otherwise it is narrowed by halving to the window holding its first gap. A window's stored keys are read, and the addresses between
  * them are the gaps. So a dense stretch of n addresses costs O(log n) counts, never a walk.
  */
 export async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerator<bigint> {

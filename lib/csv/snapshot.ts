@@ -6,7 +6,7 @@
  * batch's key span) and the per-row queries are answered from that small set. Only queries whose key
  * interval lies within the batch span are answered here (every document matching them is then in the
  * snapshot), sorted on key fields if asked and projected to `fields`; other finds go to the store, and other findOnes are read once per batch. Reads of a batch
- * therefore see blocks and ranges as they were when the batch started.
+ * therefore see blocks and ranges as they were when the batch started, except `count` and `values`, which go to the store.
  */
 import type { Collection, CollectionName, Comparison, Condition, Doc, Filter, FindOptions, Scalar, Store } from '../store';
 

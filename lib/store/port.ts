@@ -72,7 +72,7 @@ export interface Collection<T extends Doc = Doc> {
   count(filter: Filter): Promise<number>;
   /**
    * The values the indexed `field` (schema.ts) holds in the documents matching `filter`, in sort order (the
-   * order above; `order: -1` descending), at most `limit` (1 or more); missing and null both read as null. A
+   * order above; `order: -1` descending), at most `limit` (1 to 10,000); missing and null both read as null. A
    * read of the index alone where the filter allows it (SQLite: a covering index; MongoDB: a covered query), so
    * a window of many keys copies no documents.
    */

@@ -30,10 +30,13 @@ export const INDEXES: Record<CollectionName, IndexSpec[]> = {
 
 export const COLLECTIONS = Object.keys(INDEXES) as CollectionName[];
 
-/** The port's `values`: a positive whole number of values of an indexed field, or the error (a programming one). */
+/** The most values one `values` call reads (in one synchronous call on the embedded store: about 3 ms). */
+export const MAX_VALUES = 10_000;
+
+/** The port's `values`: an indexed field and a whole number of values from 1 to MAX_VALUES, or the error (a programming one). */
 export function checkValuesRead(collection: CollectionName, field: string, limit: number): number {
   if (!INDEXES[collection].some((index) => index.field === field)) throw new Error(`values: ${collection}.${field} is not an indexed field`);
-  if (!Number.isInteger(limit) || limit < 1) throw new Error(`values: limit ${limit} must be a whole number from 1`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_VALUES) throw new Error(`values: limit ${limit} must be a whole number from 1 to ${MAX_VALUES}`);
   return limit;
 }
 

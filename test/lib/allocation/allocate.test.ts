@@ -100,9 +100,11 @@ for (const factory of availableStores()) {
             await buildAddress(ipam, { address: '10.4.0.1', deviceName: 'other-process' }),
           );
         });
-        const result = (await Ipam.over(racing).perform('address', 'allocate', { range: range.id })) as AddressRecord;
+        const result = (await Ipam.over(racing.store).perform('address', 'allocate', { range: range.id })) as AddressRecord;
         expect(result.address).to.equal('10.4.0.2');
         expect(sortedAddresses(await stored())).to.deep.equal(['10.4.0.1', '10.4.0.2']);
+        // The first batch (10.4.0.1) collided and wrote nothing; the second wrote 10.4.0.2.
+        expect(racing.batches()).to.equal(2);
       });
 
       it('count > 1 gives that many distinct addresses in one call', async () => {
@@ -268,7 +270,8 @@ for (const factory of availableStores()) {
         expect((await failure(allocate({ range: range.id }))).code).to.equal('RANGE_FULL');
       });
       it('finds the first free addresses of any pattern of used and free runs (property, against a brute-force list)', async () => {
-        // Used runs wider than a read window are counted and halved; shorter ones, dense or sparse, are read.
+        // Through the whole allocation path; used runs wider than the embedded store's window (32) are counted and
+        // halved (search.test.ts covers both windows on their own).
         const run = fc.record({ used: fc.boolean(), length: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 9, max: 700 })) });
         let ranges = 0;
         await fc.assert(
@@ -405,15 +408,16 @@ for (const factory of availableStores()) {
 }
 
 /**
- * A store whose first read (`find` or `count`) on addresses runs `race` after reading, like another
- * process inserting between our read and our insert.
+ * A store whose first read of stored keys on addresses (`values`, the gap search's window) runs `race` after
+ * reading, like another process inserting between our read and our insert; `batches` counts atomic writes.
  */
-function racingStore(store: Store, race: () => Promise<void>): Store {
+function racingStore(store: Store, race: () => Promise<void>): { store: Store; batches: () => number } {
   let raced = false;
-  return {
+  let batches = 0;
+  const racing = {
     kind: store.kind,
     transactional: store.transactional,
-    atomic: (writes) => store.atomic(writes),
+    atomic: (writes) => (batches++, store.atomic(writes)),
     now: () => store.now(),
     close: () => store.close(),
     collection: (name) => {
@@ -421,7 +425,8 @@ function racingStore(store: Store, race: () => Promise<void>): Store {
       if (name !== 'addresses') return collection;
       return new Proxy(collection, {
         get(target, property, receiver) {
-          if (property !== 'find' && property !== 'count') return Reflect.get(target, property, receiver);
+          // The gap search's read of a window of stored keys: the race comes right after it.
+          if (property !== 'values') return Reflect.get(target, property, receiver);
           const read = Reflect.get(target, property, receiver) as (...args: unknown[]) => Promise<unknown>;
           return async (...args: unknown[]) => {
             const result = await read.apply(target, args);
@@ -435,4 +440,5 @@ function racingStore(store: Store, race: () => Promise<void>): Store {
       });
     },
   } as Store;
+  return { store: racing, batches: () => batches };
 }

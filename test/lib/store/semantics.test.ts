@@ -168,8 +168,8 @@ for (const factory of availableStores()) {
       );
     });
 
-    it('values refuses a field without an index and a limit below 1', async () => {
-      for (const [field, limit] of [['n', 5], ['id', 5], ['rangeId', 0], ['rangeId', 1.5]] as const) {
+    it('values refuses a field without an index and a limit outside 1 to 10,000', async () => {
+      for (const [field, limit] of [['n', 5], ['id', 5], ['rangeId', 0], ['rangeId', 1.5], ['rangeId', 10_001], ['rangeId', 1e21]] as const) {
         const err = await rows()
           .values(field, {}, { limit })
           .then(() => undefined, (e: Error) => e);
