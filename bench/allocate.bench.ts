@@ -228,6 +228,9 @@ async function main(): Promise<void> {
   for (const name of ['fill99-prefix', 'fill99-prefix-stale']) {
     emit('ratio_cold_first_vs_warm', (cold.get(name) as Spread).median / warm(name), { scenario: name, aim: name.endsWith('stale') ? 'reported' : '< 3' });
   }
+  // Against the first call on a store opened as freshly but holding no addresses: what the fill adds to a first call.
+  const coldFirst = (name: string): number => (cold.get(name) as Spread).median;
+  emit('ratio_cold_first_vs_empty_store', coldFirst('fill99-prefix') / coldFirst('empty/24'), { scenario: 'fill99-prefix', aim: 'reported' });
   emit('ratio_ipv6_64_vs_ipv4_24', warm('empty/64') / warm('empty/24'), { aim: '~1' });
   const seen = new Set<string>();
   let duplicates = 0;
