@@ -27,8 +27,8 @@ export function readWindow(ctx: Context): bigint {
 /**
  * Addresses of the range from `from` on that are neither stored nor excluded, in order. A stretch wider than
  * a window is counted first: fully used, it is skipped, doubling the next span; empty, all of it is free;
- * otherwise it is narrowed by halving to the window holding its first gap. A window's stored keys are read, and the addresses between
- * them are the gaps. So a dense stretch of n addresses costs O(log n) counts, never a walk.
+ * otherwise it is narrowed by halving to the window holding its first gap. A window's stored keys are read,
+ * and the addresses between them are the gaps. So a dense stretch of n addresses costs O(log n) counts, never a walk.
  */
 export async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerator<bigint> {
   const addresses = ctx.store.collection<AddressDoc>('addresses');
@@ -69,7 +69,7 @@ export async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncG
       }
     }
     // At most a window of keys lies between lo and hi: one limit for every window keeps one SQL text.
-    const keys = await addresses.values('key', between(view, lo, hi), { limit: Number(window) });
+    const keys = (await addresses.values('key', between(view, lo, hi), { limit: Number(window) })) as string[];
     if (BigInt(keys.length) === hi - lo + 1n) {
       pos = hi + 1n;
       span *= 2n;
@@ -79,9 +79,9 @@ export async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncG
     if (hi - start + 1n > window) view.local.gapSpans.set(view.doc.id, hi - start + 1n);
     else view.local.gapSpans.delete(view.doc.id);
     span = window;
-    const first = firstGapAt(keys as string[], lo);
+    const first = firstGapAt(keys, lo);
     let p = lo + BigInt(first);
-    for (const key of keys.slice(first) as string[]) {
+    for (const key of keys.slice(first)) {
       const value = keyValue(key);
       while (p < value) yield p++;
       p = value + 1n;
@@ -95,7 +95,7 @@ export async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncG
  * How many of the sorted, distinct stored keys of a window starting at `lo` come before its first gap: the i-th
  * key is at lo + i exactly while no address before it is free, so a binary search parses a few keys, not all.
  */
-export function firstGapAt(keys: string[], lo: bigint): number {
+function firstGapAt(keys: string[], lo: bigint): number {
   let below = 0;
   let above = keys.length;
   while (below < above) {

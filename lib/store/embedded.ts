@@ -15,7 +15,7 @@ import { applyUpdate } from './apply-update';
 import { convertNedbDirectory } from './nedb-convert';
 import type { Collection, CollectionName, Comparison, Condition, Doc, Filter, FindOptions, IndexSpec, Scalar, Store, Update, ValuesOptions, Write } from './port';
 import { checkValuesRead, COLLECTIONS, INDEXES, SCALARS } from './schema';
-import { isPlainField, literalPath, parametersOf, rankSql, shapeOf, tableDdl, translate, valueSql } from './sqlite-query';
+import { isPlainField, literalPath, parametersOf, rank, rankSql, shapeOf, tableDdl, translate, valueSql } from './sqlite-query';
 import { merged } from '../own';
 
 type Db = Database.Database;
@@ -343,8 +343,8 @@ class SqliteCollection implements Collection {
     return guard(() => {
       const statement = this.store.statement(sql);
       if (oneType) return statement.pluck(true).all(params) as Scalar[];
-      // json_extract gives null for null and missing alike, and 1 or 0 for a boolean (rank 5).
-      return (statement.raw(true).all(params) as [number, Scalar][]).map(([rank, value]) => (rank === 5 ? value === 1 : value));
+      // json_extract gives null for null and missing alike, and 1 or 0 for a boolean.
+      return (statement.raw(true).all(params) as [number, Scalar][]).map(([typeRank, value]) => (typeRank === BOOLEAN_RANK ? value === 1 : value));
     });
   }
 
@@ -562,6 +562,8 @@ export function storedText(doc: Doc): string {
   const { id: _id, ...rest } = doc;
   return JSON.stringify(rest);
 }
+
+const BOOLEAN_RANK = rank(true);
 
 const QUOTE = 34;
 const COMMA = 44;
