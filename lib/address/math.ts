@@ -92,8 +92,8 @@ export function networkOf(family: Family, value: bigint, prefixLength: number): 
 
 export function formatAddress(family: Family, value: bigint): string {
   if (family === 4) {
-    const bytes = [24n, 16n, 8n, 0n].map((shift) => Number((value >> shift) & 0xffn));
-    return bytes.join('.');
+    const n = Number(value);
+    return `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
   }
   const bytes: number[] = [];
   for (let shift = 120n; shift >= 0n; shift -= 8n) bytes.push(Number((value >> shift) & 0xffn));

@@ -9,7 +9,7 @@ import { duplicateAddress, getRangeDoc, type AddressDoc, type RangeDoc } from '.
 import { SERVICES, canonicalOrCustom, fold, checkInput, toRecord, type AddressRecord, type Context } from '../record';
 import { IpamError, invalid, show } from '../errors';
 import { expiredHolds, freeExpiredHoldsOf, heldState, holdUntilOf, storeNowIso } from './holds';
-import { claim, claimSlots, fillFromStore, pickCandidates, releaseClaims, type Slot } from './claims';
+import { claim, claimSlots, fillFromStore, newSlot, pickCandidates, releaseClaims } from './claims';
 import { startOf } from './hint';
 import { availableOf, batchSize, checksRun, rangeFull } from './search';
 import { MAX_COUNT, asObject, checkCount, describeRange, resolveRange, viewOf, type RangeView } from './view';
@@ -77,11 +77,7 @@ export async function allocate(ctx: Context, payload: unknown): Promise<Allocate
     return allocateGiven(ctx, range, fields, address, holdUntil);
   }
   const requestId = fields.requestId as string | undefined;
-  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({
-    index,
-    ...(requestId ? { requestKey: requestKey(range.addressSpace, requestId, index) } : {}),
-    ...(holdUntil ? { holdUntil } : {}),
-  }));
+  const slots = Array.from({ length: count }, (_, index) => newSlot(index, requestId && requestKey(range.addressSpace, requestId, index), holdUntil));
   if (requestId) await fillFromStore(ctx, slots);
   await claimSlots(ctx, range, fields, slots);
   const checks = checksRun(ctx);
@@ -112,11 +108,7 @@ async function allocateGiven(
   }
   const checks: CheckName[] = ['store', 'reservations'];
   const requestId = fields.requestId as string | undefined;
-  const slot: Slot = {
-    index: 0,
-    ...(requestId ? { requestKey: requestKey(range.addressSpace, requestId) } : {}),
-    ...(holdUntil ? { holdUntil } : {}),
-  };
+  const slot = newSlot(0, requestId && requestKey(range.addressSpace, requestId), holdUntil);
   if (requestId) await fillFromStore(ctx, [slot]);
   if (!slot.doc) {
     const outcome = await claim(ctx, view, fields, slot, parsed.value);

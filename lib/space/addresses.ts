@@ -3,7 +3,7 @@
  * specific containing block and to the range that contains it with the same service and instance.
  */
 import { newId } from '../ids';
-import { parseAddress, parseMac, addressKey, checkAddressSpace, requestKey } from '../address';
+import { parseAddress, parseMac, addressKey, checkAddressSpace, requestKey, type Address } from '../address';
 import { checkCustomFields, INTERNAL_FIELDS, READ_ONLY_FIELDS, canonicalValue, optionalFields, checkInput, clearedFields, nowIso, unsetMissing, toRecord, type AddressRecord, type Keyed, type Context } from '../record';
 import { deleteAddressesCounted, insertAddressCounted, updateAddressCounted } from './counters';
 import { IpamError, invalid, isIpamError, show } from '../errors';
@@ -26,6 +26,8 @@ export interface BuildOptions {
   plan?: Promise<RangePlan | undefined>;
   /** `input` is what `checkInput` returned for the caller, plus `address` (an allocation checks its fields once); no `base`. */
   checked?: boolean;
+  /** `input.address` as parsed values, when the caller made its text from them (an allocation does): not parsed again. */
+  address?: Address;
 }
 
 /** Validates input into a complete, mapped address document (not yet stored). */
@@ -36,7 +38,7 @@ export async function buildAddress(ctx: Context, input: unknown, base?: AddressD
     : merged(base ? editableOf(base) : {}, checkInput('addresses', input));
   if (!options.checked) for (const field of clearedFields(input)) delete fields[field];
   if (fields.address === undefined) throw invalid('address', fields.address, 'is required');
-  const parsed = parseAddress(fields.address, 'address');
+  const parsed = options.address?.text === fields.address ? options.address : parseAddress(fields.address, 'address');
   const addressSpace = checkAddressSpace(fields.addressSpace);
   const key = addressKey(addressSpace, parsed.family, parsed.value);
   const service = {

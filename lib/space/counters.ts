@@ -68,8 +68,14 @@ export function dropCounterWrite(id: string): Write {
  */
 export function insertWritesCounted(ctx: Context, docs: AddressDoc[]): Write[] {
   const deltas = new Deltas();
-  for (const doc of docs) deltas.add(doc, 1);
-  return [...docs.flatMap(insertWrites), ...docs.flatMap((doc) => historyWrites(ctx, 'address', null, doc)), ...deltas.writes()];
+  const writes: Write[] = [];
+  for (const doc of docs) {
+    deltas.add(doc, 1);
+    writes.push(...insertWrites(doc));
+  }
+  for (const doc of docs) writes.push(...historyWrites(ctx, 'address', null, doc));
+  writes.push(...deltas.writes());
+  return writes;
 }
 
 /** Inserts one address and counts it, all or none; `alongside` are other writes that belong to the same step. */

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import {
   firstFreeSubnet,
   formatAddress,
@@ -38,6 +39,21 @@ describe('address math', () => {
       }
       expect(() => parseAddress('010.1.1.1', 'startAddress')).to.throw(/startAddress "010.1.1.1"/);
       expect(codeOf(() => parseAddress(42))).to.equal('INVALID_ADDRESS');
+    });
+  });
+
+  describe('formatAddress', () => {
+    it('gives the text parseAddress reads back as the same value, for every IPv4 value', () => {
+      const edges = fc.constantFrom(0, 1, 255, 256, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff);
+      fc.assert(
+        fc.property(fc.oneof(edges, fc.integer({ min: 0, max: 0xffffffff })), (n) => {
+          const text = formatAddress(4, BigInt(n));
+          const parsed = parseAddress(text);
+          expect(parsed.value).to.equal(BigInt(n));
+          expect(parsed.text).to.equal(text);
+        }),
+        { numRuns: 500 },
+      );
     });
   });
 
