@@ -9,7 +9,7 @@ import { duplicateAddress, getRangeDoc, type AddressDoc, type RangeDoc } from '.
 import { SERVICES, canonicalOrCustom, fold, checkInput, toRecord, type AddressRecord, type Context } from '../record';
 import { IpamError, invalid, show } from '../errors';
 import { expiredHolds, freeExpiredHoldsOf, heldState, holdUntilOf, storeNowIso } from './holds';
-import { claim, claimSlots, fillFromStore, newSlot, pickCandidates, releaseClaims } from './claims';
+import { claim, claimSlots, fillFromStore, newSlot, pickCandidates, releaseClaims, type Slot } from './claims';
 import { startOf } from './hint';
 import { availableOf, batchSize, checksRun, rangeFull } from './search';
 import { MAX_COUNT, asObject, checkCount, describeRange, resolveRange, viewOf, type RangeView } from './view';
@@ -77,7 +77,8 @@ export async function allocate(ctx: Context, payload: unknown): Promise<Allocate
     return allocateGiven(ctx, range, fields, address, holdUntil);
   }
   const requestId = fields.requestId as string | undefined;
-  const slots = Array.from({ length: count }, (_, index) => newSlot(index, requestId && requestKey(range.addressSpace, requestId, index), holdUntil));
+  const slots: Slot[] = [];
+  for (let index = 0; index < count; index++) slots.push(newSlot(index, requestId && requestKey(range.addressSpace, requestId, index), holdUntil));
   if (requestId) await fillFromStore(ctx, slots);
   await claimSlots(ctx, range, fields, slots);
   const checks = checksRun(ctx);
