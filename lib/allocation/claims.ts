@@ -9,7 +9,7 @@ import type { Context } from '../record';
 import { buildAddress, insertAddressCounted, insertWritesCounted, addressesByRequest, rangePlan, type AddressDoc, type RangeDoc, type RangePlan } from '../space';
 import { endExpiredHolds, isExpiredHold, storeNowIso } from './holds';
 import { advanceHint, markFull, startOf } from './hint';
-import { availableOf, batchSize, gaps, rangeFull } from './search';
+import { availableOf, batchSize, forgetFree, gaps, rangeFull } from './search';
 import { keyAt, viewOf, type RangeView } from './view';
 import { merged } from '../own';
 
@@ -22,17 +22,21 @@ export interface Picked {
   firstGap?: bigint;
 }
 
-/** Up to `want` free addresses from `from` on, reserved against the other allocators of this process. */
+/**
+ * Up to `want` free addresses from `from` on, reserved against the other allocators of this process. `keep`: an
+ * allocation without probes, which keeps the free addresses its key reads find for the next ones (search.ts).
+ */
 export async function pickCandidates(
   ctx: Context,
   view: RangeView,
   from: bigint,
   want: number,
   skip: Set<bigint>,
+  keep = false,
 ): Promise<Picked> {
   const picked: Picked = { candidates: [], blocked: [] };
   try {
-    for await (const value of gaps(ctx, view, from)) {
+    for await (const value of gaps(ctx, view, from, keep)) {
       picked.firstGap ??= value;
       if (skip.has(value)) continue;
       const key = keyAt(view, value);
@@ -116,7 +120,7 @@ export async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<s
   try {
     for (;;) {
       for (let open = unclaimed(); open.length > 0; open = unclaimed()) {
-        const picked = await pickCandidates(ctx, view, cursor, batchSize(open.length, probing), skip);
+        const picked = await pickCandidates(ctx, view, cursor, batchSize(open.length, probing), skip, !probing);
         if (firstPass) firstGap = picked.firstGap;
         firstPass = false;
         if (picked.candidates.length === 0) {
@@ -158,6 +162,7 @@ export async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<s
       if (outcome === 'written') break;
       // Not written: a taken address is skipped, a replayed slot keeps the winner's record; the rest stays pending.
       const taken = outcome === 'replayed' ? [] : outcome;
+      if (taken.length > 0) forgetFree(view);
       const gone = pending.filter((p) => p.slot.doc || taken.includes(p.value));
       for (const value of taken) skip.add(value);
       releaseClaims(view, gone.map((p) => p.value));

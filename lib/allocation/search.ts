@@ -8,6 +8,7 @@ import type { Context } from '../record';
 import type { AddressDoc, RangeDoc } from '../space';
 import type { Collection, Filter } from '../store';
 import { addressOf, describeRange, keyAt, type RangeView } from './view';
+import type { StoreLocal } from '../store';
 
 /** With ping/PTR on, candidates probed in parallel per round: at least this many... */
 export const PROBE_BATCH = 4;
@@ -25,15 +26,76 @@ export function readWindow(ctx: Context): bigint {
 }
 
 /**
+ * An allocation (`keep`) reads wider windows on the embedded store and keeps the free addresses it did not take
+ * (`knownFree`): the next allocations of this process take them without a read, so in a range 99% full one read
+ * of 256 keys (about 80 µs) serves two or three allocations instead of each making about four counts.
+ */
+const KEPT_WINDOW = 256n;
+
+/** Ranges whose free addresses are kept, per store; past this many, the oldest go. */
+const KEPT_RANGES = 256;
+
+type KnownFree = StoreLocal['knownFree'] extends Map<string, infer K> ? K : never;
+
+/**
+ * The free addresses kept for the range at `pos`: valid while the range's `hintVersion` (every release and hold
+ * end bumps it) and `updatedAt` (every change of its bounds or exclusions) are the ones they were read under.
+ * An address taken since by another writer is met as a collision, which forgets them (`forgetFree`).
+ */
+function knownFreeAt(view: RangeView, pos: bigint): KnownFree | undefined {
+  const known = view.local.knownFree.get(view.doc.id);
+  if (!known || known.hintVersion !== view.doc.hintVersion || known.updatedAt !== view.doc.updatedAt) return undefined;
+  return known.lo <= pos && pos <= known.hi ? known : undefined;
+}
+
+function keepFree(view: RangeView, lo: bigint, hi: bigint, free: bigint[]): KnownFree {
+  const { knownFree } = view.local;
+  knownFree.delete(view.doc.id);
+  if (knownFree.size >= KEPT_RANGES) knownFree.delete(knownFree.keys().next().value as string);
+  const known = { hintVersion: view.doc.hintVersion, updatedAt: view.doc.updatedAt, lo, hi, free };
+  knownFree.set(view.doc.id, known);
+  return known;
+}
+
+/** After a collision: the kept free addresses of the range are read again. */
+export function forgetFree(view: RangeView): void {
+  view.local.knownFree.delete(view.doc.id);
+}
+
+/** The kept free addresses from `pos` on, each handed out once (removed as it is given). */
+function* takeFree(known: KnownFree, pos: bigint): Generator<bigint> {
+  for (let next = known.free.shift(); next !== undefined; next = known.free.shift()) if (next >= pos) yield next;
+}
+
+/** The addresses of [lo, hi] missing from its sorted, distinct stored keys. */
+function freeBetween(keys: string[], lo: bigint, hi: bigint): bigint[] {
+  const free: bigint[] = [];
+  let p = lo + BigInt(firstGapAt(keys, lo));
+  for (const key of keys) {
+    const value = keyValue(key);
+    if (value < p) continue;
+    while (p < value) free.push(p++);
+    p = value + 1n;
+  }
+  while (p <= hi) free.push(p++);
+  return free;
+}
+
+/**
  * Addresses of the range from `from` on that are neither stored nor excluded, in order. A stretch wider than
  * a window is counted first: fully used, it is skipped, doubling the next span; empty, all of it is free;
  * otherwise it is narrowed by halving to the window holding its first gap. A window's stored keys are read,
  * and the addresses between them are the gaps. So a dense stretch of n addresses costs O(log n) counts, never a walk.
  */
-export async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncGenerator<bigint> {
+export async function* gaps(ctx: Context, view: RangeView, from: bigint, keep = false): AsyncGenerator<bigint> {
   const addresses = ctx.store.collection<AddressDoc>('addresses');
-  const window = readWindow(ctx);
+  const window = keep && ctx.store.kind === 'embedded' ? KEPT_WINDOW : readWindow(ctx);
   let pos = from < view.first ? view.first : from;
+  const known = keep ? knownFreeAt(view, pos) : undefined;
+  if (known) {
+    yield* takeFree(known, pos);
+    pos = known.hi + 1n;
+  }
   // Start with the span the last search of this range found its gap in: in a range used evenly (99% at
   // random) the next gap is about as far, so the doubling counts up to it are not repeated on every call.
   let span = view.local.gapSpans.get(view.doc.id) ?? window;
@@ -57,6 +119,13 @@ export async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncG
       }
       if (used === 0n) {
         view.local.gapSpans.delete(view.doc.id);
+        if (keep) {
+          const kept = keepFree(view, lo, lo + window - 1n, Array.from({ length: Number(window) }, (_, i) => lo + BigInt(i)));
+          yield* takeFree(kept, lo);
+          pos = kept.hi + 1n;
+          span = window;
+          continue;
+        }
         for (let p = lo; p <= hi; p++) yield p;
         pos = hi + 1n;
         span = window;
@@ -79,6 +148,11 @@ export async function* gaps(ctx: Context, view: RangeView, from: bigint): AsyncG
     if (hi - start + 1n > window) view.local.gapSpans.set(view.doc.id, hi - start + 1n);
     else view.local.gapSpans.delete(view.doc.id);
     span = window;
+    if (keep) {
+      yield* takeFree(keepFree(view, lo, hi, freeBetween(keys, lo, hi)), lo);
+      pos = hi + 1n;
+      continue;
+    }
     const first = firstGapAt(keys, lo);
     let p = lo + BigInt(first);
     for (const key of keys.slice(first)) {

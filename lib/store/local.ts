@@ -16,6 +16,8 @@ export interface StoreLocal {
   readonly localHints: Map<string, { version: number; value: bigint; moves: number }>;
   /** lib/allocation/search.ts: per range id, the width of the span the last gap search found a gap in. */
   readonly gapSpans: Map<string, bigint>;
+  /** lib/allocation/search.ts: per range id, free addresses an allocation's key read found, for the next allocations. */
+  readonly knownFree: Map<string, { hintVersion: number; updatedAt: string; lo: bigint; hi: bigint; free: bigint[] }>;
   /** lib/space/mapping.ts: per range id, where its addresses map, valid for one structure version of its space. */
   readonly rangePlans: Map<string, { version: number; updatedAt: string; plan: unknown }>;
   /** lib/space/lock.ts: per lock name, the tail of this process's waiters. */
@@ -46,6 +48,7 @@ export function localState(store: Store): StoreLocal {
       releasers: new Map(),
       localHints: new Map(),
       gapSpans: new Map(),
+      knownFree: new Map(),
       rangePlans: new Map(),
       lockQueues: new Map(),
       importOwner: randomUUID(),

@@ -107,6 +107,26 @@ for (const factory of availableStores()) {
         expect(racing.batches()).to.equal(2);
       });
 
+      it('free addresses kept from an earlier read, taken by another writer since, cost one collision and then a fresh read', async () => {
+        const range = await addRange({ network: '10.4.1.0/24' });
+        // `counting` is this process (its own kept free addresses); `store` used directly is another process.
+        const counting = racingStore(store, async () => undefined);
+        const mine = Ipam.over(counting.store);
+        const allocateMine = async () => ((await mine.perform('address', 'allocate', { range: range.id })) as AddressRecord).address;
+        expect(await allocateMine()).to.equal('10.4.1.1');
+        for (const address of ['10.4.1.2', '10.4.1.3']) {
+          await store.collection<AddressDoc>('addresses').insertOne(await buildAddress(ipam, { address, deviceName: 'other-process' }));
+        }
+        let before = counting.batches();
+        expect(await allocateMine()).to.equal('10.4.1.4');
+        // 10.4.1.2 collided and wrote nothing; 10.4.1.3 was not tried: the collision dropped what was kept.
+        expect(counting.batches() - before).to.equal(2);
+        before = counting.batches();
+        expect(await allocateMine()).to.equal('10.4.1.5');
+        expect(counting.batches() - before).to.equal(1);
+        expect(sortedAddresses(await stored())).to.deep.equal(['10.4.1.1', '10.4.1.2', '10.4.1.3', '10.4.1.4', '10.4.1.5']);
+      });
+
       it('count > 1 gives that many distinct addresses in one call', async () => {
         const range = await addRange({ network: '10.5.0.0/24' });
         await allocate({ range: range.id });
