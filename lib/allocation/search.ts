@@ -57,9 +57,26 @@ function keepFree(view: RangeView, lo: bigint, hi: bigint, free: bigint[]): Know
   return known;
 }
 
-/** After a collision: the kept free addresses of the range are read again. */
+/**
+ * After a collision the range's free addresses are read again, and for KEEP_PAUSE_MS not kept: another process
+ * is allocating from the range too, and lists kept by both would make every other allocation collide.
+ */
 export function forgetFree(view: RangeView): void {
   view.local.knownFree.delete(view.doc.id);
+  const { keepPaused } = view.local;
+  keepPaused.delete(view.doc.id);
+  if (keepPaused.size >= KEPT_RANGES) keepPaused.delete(keepPaused.keys().next().value as string);
+  keepPaused.set(view.doc.id, Date.now() + KEEP_PAUSE_MS);
+}
+
+export const KEEP_PAUSE_MS = 30_000;
+
+function keeping(view: RangeView): boolean {
+  const until = view.local.keepPaused.get(view.doc.id);
+  if (until === undefined) return true;
+  if (until > Date.now()) return false;
+  view.local.keepPaused.delete(view.doc.id);
+  return true;
 }
 
 /** The kept free addresses from `pos` on, each handed out once (removed as it is given). */
@@ -96,8 +113,9 @@ function freeBetween(keys: string[], lo: bigint, hi: bigint): bigint[] {
  * otherwise it is narrowed by halving to the window holding its first gap. A window's stored keys are read,
  * and the addresses between them are the gaps. So a dense stretch of n addresses costs O(log n) counts, never a walk.
  */
-export async function* gaps(ctx: Context, view: RangeView, from: bigint, keep = false): AsyncGenerator<bigint> {
+export async function* gaps(ctx: Context, view: RangeView, from: bigint, keepFound = false): AsyncGenerator<bigint> {
   const addresses = ctx.store.collection<AddressDoc>('addresses');
+  const keep = keepFound && keeping(view);
   const window = keep && ctx.store.kind === 'embedded' ? KEPT_WINDOW : readWindow(ctx);
   let pos = from < view.first ? view.first : from;
   const known = keep ? knownFreeAt(view, pos) : undefined;

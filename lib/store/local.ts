@@ -18,6 +18,8 @@ export interface StoreLocal {
   readonly gapSpans: Map<string, bigint>;
   /** lib/allocation/search.ts: per range id, free addresses an allocation's key read found, for the next allocations. */
   readonly knownFree: Map<string, { hintVersion: number; updatedAt: string; lo: bigint; hi: bigint; free: bigint[] }>;
+  /** lib/allocation/search.ts: per range id, until when (ms) its free addresses are not kept, after a collision. */
+  readonly keepPaused: Map<string, number>;
   /** lib/space/mapping.ts: per range id, where its addresses map, valid for one structure version of its space. */
   readonly rangePlans: Map<string, { version: number; updatedAt: string; plan: unknown }>;
   /** lib/space/lock.ts: per lock name, the tail of this process's waiters. */
@@ -49,6 +51,7 @@ export function localState(store: Store): StoreLocal {
       localHints: new Map(),
       gapSpans: new Map(),
       knownFree: new Map(),
+      keepPaused: new Map(),
       rangePlans: new Map(),
       lockQueues: new Map(),
       importOwner: randomUUID(),

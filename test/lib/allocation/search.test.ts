@@ -11,7 +11,7 @@ import { addressKey } from '../../../lib/address';
 import type { Context } from '../../../lib/record';
 import type { RangeDoc } from '../../../lib/space';
 import { localState, type Filter, type Store } from '../../../lib/store';
-import { forgetFree, gaps, readWindow } from '../../../lib/allocation/search';
+import { KEEP_PAUSE_MS, forgetFree, gaps, readWindow } from '../../../lib/allocation/search';
 import type { RangeView } from '../../../lib/allocation/view';
 
 const SPACE = 'S';
@@ -184,6 +184,34 @@ for (const kind of ['embedded', 'mongodb'] as const) {
       expect(await take(gaps(ctx, range, FIRST + 1n, true), 1)).to.deep.equal([FIRST + 1n]);
       forgetFree(range);
       expect(await take(gaps(ctx, range, FIRST + 1n, true), 1)).to.deep.equal([FIRST + 3n]);
+    });
+
+    it('after a collision the range keeps nothing for KEEP_PAUSE_MS (another process allocates from it too), then keeps again', async () => {
+      const stored = new Set<bigint>();
+      const reads = { count: 0, values: 0 };
+      const ctx = contextOverSet(kind, stored, reads);
+      const range = view(ctx, 'paused', FIRST + 9999n);
+      const realNow = Date.now;
+      let now = realNow();
+      Date.now = () => now;
+      try {
+        const readsOf = async (pos: bigint) => {
+          const before = reads.count + reads.values;
+          const [got] = await take(gaps(ctx, range, pos, true), 1);
+          stored.add(got);
+          return reads.count + reads.values - before;
+        };
+        await readsOf(FIRST);
+        expect(await readsOf(FIRST + 1n)).to.equal(0, 'kept');
+        forgetFree(range);
+        expect(await readsOf(FIRST + 2n)).to.be.greaterThan(0);
+        expect(await readsOf(FIRST + 3n)).to.be.greaterThan(0, 'paused: read every time');
+        now += KEEP_PAUSE_MS + 1;
+        expect(await readsOf(FIRST + 4n)).to.be.greaterThan(0);
+        expect(await readsOf(FIRST + 5n)).to.equal(0, 'kept again');
+      } finally {
+        Date.now = realNow;
+      }
     });
 
     it('two searches at once never get the same kept address', async () => {
