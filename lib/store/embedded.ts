@@ -219,6 +219,8 @@ class SqliteCollection implements Collection {
    */
   private readonly queries: Map<string, string>;
   private readonly insertSql: string;
+  /** incrementById's SQL per field. */
+  private readonly increments = new Map<string, string>();
 
   /** The collection's indexes: schema.ts INDEXES, which the SQL shared between stores (QUERIES) is made for. */
   private readonly indexes: IndexSpec[];
@@ -471,9 +473,14 @@ class SqliteCollection implements Collection {
     const fields = Object.keys(increments);
     const by = increments[fields[0]];
     if (fields.length !== 1 || !isPlainField(fields[0]) || this.indexed.has(fields[0]) || !Number.isSafeInteger(by) || by === 0) return false;
-    const path = literalPath(fields[0]);
-    const sum = `json_extract(doc, ${path}) + CAST(@by AS INTEGER)`;
-    const sql = `UPDATE ${this.table} SET doc = json_set(doc, ${path}, ${sum}) WHERE id = @id AND json_type(doc, ${path}) = 'integer' AND abs(${sum}) <= ${Number.MAX_SAFE_INTEGER}`;
+    let sql = this.increments.get(fields[0]);
+    if (sql === undefined) {
+      const path = literalPath(fields[0]);
+      const sum = `json_extract(doc, ${path}) + CAST(@by AS INTEGER)`;
+      sql = `UPDATE ${this.table} SET doc = json_set(doc, ${path}, ${sum}) WHERE id = @id AND json_type(doc, ${path}) = 'integer' AND abs(${sum}) <= ${Number.MAX_SAFE_INTEGER}`;
+      // The same string each time: the statement cache does not hash a new one per call.
+      if (this.increments.size < QUERIES_KEPT) this.increments.set(fields[0], sql);
+    }
     return this.store.statement(sql).run({ id: filter.id, by }).changes > 0;
   }
 
