@@ -9,7 +9,7 @@ import type { Context } from '../record';
 import { buildAddress, insertAddressCounted, insertWritesCounted, addressesByRequest, rangePlan, type AddressDoc, type RangeDoc, type RangePlan } from '../space';
 import { endExpiredHolds, isExpiredHold, storeNowIso } from './holds';
 import { advanceHint, markFull, startOf } from './hint';
-import { availableOf, batchSize, forgetFree, gaps, rangeFull } from './search';
+import { availableOf, batchSize, dropFree, forgetFree, gaps, rangeFull } from './search';
 import { keyAt, viewOf, type RangeView } from './view';
 import { merged } from '../own';
 
@@ -42,6 +42,8 @@ export async function pickCandidates(
       const key = keyAt(view, value);
       const settled = view.local.claiming.get(key);
       if (settled) {
+        // Another allocator holds it; should that one fail, it is free again, so a kept list would miss it.
+        if (keep) dropFree(view);
         picked.blocked.push({ value, settled });
         continue;
       }
@@ -53,6 +55,7 @@ export async function pickCandidates(
       if (picked.candidates.length >= want) break;
     }
   } catch (err) {
+    if (keep) dropFree(view);
     releaseClaims(view, picked.candidates);
     throw err;
   }
@@ -116,18 +119,26 @@ export async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<s
   let firstGap: bigint | undefined;
   let firstPass = true;
   let fromStart = false;
+  let written = false;
   const unclaimed = () => slots.filter((s) => !s.doc && !pending.some((p) => p.slot === s));
+  // Candidates let go unwritten are free again but off the kept list (search.ts), which then goes.
+  const letGo = (values: bigint[]) => {
+    if (values.length > 0) dropFree(view);
+    releaseClaims(view, values);
+  };
   try {
     for (;;) {
       for (let open = unclaimed(); open.length > 0; open = unclaimed()) {
-        const picked = await pickCandidates(ctx, view, cursor, batchSize(open.length, probing), skip, !probing);
+        // The look from the range's start before calling it full always reads the store.
+        const keep = !probing && !fromStart;
+        const picked = await pickCandidates(ctx, view, cursor, batchSize(open.length, probing), skip, keep);
         if (firstPass) firstGap = picked.firstGap;
         firstPass = false;
         if (picked.candidates.length === 0) {
           if (picked.blocked.length > 0) {
             // Only addresses other allocators of this process are claiming are left: let ours go (so two
             // waiting allocators cannot hold each other up), wait for theirs, then look again from there.
-            releaseClaims(view, pending.map((p) => p.value));
+            letGo(pending.map((p) => p.value));
             pending = [];
             await Promise.all(picked.blocked.map((b) => b.settled));
             cursor = picked.blocked.reduce((min, b) => (b.value < min ? b.value : min), picked.blocked[0].value);
@@ -155,21 +166,25 @@ export async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<s
             unused.push(value);
           }
         }
-        releaseClaims(view, unused);
+        letGo(unused);
         cursor = picked.candidates[picked.candidates.length - 1] + 1n;
       }
       const outcome = await writeAll(ctx, view, fields, pending);
-      if (outcome === 'written') break;
+      if (outcome === 'written') {
+        written = true;
+        break;
+      }
       // Not written: a taken address is skipped, a replayed slot keeps the winner's record; the rest stays pending.
       const taken = outcome === 'replayed' ? [] : outcome;
       if (taken.length > 0) forgetFree(view);
       const gone = pending.filter((p) => p.slot.doc || taken.includes(p.value));
       for (const value of taken) skip.add(value);
-      releaseClaims(view, gone.map((p) => p.value));
+      letGo(gone.map((p) => p.value));
       pending = pending.filter((p) => !gone.includes(p));
     }
   } finally {
-    releaseClaims(view, pending.map((p) => p.value));
+    if (written) releaseClaims(view, pending.map((p) => p.value));
+    else letGo(pending.map((p) => p.value));
   }
   const mine = pending.map((p) => p.slot.doc as AddressDoc);
   if (firstGap !== undefined) await advanceHint(ctx, view, firstGap, mine);

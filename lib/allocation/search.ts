@@ -62,7 +62,7 @@ function keepFree(view: RangeView, lo: bigint, hi: bigint, free: bigint[]): Know
  * is allocating from the range too, and lists kept by both would make every other allocation collide.
  */
 export function forgetFree(view: RangeView): void {
-  view.local.knownFree.delete(view.doc.id);
+  dropFree(view);
   const { keepPaused } = view.local;
   keepPaused.delete(view.doc.id);
   if (keepPaused.size >= KEPT_RANGES) keepPaused.delete(keepPaused.keys().next().value as string);
@@ -70,6 +70,14 @@ export function forgetFree(view: RangeView): void {
 }
 
 export const KEEP_PAUSE_MS = 30_000;
+
+/**
+ * The range's kept free addresses are read again: a kept address was handed out and then let go unwritten (its
+ * allocation failed, was replayed or gave way to another allocator), and is no longer on the list.
+ */
+export function dropFree(view: RangeView): void {
+  view.local.knownFree.delete(view.doc.id);
+}
 
 function keeping(view: RangeView): boolean {
   const until = view.local.keepPaused.get(view.doc.id);

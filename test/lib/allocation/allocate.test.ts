@@ -127,6 +127,32 @@ for (const factory of availableStores()) {
         expect(sortedAddresses(await stored())).to.deep.equal(['10.4.1.1', '10.4.1.2', '10.4.1.3', '10.4.1.4', '10.4.1.5']);
       });
 
+      it('after a count the range cannot fill (RANGE_FULL), the free addresses it had picked are still found', async () => {
+        const range = await addRange({ network: '10.4.2.0/29' });
+        await allocateMany({ range: range.id, count: 4 });
+        expect((await failure(allocateMany({ range: range.id, count: 3 }))).code).to.equal('RANGE_FULL');
+        expect((await allocate({ range: range.id })).address).to.equal('10.4.2.5');
+        expect((await allocate({ range: range.id })).address).to.equal('10.4.2.6');
+        expect((await failure(allocate({ range: range.id }))).code).to.equal('RANGE_FULL');
+      });
+
+      it('an address freed behind the hint by another tool (no hint write) is found by the look from the range start', async () => {
+        const range = await addRange({ network: '10.4.4.0/29' });
+        await allocateMany({ range: range.id, count: 3 });
+        await store.collection<AddressDoc>('addresses').deleteOne({ address: '10.4.4.2' });
+        expect((await allocateMany({ range: range.id, count: 3 })).map((r) => r.address)).to.deep.equal(['10.4.4.4', '10.4.4.5', '10.4.4.6']);
+        expect((await allocate({ range: range.id })).address).to.equal('10.4.4.2');
+      });
+
+      it('an allocation that lost to a concurrent one with the same requestId leaves its free address to the next', async () => {
+        const range = await addRange({ network: '10.4.3.0/24' });
+        const [first, second] = await Promise.all([allocate({ range: range.id, requestId: 'twice' }), allocate({ range: range.id, requestId: 'twice' })]);
+        expect(first.address).to.equal('10.4.3.1');
+        expect(second.address).to.equal('10.4.3.1');
+        expect((await allocate({ range: range.id })).address).to.equal('10.4.3.2');
+        expect((await allocate({ range: range.id })).address).to.equal('10.4.3.3');
+      });
+
       it('count > 1 gives that many distinct addresses in one call', async () => {
         const range = await addRange({ network: '10.5.0.0/24' });
         await allocate({ range: range.id });
