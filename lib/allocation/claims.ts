@@ -8,9 +8,9 @@ import { isIpamError } from '../errors';
 import type { Context } from '../record';
 import { buildAddress, insertAddressCounted, insertWritesCounted, addressesByRequest, rangePlan, type AddressDoc, type RangeDoc, type RangePlan } from '../space';
 import { endExpiredHolds, isExpiredHold, storeNowIso } from './holds';
-import { advanceHint, markFull, startOf } from './hint';
-import { availableOf, batchSize, dropFree, forgetFree, gaps, rangeFull } from './search';
-import { keyAt, viewOf, type RangeView } from './view';
+import { advanceHint, lowerLocalHint, markFull, startOf } from './hint';
+import { availableOf, batchSize, dropFree, forgetFree, gaps, rangeFull, unlistFree } from './search';
+import { claimedIn, keyAt, viewOf, type RangeView } from './view';
 import { merged } from '../own';
 
 export interface Picked {
@@ -42,27 +42,40 @@ export async function pickCandidates(
       const key = keyAt(view, value);
       const settled = view.local.claiming.get(key);
       if (settled) {
-        // Another allocator holds it; should that one fail, it is free again, so a kept list would miss it.
-        if (keep) dropFree(view);
+        // Another caller holds it: it writes it, or lets it go and so drops the kept list (releaseClaims).
         picked.blocked.push({ value, settled });
         continue;
       }
       // Checked and set with no await in between: the claim is atomic within this process.
       let release!: () => void;
       view.local.claiming.set(key, new Promise<void>((resolve) => (release = resolve)));
+      unlistFree(view, value);
       view.local.releasers.set(key, release);
       picked.candidates.push(value);
       if (picked.candidates.length >= want) break;
     }
   } catch (err) {
-    if (keep) dropFree(view);
     releaseClaims(view, picked.candidates);
     throw err;
+  }
+  if (keep) {
+    // A kept list no longer holds the addresses other allocators took off it (each claimed as soon as it was
+    // given, so before this one was) and are writing: the first gap is also the lowest of those, as a read of
+    // the store would meet it (claimed, so blocked) first.
+    for (const value of claimedIn(view)) if (value >= from && (picked.firstGap === undefined || value < picked.firstGap)) picked.firstGap = value;
   }
   return picked;
 }
 
-export function releaseClaims(view: RangeView, values: bigint[]): void {
+/**
+ * Ends this caller's claims. Addresses let go unwritten are free again, but a kept list (search.ts) skipped
+ * them while they were claimed: it is dropped, and the next allocation reads the store.
+ */
+export function releaseClaims(view: RangeView, values: bigint[], written = false): void {
+  if (!written && values.length > 0) {
+    dropFree(view);
+    lowerLocalHint(view, values.reduce((min, value) => (value < min ? value : min)));
+  }
   for (const value of values) {
     const key = keyAt(view, value);
     view.local.releasers.get(key)?.();
@@ -121,11 +134,6 @@ export async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<s
   let fromStart = false;
   let written = false;
   const unclaimed = () => slots.filter((s) => !s.doc && !pending.some((p) => p.slot === s));
-  // Candidates let go unwritten are free again but off the kept list (search.ts), which then goes.
-  const letGo = (values: bigint[]) => {
-    if (values.length > 0) dropFree(view);
-    releaseClaims(view, values);
-  };
   try {
     for (;;) {
       for (let open = unclaimed(); open.length > 0; open = unclaimed()) {
@@ -138,7 +146,7 @@ export async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<s
           if (picked.blocked.length > 0) {
             // Only addresses other allocators of this process are claiming are left: let ours go (so two
             // waiting allocators cannot hold each other up), wait for theirs, then look again from there.
-            letGo(pending.map((p) => p.value));
+            releaseClaims(view, pending.map((p) => p.value));
             pending = [];
             await Promise.all(picked.blocked.map((b) => b.settled));
             cursor = picked.blocked.reduce((min, b) => (b.value < min ? b.value : min), picked.blocked[0].value);
@@ -166,7 +174,7 @@ export async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<s
             unused.push(value);
           }
         }
-        letGo(unused);
+        releaseClaims(view, unused);
         cursor = picked.candidates[picked.candidates.length - 1] + 1n;
       }
       const outcome = await writeAll(ctx, view, fields, pending);
@@ -176,18 +184,30 @@ export async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<s
       }
       // Not written: a taken address is skipped, a replayed slot keeps the winner's record; the rest stays pending.
       const taken = outcome === 'replayed' ? [] : outcome;
-      if (taken.length > 0) forgetFree(view);
+      // Taken by this process's own allocations (a list read while they were being written): read again. By anyone
+      // else: read again and stop keeping for a while.
+      if (taken.length > 0) (taken.every((value) => view.local.recentWrites.keys.includes(keyAt(view, value))) ? dropFree : forgetFree)(view);
       const gone = pending.filter((p) => p.slot.doc || taken.includes(p.value));
       for (const value of taken) skip.add(value);
-      letGo(gone.map((p) => p.value));
+      // Taken ones are not free; a replayed slot's address is, and goes back to the search.
+      releaseClaims(view, gone.map((p) => p.value));
       pending = pending.filter((p) => !gone.includes(p));
     }
   } finally {
-    if (written) releaseClaims(view, pending.map((p) => p.value));
-    else letGo(pending.map((p) => p.value));
+    releaseClaims(view, pending.map((p) => p.value), written);
   }
   const mine = pending.map((p) => p.slot.doc as AddressDoc);
-  if (firstGap !== undefined) await advanceHint(ctx, view, firstGap, mine);
+  if (firstGap !== undefined) await advanceHint(ctx, view, belowClaims(view, firstGap), mine);
+}
+
+/**
+ * `value`, or a lower address another caller of this process is claiming: a kept list no longer holds the
+ * addresses being written, and should one be let go, the hint must not have moved past it.
+ */
+function belowClaims(view: RangeView, value: bigint): bigint {
+  let lowest = value;
+  for (const claimed of claimedIn(view)) if (claimed < lowest) lowest = claimed;
+  return lowest;
 }
 
 /**
@@ -222,6 +242,7 @@ export async function writeAll(
     return pending.filter((_, i) => taken.has(keys[i])).map((p) => p.value);
   }
   pending.forEach(({ slot }, i) => (slot.doc = docs[i]));
+  wrote(view, docs);
   return 'written';
 }
 
@@ -241,6 +262,16 @@ export async function addressAt(
   return doc;
 }
 
+/** Addresses of this process's allocations remembered as its own (search.ts keeps them off a kept list). */
+export const RECENT_WRITES = 256;
+
+function wrote(view: RangeView, docs: AddressDoc[]): void {
+  const { keys } = view.local.recentWrites;
+  for (const doc of docs) keys.push(doc.key);
+  view.local.recentWrites.total += docs.length;
+  if (keys.length > RECENT_WRITES) keys.splice(0, keys.length - RECENT_WRITES);
+}
+
 /**
  * Inserts the slot's record at `value`. A taken address (another writer won the unique key) leaves the
  * slot open; a taken requestKey (a concurrent call with the same requestId won) fills it with the winner.
@@ -256,6 +287,7 @@ export async function claim(
   try {
     await insertAddressCounted(ctx, doc);
     slot.doc = doc;
+    wrote(view, [doc]);
     return 'claimed';
   } catch (err) {
     if (isIpamError(err, 'DUPLICATE') && err.field !== 'key') {

@@ -32,6 +32,15 @@ export async function advanceHint(ctx: Context, view: RangeView, firstGap: bigin
   await moveHint(ctx, view, hint);
 }
 
+/**
+ * An address let go unwritten by an allocation of this process is free: this process's hint goes back to it if it
+ * had moved past (another allocation took a higher address meanwhile).
+ */
+export function lowerLocalHint(view: RangeView, value: bigint): void {
+  const local = view.local.localHints.get(view.doc.id);
+  if (local && local.value > value) local.value = value;
+}
+
 /** Nothing free from the hint on: park the hint past the end until a release lowers it. */
 export async function markFull(ctx: Context, view: RangeView): Promise<void> {
   if (endsFamily(view)) return;

@@ -7,7 +7,7 @@ import { IpamError } from '../errors';
 import type { Context } from '../record';
 import type { AddressDoc, RangeDoc } from '../space';
 import type { Collection, Filter } from '../store';
-import { addressOf, describeRange, keyAt, type RangeView } from './view';
+import { addressOf, claimedIn, describeRange, keyAt, type RangeView } from './view';
 import type { StoreLocal } from '../store';
 
 /** With ping/PTR on, candidates probed in parallel per round: at least this many... */
@@ -38,23 +38,66 @@ const KEPT_RANGES = 256;
 type KnownFree = StoreLocal['knownFree'] extends Map<string, infer K> ? K : never;
 
 /**
- * The free addresses kept for the range at `pos`: valid while the range's `hintVersion` (every release and hold
- * end bumps it) and `updatedAt` (every change of its bounds or exclusions) are the ones they were read under.
- * An address taken since by another writer is met as a collision, which forgets them (`forgetFree`).
+ * The free addresses kept for the range: valid while the range's `hintVersion` (every release and hold end
+ * bumps it) and `updatedAt` (every change of its bounds or exclusions) are the ones they were read under. An
+ * address taken since by another writer is met as a collision, which forgets them (`forgetFree`).
  */
-function knownFreeAt(view: RangeView, pos: bigint): KnownFree | undefined {
+function keptFree(view: RangeView): KnownFree | undefined {
   const known = view.local.knownFree.get(view.doc.id);
-  if (!known || known.hintVersion !== view.doc.hintVersion || known.updatedAt !== view.doc.updatedAt) return undefined;
-  return known.lo <= pos && pos <= known.hi ? known : undefined;
+  return known && known.hintVersion === view.doc.hintVersion && known.updatedAt === view.doc.updatedAt ? known : undefined;
 }
 
-function keepFree(view: RangeView, lo: bigint, hi: bigint, free: bigint[]): KnownFree {
+/** What keepFree needs from just before the store was read: the claims then, and how many addresses had been written. */
+interface AtRead {
+  claimed: bigint[];
+  written: number;
+}
+
+function atRead(view: RangeView): AtRead {
+  return { claimed: claimedIn(view), written: view.local.recentWrites.total };
+}
+
+/**
+ * Keeps the free addresses of [lo, hi] found by a read, but for those other callers of this process claimed
+ * (each writes its address, or lets it go unwritten, which drops the list: claims.ts releaseClaims) or wrote
+ * since the read, which it could not see.
+ */
+function keepFree(view: RangeView, lo: bigint, hi: bigint, found: bigint[], read: AtRead): KnownFree {
   const { knownFree } = view.local;
   knownFree.delete(view.doc.id);
   if (knownFree.size >= KEPT_RANGES) knownFree.delete(knownFree.keys().next().value as string);
+  // Claimed when the store was read or now, or written by this process since the read (its claim has ended).
+  const [loKey, hiKey] = [keyAt(view, lo), keyAt(view, hi)];
+  const within = (key: string) => key >= loKey && key <= hiKey;
+  const { keys, total } = view.local.recentWrites;
+  const writtenSince = keys.slice(Math.max(0, keys.length - (total - read.written)));
+  const own = [...view.local.claiming.keys(), ...writtenSince].filter(within).map(keyValue);
+  const claimed = new Set([...read.claimed, ...own]);
+  const free = claimed.size === 0 ? found : found.filter((value) => !claimed.has(value));
   const known = { hintVersion: view.doc.hintVersion, updatedAt: view.doc.updatedAt, lo, hi, free };
   knownFree.set(view.doc.id, known);
   return known;
+}
+
+/** The most addresses below a kept list that ownBetween checks one by one. */
+const OWN_SPAN = 64n;
+
+/**
+ * Whether every address of [from, to) is being written by an allocation of this process or was written by one:
+ * a search starting there (concurrent allocations keep the hint at the lowest one in flight) may start at `to`.
+ */
+function ownBetween(view: RangeView, from: bigint, to: bigint): boolean {
+  if (to - from > OWN_SPAN) return false;
+  const own = new Set([...view.local.claiming.keys(), ...view.local.recentWrites.keys]);
+  for (let value = from; value < to; value++) if (!own.has(keyAt(view, value))) return false;
+  return true;
+}
+
+/** An address a caller of this process claims (it may have found it by reading the store) leaves the kept list. */
+export function unlistFree(view: RangeView, value: bigint): void {
+  const free = view.local.knownFree.get(view.doc.id)?.free;
+  const at = free ? free.indexOf(value) : -1;
+  if (at >= 0) free!.splice(at, 1);
 }
 
 /**
@@ -87,9 +130,20 @@ function keeping(view: RangeView): boolean {
   return true;
 }
 
-/** The kept free addresses from `pos` on, each handed out once (removed as it is given). */
-function* takeFree(known: KnownFree, pos: bigint): Generator<bigint> {
-  for (let next = known.free.shift(); next !== undefined; next = known.free.shift()) if (next >= pos) yield next;
+/**
+ * The kept free addresses from `pos` on, each handed out once (removed as it is given), while they are the
+ * range's current list; gives where the search goes on: past the window once the list is used up, or just past
+ * the last address handed out if the list was dropped or replaced meanwhile (another list may hold the rest).
+ */
+function* takeFree(view: RangeView, known: KnownFree, pos: bigint): Generator<bigint, bigint> {
+  while (view.local.knownFree.get(view.doc.id) === known) {
+    const next = known.free.shift();
+    if (next === undefined) return known.hi + 1n;
+    if (next < pos) continue;
+    pos = next + 1n;
+    yield next;
+  }
+  return pos;
 }
 
 /**
@@ -123,14 +177,18 @@ function freeBetween(keys: string[], lo: bigint, hi: bigint): bigint[] {
  */
 export async function* gaps(ctx: Context, view: RangeView, from: bigint, keepFound = false): AsyncGenerator<bigint> {
   const addresses = ctx.store.collection<AddressDoc>('addresses');
-  const keep = keepFound && keeping(view);
-  const window = keep && ctx.store.kind === 'embedded' ? KEPT_WINDOW : readWindow(ctx);
+  let keep = keepFound && keeping(view);
   let pos = from < view.first ? view.first : from;
-  const known = keep ? knownFreeAt(view, pos) : undefined;
-  if (known) {
-    yield* takeFree(known, pos);
-    pos = known.hi + 1n;
+  const known = keep ? keptFree(view) : undefined;
+  if (known && pos < known.lo && ownBetween(view, pos, known.lo)) pos = known.lo;
+  if (known && known.lo <= pos && pos <= known.hi && !(known.free[0] < pos)) {
+    pos = yield* takeFree(view, known, pos);
+  } else if (known && known.free.length > 0) {
+    // Kept addresses this search would pass by or start below: other allocators take them; it reads the store
+    // and leaves the list as it is.
+    keep = false;
   }
+  const window = keep && ctx.store.kind === 'embedded' ? KEPT_WINDOW : readWindow(ctx);
   // Start with the span the last search of this range found its gap in: in a range used evenly (99% at
   // random) the next gap is about as far, so the doubling counts up to it are not repeated on every call.
   let span = view.local.gapSpans.get(view.doc.id) ?? window;
@@ -146,6 +204,7 @@ export async function* gaps(ctx: Context, view: RangeView, from: bigint, keepFou
     let lo = pos;
     let hi = pos + span - 1n < limit ? pos + span - 1n : limit;
     if (hi - lo + 1n > window) {
+      const read = keep ? atRead(view) : undefined;
       const used = await stored(addresses, view, lo, hi);
       if (used === hi - lo + 1n) {
         pos = hi + 1n;
@@ -155,9 +214,8 @@ export async function* gaps(ctx: Context, view: RangeView, from: bigint, keepFou
       if (used === 0n) {
         view.local.gapSpans.delete(view.doc.id);
         if (keep) {
-          const kept = keepFree(view, lo, lo + window - 1n, Array.from({ length: Number(window) }, (_, i) => lo + BigInt(i)));
-          yield* takeFree(kept, lo);
-          pos = kept.hi + 1n;
+          const kept = keepFree(view, lo, lo + window - 1n, Array.from({ length: Number(window) }, (_, i) => lo + BigInt(i)), read!);
+          pos = yield* takeFree(view, kept, lo);
           span = window;
           continue;
         }
@@ -173,6 +231,7 @@ export async function* gaps(ctx: Context, view: RangeView, from: bigint, keepFou
       }
     }
     // At most a window of keys lies between lo and hi: one limit for every window keeps one SQL text.
+    const read = keep ? atRead(view) : undefined;
     const keys = (await addresses.values('key', between(view, lo, hi), { limit: Number(window) })) as string[];
     if (BigInt(keys.length) === hi - lo + 1n) {
       pos = hi + 1n;
@@ -184,8 +243,7 @@ export async function* gaps(ctx: Context, view: RangeView, from: bigint, keepFou
     else view.local.gapSpans.delete(view.doc.id);
     span = window;
     if (keep) {
-      yield* takeFree(keepFree(view, lo, hi, freeBetween(keys, lo, hi)), lo);
-      pos = hi + 1n;
+      pos = yield* takeFree(view, keepFree(view, lo, hi, freeBetween(keys, lo, hi), read!), lo);
       continue;
     }
     const first = firstGapAt(keys, lo);

@@ -54,6 +54,22 @@ export function keyAt(view: RangeView, value: bigint): string {
   return addressKey(view.doc.addressSpace, view.family, value);
 }
 
+/** The addresses of the range that callers of this process are claiming now (lib/allocation/claims.ts), in no order. */
+export function claimedIn(view: RangeView): bigint[] {
+  return inRange(view, view.local.claiming.keys());
+}
+
+function inRange(view: RangeView, keys: Iterable<string>): bigint[] {
+  const prefix = `${view.doc.addressSpace}|${view.family}|`;
+  const values: bigint[] = [];
+  for (const key of keys) {
+    if (!key.startsWith(prefix)) continue;
+    const value = keyValue(key);
+    if (value >= view.first && value <= view.last) values.push(value);
+  }
+  return values;
+}
+
 export function describeRange(doc: RangeDoc): string {
   return `range ${doc.network} (${doc.startAddress}-${doc.endAddress})`;
 }

@@ -20,6 +20,8 @@ export interface StoreLocal {
   readonly knownFree: Map<string, { hintVersion: number; updatedAt: string; lo: bigint; hi: bigint; free: bigint[] }>;
   /** lib/allocation/search.ts: per range id, until when (ms) its free addresses are not kept, after a collision. */
   readonly keepPaused: Map<string, number>;
+  /** lib/allocation/claims.ts: keys of the addresses this process's allocations wrote last (RECENT_WRITES), and how many it wrote in all. */
+  readonly recentWrites: { keys: string[]; total: number };
   /** lib/space/mapping.ts: per range id, where its addresses map, valid for one structure version of its space. */
   readonly rangePlans: Map<string, { version: number; updatedAt: string; plan: unknown }>;
   /** lib/space/lock.ts: per lock name, the tail of this process's waiters. */
@@ -52,6 +54,7 @@ export function localState(store: Store): StoreLocal {
       gapSpans: new Map(),
       knownFree: new Map(),
       keepPaused: new Map(),
+      recentWrites: { keys: [], total: 0 },
       rangePlans: new Map(),
       lockQueues: new Map(),
       importOwner: randomUUID(),

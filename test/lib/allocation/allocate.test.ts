@@ -153,6 +153,39 @@ for (const factory of availableStores()) {
         expect((await allocate({ range: range.id })).address).to.equal('10.4.3.3');
       });
 
+      it('an address one of three concurrent allocations let go unwritten is the next one handed out', async () => {
+        const range = await addRange({ network: '10.4.5.0/24' });
+        expect((await allocate({ range: range.id })).address).to.equal('10.4.5.1');
+        // The second 'r' loses to the first and lets its address go; 's' is written meanwhile.
+        const results = await Promise.all([
+          allocate({ range: range.id, requestId: 'r' }),
+          allocate({ range: range.id, requestId: 'r' }),
+          allocate({ range: range.id, requestId: 's' }),
+        ]);
+        const handed = new Set(results.map((r) => r.address));
+        expect(handed.size).to.equal(2);
+        const free = ['10.4.5.2', '10.4.5.3', '10.4.5.4'].filter((address) => !handed.has(address));
+        expect((await allocate({ range: range.id })).address).to.equal(free[0]);
+        expect((await failure(allocate({ range: range.id, address: free[0] }))).code).to.equal('DUPLICATE');
+      });
+
+      it('after bursts of concurrent allocations, some losing same-requestId races, the next one is the lowest free address', async () => {
+        const range = await addRange({ network: '10.4.7.0/24' });
+        for (let burst = 0; burst < 6; burst++) {
+          const results = await Promise.all(
+            Array.from({ length: 24 }, (_, i) => allocate({ range: range.id, ...(i % 3 === 0 ? { requestId: `b${burst}-${i % 9}` } : {}) })),
+          );
+          // Sixteen without a requestId, and eight sharing three: 19 distinct addresses, each written once.
+          expect(new Set(results.map((r) => r.address)).size).to.equal(19);
+          const written = sortedAddresses(await stored());
+          expect(written).to.have.length(burst * 20 + 19);
+          const taken = new Set(written);
+          let lowest = 1;
+          while (taken.has(`10.4.7.${lowest}`)) lowest++;
+          expect((await allocate({ range: range.id })).address).to.equal(`10.4.7.${lowest}`);
+        }
+      });
+
       it('count > 1 gives that many distinct addresses in one call', async () => {
         const range = await addRange({ network: '10.5.0.0/24' });
         await allocate({ range: range.id });
