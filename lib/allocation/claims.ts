@@ -5,6 +5,7 @@
  */
 import { formatAddress, activeProbes } from '../address';
 import { isIpamError } from '../errors';
+import { noteWritten } from '../store';
 import type { Context } from '../record';
 import { buildAddress, insertAddressCounted, insertWritesCounted, addressesByRequest, rangePlan, type AddressDoc, type RangeDoc, type RangePlan } from '../space';
 import { endExpiredHolds, isExpiredHold, storeNowIso } from './holds';
@@ -242,7 +243,7 @@ export async function writeAll(
     return pending.filter((_, i) => taken.has(keys[i])).map((p) => p.value);
   }
   pending.forEach(({ slot }, i) => (slot.doc = docs[i]));
-  wrote(view, docs);
+  noteWritten(ctx.store, docs.map((doc) => doc.key));
   return 'written';
 }
 
@@ -262,16 +263,6 @@ export async function addressAt(
   return doc;
 }
 
-/** Addresses of this process's allocations remembered as its own (search.ts keeps them off a kept list). */
-export const RECENT_WRITES = 256;
-
-function wrote(view: RangeView, docs: AddressDoc[]): void {
-  const { keys } = view.local.recentWrites;
-  for (const doc of docs) keys.push(doc.key);
-  view.local.recentWrites.total += docs.length;
-  if (keys.length > RECENT_WRITES) keys.splice(0, keys.length - RECENT_WRITES);
-}
-
 /**
  * Inserts the slot's record at `value`. A taken address (another writer won the unique key) leaves the
  * slot open; a taken requestKey (a concurrent call with the same requestId won) fills it with the winner.
@@ -287,14 +278,18 @@ export async function claim(
   try {
     await insertAddressCounted(ctx, doc);
     slot.doc = doc;
-    wrote(view, [doc]);
+    // Written (or, below, taken): off the kept list (search.ts), so no allocation collides on it.
+    unlistFree(view, value);
     return 'claimed';
   } catch (err) {
     if (isIpamError(err, 'DUPLICATE') && err.field !== 'key') {
       await fillFromStore(ctx, [slot]);
       return slot.doc ? 'replayed' : 'taken';
     }
-    if (isIpamError(err, 'DUPLICATE')) return 'taken';
+    if (isIpamError(err, 'DUPLICATE')) {
+      unlistFree(view, value);
+      return 'taken';
+    }
     throw err;
   }
 }

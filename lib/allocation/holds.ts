@@ -9,7 +9,7 @@
  * Times are the store's clock (`store.now()`), so instances sharing MongoDB agree on when a hold ends.
  */
 import { parseAddress, checkAddressSpace, requestKey } from '../address';
-import { getAddressDoc, addressesFreed, CHUNK, deleteAddressesCounted, updateAddressCounted, yieldToEventLoop, addressesByRequest, type AddressDoc } from '../space';
+import { getAddressDoc, freedHintWrites, CHUNK, deleteAddressesCounted, updateAddressCounted, yieldToEventLoop, addressesByRequest, type AddressDoc } from '../space';
 import { ADDRESS_STATES, canonicalOf, changesOfEntry, nowIso, toRecord, type HistoryDoc, type AddressRecord, type Context } from '../record';
 import { IpamError, invalid, isIpamError, show } from '../errors';
 import type { Filter } from '../store';
@@ -58,12 +58,11 @@ export async function storeNowIso(ctx: Context): Promise<string> {
  */
 export async function endExpiredHolds(ctx: Context, docs: AddressDoc[]): Promise<AddressDoc[]> {
   if (docs.length === 0) return [];
-  // Hints go down first, as for any delete (lib/space/addresses.ts deleteAddressDocs).
-  await addressesFreed(ctx, docs);
   const ended: AddressDoc[] = [];
   for (const doc of docs) {
     try {
-      await deleteAddressesCounted(ctx, [doc], undefined, 'hold-expired');
+      // The hint goes down in the delete's batch, as for any delete (lib/space/addresses.ts deleteAddressDocs).
+      await deleteAddressesCounted(ctx, [doc], undefined, 'hold-expired', (chunk) => freedHintWrites(ctx, chunk));
       ended.push(doc);
     } catch (err) {
       if (!isIpamError(err, 'DUPLICATE')) throw err;

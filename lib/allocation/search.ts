@@ -7,7 +7,7 @@ import { IpamError } from '../errors';
 import type { Context } from '../record';
 import type { AddressDoc, RangeDoc } from '../space';
 import type { Collection, Filter } from '../store';
-import { addressOf, claimedIn, describeRange, keyAt, type RangeView } from './view';
+import { addressOf, describeRange, keyAt, type RangeView } from './view';
 import type { StoreLocal } from '../store';
 
 /** With ping/PTR on, candidates probed in parallel per round: at least this many... */
@@ -47,36 +47,34 @@ function keptFree(view: RangeView): KnownFree | undefined {
   return known && known.hintVersion === view.doc.hintVersion && known.updatedAt === view.doc.updatedAt ? known : undefined;
 }
 
-/** What keepFree needs from just before the store was read: the claims then, and how many addresses had been written. */
-interface AtRead {
-  claimed: bigint[];
-  written: number;
-}
-
-function atRead(view: RangeView): AtRead {
-  return { claimed: claimedIn(view), written: view.local.recentWrites.total };
-}
-
 /**
- * Keeps the free addresses of [lo, hi] found by a read, but for those other callers of this process claimed
- * (each writes its address, or lets it go unwritten, which drops the list: claims.ts releaseClaims) or wrote
- * since the read, which it could not see.
+ * Keeps the free addresses of [lo, hi] a read found (`writtenAtRead`: this process's write count just before it),
+ * but for those other callers of this process are claiming (each writes its address, or lets it go unwritten,
+ * which drops the list: claims.ts releaseClaims) or wrote since the read, which it could not see. Undefined
+ * when more were written since than are remembered: then nothing is kept.
  */
-function keepFree(view: RangeView, lo: bigint, hi: bigint, found: bigint[], read: AtRead): KnownFree {
+function keepFree(view: RangeView, lo: bigint, hi: bigint, found: bigint[], writtenAtRead: number): KnownFree | undefined {
   const { knownFree } = view.local;
   knownFree.delete(view.doc.id);
+  const { keys, total } = view.local.recentWrites;
+  if (total - writtenAtRead > keys.length) return undefined;
   if (knownFree.size >= KEPT_RANGES) knownFree.delete(knownFree.keys().next().value as string);
-  // Claimed when the store was read or now, or written by this process since the read (its claim has ended).
   const [loKey, hiKey] = [keyAt(view, lo), keyAt(view, hi)];
   const within = (key: string) => key >= loKey && key <= hiKey;
-  const { keys, total } = view.local.recentWrites;
-  const writtenSince = keys.slice(Math.max(0, keys.length - (total - read.written)));
-  const own = [...view.local.claiming.keys(), ...writtenSince].filter(within).map(keyValue);
-  const claimed = new Set([...read.claimed, ...own]);
-  const free = claimed.size === 0 ? found : found.filter((value) => !claimed.has(value));
+  const writtenSince = keys.slice(keys.length - (total - writtenAtRead));
+  const own = new Set([...view.local.claiming.keys(), ...writtenSince].filter(within).map(keyValue));
+  const free = own.size === 0 ? found : found.filter((value) => !own.has(value));
   const known = { hintVersion: view.doc.hintVersion, updatedAt: view.doc.updatedAt, lo, hi, free };
   knownFree.set(view.doc.id, known);
   return known;
+}
+
+/** The free addresses a read found, kept (keepFree) and handed out from the list, or, when they cannot be kept, as they are. */
+function* handOut(view: RangeView, lo: bigint, hi: bigint, found: bigint[], writtenAtRead: number): Generator<bigint, bigint> {
+  const known = keepFree(view, lo, hi, found, writtenAtRead);
+  if (known) return yield* takeFree(view, known, lo);
+  yield* found;
+  return hi + 1n;
 }
 
 /** The most addresses below a kept list that ownBetween checks one by one. */
@@ -136,10 +134,10 @@ function keeping(view: RangeView): boolean {
  * the last address handed out if the list was dropped or replaced meanwhile (another list may hold the rest).
  */
 function* takeFree(view: RangeView, known: KnownFree, pos: bigint): Generator<bigint, bigint> {
+  // Every entry is at or above `pos`: a search takes from a list only then (gaps), and entries only leave it.
   while (view.local.knownFree.get(view.doc.id) === known) {
     const next = known.free.shift();
     if (next === undefined) return known.hi + 1n;
-    if (next < pos) continue;
     pos = next + 1n;
     yield next;
   }
@@ -204,7 +202,7 @@ export async function* gaps(ctx: Context, view: RangeView, from: bigint, keepFou
     let lo = pos;
     let hi = pos + span - 1n < limit ? pos + span - 1n : limit;
     if (hi - lo + 1n > window) {
-      const read = keep ? atRead(view) : undefined;
+      const writtenAtRead = view.local.recentWrites.total;
       const used = await stored(addresses, view, lo, hi);
       if (used === hi - lo + 1n) {
         pos = hi + 1n;
@@ -214,8 +212,7 @@ export async function* gaps(ctx: Context, view: RangeView, from: bigint, keepFou
       if (used === 0n) {
         view.local.gapSpans.delete(view.doc.id);
         if (keep) {
-          const kept = keepFree(view, lo, lo + window - 1n, Array.from({ length: Number(window) }, (_, i) => lo + BigInt(i)), read!);
-          pos = yield* takeFree(view, kept, lo);
+          pos = yield* handOut(view, lo, lo + window - 1n, Array.from({ length: Number(window) }, (_, i) => lo + BigInt(i)), writtenAtRead);
           span = window;
           continue;
         }
@@ -231,7 +228,7 @@ export async function* gaps(ctx: Context, view: RangeView, from: bigint, keepFou
       }
     }
     // At most a window of keys lies between lo and hi: one limit for every window keeps one SQL text.
-    const read = keep ? atRead(view) : undefined;
+    const writtenAtRead = view.local.recentWrites.total;
     const keys = (await addresses.values('key', between(view, lo, hi), { limit: Number(window) })) as string[];
     if (BigInt(keys.length) === hi - lo + 1n) {
       pos = hi + 1n;
@@ -243,7 +240,7 @@ export async function* gaps(ctx: Context, view: RangeView, from: bigint, keepFou
     else view.local.gapSpans.delete(view.doc.id);
     span = window;
     if (keep) {
-      pos = yield* takeFree(view, keepFree(view, lo, hi, freeBetween(keys, lo, hi), read!), lo);
+      pos = yield* handOut(view, lo, hi, freeBetween(keys, lo, hi), writtenAtRead);
       continue;
     }
     const first = firstGapAt(keys, lo);

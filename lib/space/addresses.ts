@@ -11,7 +11,7 @@ import { mappingOf, type RangePlan } from './mapping';
 import type { RangeDoc } from './ranges';
 import { moveWrites, requestTaken } from './requests';
 import { overlapping, startFloor } from './bounds';
-import type { Write } from '../store';
+import { noteWritten, type Write } from '../store';
 import { merged } from '../own';
 
 export type AddressDoc = AddressRecord & Keyed & { requestKey?: string };
@@ -133,7 +133,10 @@ export async function updateAddress(ctx: Context, selector: unknown, input: unkn
   } catch (err) {
     throw uniqueCollision(err, doc);
   }
-  if (current.key !== doc.key) await addressesFreed(ctx, [current]);
+  if (current.key !== doc.key) {
+    noteWritten(ctx.store, [doc.key]);
+    await addressesFreed(ctx, [current]);
+  }
   return toRecord(doc, ctx);
 }
 
@@ -192,7 +195,7 @@ export async function addressesFreed(ctx: Context, docs: AddressDoc[]): Promise<
 }
 
 /** The hint writes of addressesFreed. */
-async function freedHintWrites(ctx: Context, docs: AddressDoc[]): Promise<Write[]> {
+export async function freedHintWrites(ctx: Context, docs: AddressDoc[]): Promise<Write[]> {
   const ranges = ctx.store.collection<{ id: string; startKey: string; endKey: string }>('ranges');
   const writes: Write[] = [];
   for (const group of bySpaceAndFamily(docs)) {

@@ -18,7 +18,7 @@ import { withLock } from './lock';
 import { recomputeCover } from './range-cover';
 import { spaceLock } from './structural';
 import { insertManyWithRequests, insertWrites } from './requests';
-import { insertValid, type Filter, type Update, type Write } from '../store';
+import { insertValid, noteWritten, type Filter, type Update, type Write } from '../store';
 
 export const COUNT_FIELD = 'assignedCount';
 
@@ -79,8 +79,9 @@ export function insertWritesCounted(ctx: Context, docs: AddressDoc[]): Write[] {
 }
 
 /** Inserts one address and counts it, all or none; `alongside` are other writes that belong to the same step. */
-export function insertAddressCounted(ctx: Context, doc: AddressDoc, alongside: Write[] = []): Promise<void> {
-  return ctx.store.atomic([...insertWritesCounted(ctx, [doc]), ...alongside]);
+export async function insertAddressCounted(ctx: Context, doc: AddressDoc, alongside: Write[] = []): Promise<void> {
+  await ctx.store.atomic([...insertWritesCounted(ctx, [doc]), ...alongside]);
+  noteWritten(ctx.store, [doc.key]);
 }
 
 /** Which document of a batch a unique-index collision names: its address key, else its request key. */
@@ -106,6 +107,8 @@ export async function insertAddressesCounted(
       ? await insertValid(ctx.store, chunk, (docs) => insertWritesCounted(ctx, docs), collided)
       : await insertThenCount(ctx, chunk);
     failures.push(...failed.map(({ index, error }) => ({ index: start + index, error })));
+    const refused = new Set(failed.map((f) => f.index));
+    noteWritten(ctx.store, chunk.filter((_, index) => !refused.has(index)).map((doc) => doc.key));
     if (start + chunkSize < docs.length) await yieldToEventLoop();
   }
   return { inserted: docs.length - failures.length, failures };

@@ -20,7 +20,7 @@ export interface StoreLocal {
   readonly knownFree: Map<string, { hintVersion: number; updatedAt: string; lo: bigint; hi: bigint; free: bigint[] }>;
   /** lib/allocation/search.ts: per range id, until when (ms) its free addresses are not kept, after a collision. */
   readonly keepPaused: Map<string, number>;
-  /** lib/allocation/claims.ts: keys of the addresses this process's allocations wrote last (RECENT_WRITES), and how many it wrote in all. */
+  /** Keys of the addresses this process inserted or moved last (RECENT_WRITES; `noteWritten`), and how many in all. */
   readonly recentWrites: { keys: string[]; total: number };
   /** lib/space/mapping.ts: per range id, where its addresses map, valid for one structure version of its space. */
   readonly rangePlans: Map<string, { version: number; updatedAt: string; plan: unknown }>;
@@ -85,4 +85,18 @@ export function retryLater(store: Store, kind: 'importRetry' | 'structuralRetry'
 /** Makes `handle` (a wrapper of `store`) share the state of the store it wraps. */
 export function shareLocalState(handle: Store, store: Store): void {
   underlying.set(handle, underlying.get(store) ?? store);
+}
+
+/** How many of the address keys this process wrote last `noteWritten` remembers. */
+export const RECENT_WRITES = 1024;
+
+/**
+ * Remembers address keys this process has just written (inserted, or moved an address to): lib/allocation/search.ts
+ * keeps them off the free addresses it keeps, and takes a collision on one for its own, not another process's.
+ */
+export function noteWritten(store: Store, keys: string[]): void {
+  const { recentWrites } = localState(store);
+  for (const key of keys) recentWrites.keys.push(key);
+  recentWrites.total += keys.length;
+  if (recentWrites.keys.length > RECENT_WRITES) recentWrites.keys.splice(0, recentWrites.keys.length - RECENT_WRITES);
 }

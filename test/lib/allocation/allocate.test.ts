@@ -10,7 +10,7 @@ import { buildAddress, type AddressDoc } from '../../../lib/space';
 import { IpamError } from '../../../lib/errors';
 import { Ipam } from '../../../lib/ipam';
 import type { AddressRecord, RangeRecord } from '../../../lib/record';
-import type { Doc, Store } from '../../../lib/store';
+import { localState, type Doc, type Store } from '../../../lib/store';
 import { availableStores } from '../../support/stores';
 import { failure } from '../../support/failure';
 
@@ -184,6 +184,20 @@ for (const factory of availableStores()) {
           while (taken.has(`10.4.7.${lowest}`)) lowest++;
           expect((await allocate({ range: range.id })).address).to.equal(`10.4.7.${lowest}`);
         }
+      });
+
+      it("an address this process adds inside the kept free addresses does not pause keeping them", async () => {
+        const range = await addRange({ network: '10.4.8.0/24' });
+        const counting = racingStore(store, async () => undefined);
+        const mine = Ipam.over(counting.store);
+        const allocateMine = async () => ((await mine.perform('address', 'allocate', { range: range.id })) as AddressRecord).address;
+        expect(await allocateMine()).to.equal('10.4.8.1');
+        await mine.perform('address', 'add', { address: '10.4.8.2' });
+        const before = counting.batches();
+        expect(await allocateMine()).to.equal('10.4.8.3');
+        // Whether the add's key left the list or the collision was taken for this process's own, nothing pauses.
+        expect(localState(counting.store).keepPaused.has(range.id)).to.equal(false);
+        expect(counting.batches() - before).to.be.at.most(2);
       });
 
       it('count > 1 gives that many distinct addresses in one call', async () => {

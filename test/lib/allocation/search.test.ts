@@ -214,6 +214,24 @@ for (const kind of ['embedded', 'mongodb'] as const) {
       }
     });
 
+    it('an address claimed when the store is read and let go before the list is kept is on the list', async () => {
+      const stored = new Set<bigint>([FIRST]);
+      const reads = { count: 0, values: 0 };
+      const ctx = contextOverSet(kind, stored, reads);
+      const range = view(ctx, 'let-go', FIRST + 99n);
+      const claimedKey = addressKey(SPACE, 4, FIRST + 1n);
+      range.local.claiming.set(claimedKey, Promise.resolve());
+      // Another allocation lets FIRST + 1 go, unwritten, while this search's read is answered.
+      const addresses = ctx.store.collection('addresses') as unknown as { values: (...args: unknown[]) => Promise<string[]> };
+      const read = addresses.values;
+      addresses.values = async (...args) => {
+        const keys = await read(...args);
+        range.local.claiming.delete(claimedKey);
+        return keys;
+      };
+      expect(await take(gaps(ctx, range, FIRST, true), 2)).to.deep.equal([FIRST + 1n, FIRST + 2n]);
+    });
+
     it('two searches at once never get the same kept address', async () => {
       const ctx = contextOverSet(kind, new Set(), { count: 0, values: 0 });
       const range = view(ctx, 'shared', FIRST + 99n);
