@@ -185,9 +185,13 @@ export async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<s
       }
       // Not written: a taken address is skipped, a replayed slot keeps the winner's record; the rest stays pending.
       const taken = outcome === 'replayed' ? [] : outcome;
-      // Taken by this process's own allocations (a list read while they were being written): read again. By anyone
-      // else: read again and stop keeping for a while.
-      if (taken.length > 0) (taken.every((value) => view.local.recentWrites.keys.includes(keyAt(view, value))) ? dropFree : forgetFree)(view);
+      // Taken by this process (an allocation, add or import it made since the list was read): read again. By another
+      // process: read again, and stop keeping for a while (search.ts forgetFree).
+      if (taken.length > 0) {
+        const own = taken.every((value) => view.local.recentWrites.keys.includes(keyAt(view, value)));
+        if (own) dropFree(view);
+        else forgetFree(view);
+      }
       const gone = pending.filter((p) => p.slot.doc || taken.includes(p.value));
       for (const value of taken) skip.add(value);
       // Taken ones are not free; a replayed slot's address is, and goes back to the search.
