@@ -6,9 +6,8 @@ import { activeProbes, probe, keyValue, type CheckName } from '../address';
 import { IpamError } from '../errors';
 import type { Context } from '../record';
 import type { AddressDoc, RangeDoc } from '../space';
-import type { Collection, Filter } from '../store';
+import type { Collection, Filter, StoreLocal } from '../store';
 import { addressOf, describeRange, keyAt, type RangeView } from './view';
-import type { StoreLocal } from '../store';
 
 /** With ping/PTR on, candidates probed in parallel per round: at least this many... */
 export const PROBE_BATCH = 4;
@@ -60,9 +59,7 @@ function keepFree(view: RangeView, lo: bigint, hi: bigint, found: bigint[], writ
   if (total - writtenAtRead > keys.length) return undefined;
   if (knownFree.size >= KEPT_RANGES) knownFree.delete(knownFree.keys().next().value as string);
   const [loKey, hiKey] = [keyAt(view, lo), keyAt(view, hi)];
-  const within = (key: string) => key >= loKey && key <= hiKey;
-  const writtenSince = keys.slice(keys.length - (total - writtenAtRead));
-  const own = new Set([...view.local.claiming.keys(), ...writtenSince].filter(within).map(keyValue));
+  const own = new Set(ownKeys(view, writtenAtRead).filter((key) => key >= loKey && key <= hiKey).map(keyValue));
   const free = own.size === 0 ? found : found.filter((value) => !own.has(value));
   const known = { hintVersion: view.doc.hintVersion, updatedAt: view.doc.updatedAt, lo, hi, free };
   knownFree.set(view.doc.id, known);
@@ -77,6 +74,12 @@ function* handOut(view: RangeView, lo: bigint, hi: bigint, found: bigint[], writ
   return hi + 1n;
 }
 
+/** Keys of addresses this process is claiming now or wrote after its `since`-th remembered write (noteWritten). */
+function ownKeys(view: RangeView, since: number): string[] {
+  const { keys, total } = view.local.recentWrites;
+  return [...view.local.claiming.keys(), ...keys.slice(Math.max(0, keys.length - (total - since)))];
+}
+
 /** The most addresses below a kept list that ownBetween checks one by one. */
 const OWN_SPAN = 64n;
 
@@ -86,7 +89,7 @@ const OWN_SPAN = 64n;
  */
 function ownBetween(view: RangeView, from: bigint, to: bigint): boolean {
   if (to - from > OWN_SPAN) return false;
-  const own = new Set([...view.local.claiming.keys(), ...view.local.recentWrites.keys]);
+  const own = new Set(ownKeys(view, 0));
   for (let value = from; value < to; value++) if (!own.has(keyAt(view, value))) return false;
   return true;
 }
@@ -239,35 +242,14 @@ export async function* gaps(ctx: Context, view: RangeView, from: bigint, keepFou
     if (hi - start + 1n > window) view.local.gapSpans.set(view.doc.id, hi - start + 1n);
     else view.local.gapSpans.delete(view.doc.id);
     span = window;
+    const free = freeBetween(keys, lo, hi);
     if (keep) {
-      pos = yield* handOut(view, lo, hi, freeBetween(keys, lo, hi), writtenAtRead);
+      pos = yield* handOut(view, lo, hi, free, writtenAtRead);
       continue;
     }
-    const first = firstGapAt(keys, lo);
-    let p = lo + BigInt(first);
-    for (const key of keys.slice(first)) {
-      const value = keyValue(key);
-      while (p < value) yield p++;
-      p = value + 1n;
-    }
-    while (p <= hi) yield p++;
+    yield* free;
     pos = hi + 1n;
   }
-}
-
-/**
- * How many of the sorted, distinct stored keys of a window starting at `lo` come before its first gap: the i-th
- * key is at lo + i exactly while no address before it is free, so a binary search parses a few keys, not all.
- */
-function firstGapAt(keys: string[], lo: bigint): number {
-  let below = 0;
-  let above = keys.length;
-  while (below < above) {
-    const mid = (below + above) >> 1;
-    if (keyValue(keys[mid]) === lo + BigInt(mid)) below = mid + 1;
-    else above = mid;
-  }
-  return below;
 }
 
 export function between(view: RangeView, lo: bigint, hi: bigint): Filter {

@@ -56,13 +56,9 @@ export function keyAt(view: RangeView, value: bigint): string {
 
 /** The addresses of the range that callers of this process are claiming now (lib/allocation/claims.ts), in no order. */
 export function claimedIn(view: RangeView): bigint[] {
-  return inRange(view, view.local.claiming.keys());
-}
-
-function inRange(view: RangeView, keys: Iterable<string>): bigint[] {
   const prefix = `${view.doc.addressSpace}|${view.family}|`;
   const values: bigint[] = [];
-  for (const key of keys) {
+  for (const key of view.local.claiming.keys()) {
     if (!key.startsWith(prefix)) continue;
     const value = keyValue(key);
     if (value >= view.first && value <= view.last) values.push(value);
