@@ -110,9 +110,7 @@ for (const factory of availableStores()) {
       it('free addresses kept from an earlier read, taken by another writer since, cost one collision and then a fresh read', async () => {
         const range = await addRange({ network: '10.4.1.0/24' });
         // `counting` is this process (its own kept free addresses); `store` used directly is another process.
-        const counting = racingStore(store, async () => undefined);
-        const mine = Ipam.over(counting.store);
-        const allocateMine = async () => ((await mine.perform('address', 'allocate', { range: range.id })) as AddressRecord).address;
+        const { counting, allocateMine } = processOver(store, range);
         expect(await allocateMine()).to.equal('10.4.1.1');
         for (const address of ['10.4.1.2', '10.4.1.3']) {
           await store.collection<AddressDoc>('addresses').insertOne(await buildAddress(ipam, { address, deviceName: 'other-process' }));
@@ -188,9 +186,7 @@ for (const factory of availableStores()) {
 
       it("an address this process adds inside the kept free addresses does not pause keeping them", async () => {
         const range = await addRange({ network: '10.4.8.0/24' });
-        const counting = racingStore(store, async () => undefined);
-        const mine = Ipam.over(counting.store);
-        const allocateMine = async () => ((await mine.perform('address', 'allocate', { range: range.id })) as AddressRecord).address;
+        const { counting, mine, allocateMine } = processOver(store, range);
         expect(await allocateMine()).to.equal('10.4.8.1');
         await mine.perform('address', 'add', { address: '10.4.8.2' });
         const before = counting.batches();
@@ -504,6 +500,14 @@ for (const factory of availableStores()) {
  * A store whose first read of stored keys on addresses (`values`, the gap search's window) runs `race` after
  * reading, like another process inserting between our read and our insert; `batches` counts atomic writes.
  */
+/** An Ipam over `store` with local state of its own, as another process has, counting its atomic batches. */
+function processOver(store: Store, range: RangeRecord) {
+  const counting = racingStore(store, async () => undefined);
+  const mine = Ipam.over(counting.store);
+  const allocateMine = async () => ((await mine.perform('address', 'allocate', { range: range.id })) as AddressRecord).address;
+  return { counting, mine, allocateMine };
+}
+
 function racingStore(store: Store, race: () => Promise<void>): { store: Store; batches: () => number } {
   let raced = false;
   let batches = 0;
