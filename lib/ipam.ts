@@ -3,7 +3,7 @@
  * everything else is reachable as plain functions for flows, tests and benchmarks.
  */
 import { addAddress, getAddress, updateAddress, addBlock, deleteBlock, getBlock, listBlocks, updateBlock, reconcile, migrateCounters, migrateRequests, addRange, deleteRange, getRange, listRanges, updateRange, releaseDeadHolders, recoverStructural, fillMissingCovers, blockUtilization, rangeUtilization, type StructuralOutcome } from './space';
-import { allocate, findAvailable, release, confirm, allocateSubnet } from './allocation';
+import { allocate, findAvailable, release, confirm, allocateSubnet, prepareAllocation } from './allocation';
 import { IpamError, invalid } from './errors';
 import { toStoreFilter, asOperation, readHistory, withSource, withoutHistory, type Context, type HistorySource } from './record';
 import { recoverImports, runCsv, type CsvRequest } from './csv';
@@ -95,6 +95,7 @@ export class Ipam implements Context {
       await migrateCounters(ipam);
       await fillMissingCovers(ipam);
       ipam.recovery = await recoverInterrupted(ipam);
+      prepareAllocation(store);
     } catch (err) {
       await store.close().catch(() => undefined);
       throw err;

@@ -5,3 +5,4 @@ export { confirm, expireHolds } from './holds';
 export type { HoldExpiredEvent } from './holds';
 export { release } from './release';
 export { allocateSubnet } from './subnets';
+export { prepareAllocation } from './prepare';

@@ -29,7 +29,7 @@ export function readWindow(ctx: Context): bigint {
  * (`knownFree`): the next allocations of this process take them without a read, so in a range 99% full one read
  * of 256 keys (about 80 µs) serves two or three allocations instead of each making about four counts.
  */
-const KEPT_WINDOW = 256n;
+export const KEPT_WINDOW = 256n;
 
 /** Ranges whose free addresses are kept, per store; past this many, the oldest go. */
 const KEPT_RANGES = 256;

@@ -4,10 +4,10 @@ export { addBlock, checkRir, deleteBlock, getBlock, getBlockDoc, listBlocks, spa
 export type { BlockDoc } from './blocks';
 export { inside, intervalOf, intervalOfKeys, overlapping, resolveBounds } from './bounds';
 export type { Bounds } from './bounds';
-export { CHUNK, assignedOf, deleteAddressesCounted, migrateCounters, insertAddressCounted, insertAddressesCounted, insertWritesCounted, reconcile, reconcileCounters, updateAddressCounted, yieldToEventLoop } from './counters';
+export { CHUNK, COUNT_FIELD, assignedOf, deleteAddressesCounted, migrateCounters, insertAddressCounted, insertAddressesCounted, insertWritesCounted, reconcile, reconcileCounters, updateAddressCounted, yieldToEventLoop } from './counters';
 export { coverOf, fillMissingCovers } from './range-cover';
 export { releaseDeadHolders, withLock } from './lock';
-export { detachAddresses, mostSpecificBlockId, rangePlan, type RangePlan } from './mapping';
+export { detachAddresses, mostSpecificBlockId, rangePlan, CONTAINER_READ, PLAN_LIMIT, type RangePlan } from './mapping';
 export { addRange, deleteRange, getRange, getRangeDoc, insertRange, listRanges, prepareRange, reservedServiceError, updateRange } from './ranges';
 export type { RangeDoc } from './ranges';
 export { addressesByRequest, migrateRequests } from './requests';

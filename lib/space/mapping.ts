@@ -26,7 +26,7 @@ interface Located {
 }
 
 /** Only what picking the most specific container needs: sorted on the start key, so an ordered index walk answers. */
-const CONTAINER_READ = { sort: { startKey: 1 as const }, fields: ['startKey', 'endKey'] };
+export const CONTAINER_READ = { sort: { startKey: 1 as const }, fields: ['startKey', 'endKey'] };
 
 export async function mostSpecificBlockId(ctx: Context, where: Located): Promise<string | null> {
   const blocks = await ctx.store

@@ -13,7 +13,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { IpamError } from '../errors';
 import { applyUpdate } from './apply-update';
 import { convertNedbDirectory } from './nedb-convert';
-import type { Collection, CollectionName, Comparison, Condition, Doc, Filter, FindOptions, IndexSpec, Scalar, Store, Update, ValuesOptions, Write } from './port';
+import type { Collection, CollectionName, Comparison, Condition, Doc, Filter, FindOptions, IndexSpec, PreparedCall, Scalar, Store, Update, ValuesOptions, Write } from './port';
 import { checkValuesRead, COLLECTIONS, INDEXES, SCALARS } from './schema';
 import { isPlainField, literalPath, parametersOf, rank, rankSql, shapeOf, tableDdl, translate, valueSql } from './sqlite-query';
 import { merged } from '../own';
@@ -153,6 +153,14 @@ class SqliteStore implements Store {
     return Promise.resolve(Date.now());
   }
 
+  prepare(calls: PreparedCall[]): void {
+    this.checkOpen();
+    for (const call of calls) {
+      const name = 'write' in call ? call.write.collection : call.collection;
+      guard(() => this.statement(this.collections.get(name)!.firstSql(call)));
+    }
+  }
+
   statement(sql: string): Statement {
     this.checkOpen();
     return cached(this.db, this.statements, sql);
@@ -277,19 +285,10 @@ class SqliteCollection implements Collection {
 
   async find(filter: Filter, options: FindOptions = {}): Promise<Doc[]> {
     const limit = options.limit ? Math.floor(options.limit) : undefined;
-    const offset = options.skip ? ` OFFSET ${Math.floor(options.skip)}` : '';
-    const projection = options.fields && projected(options.fields);
-    const purpose = `find|${offset}|${projection ? JSON.stringify(options.fields) : ''}`;
-    const sql = (rows: number | undefined) =>
-      this.sqlOf(`${purpose}|${rows}`, filter, options.sort, (where, order) => {
-        const columns = projection ? ['id', ...projection.map((path, i) => `doc -> '${path}' AS f${i}`)].join(', ') : 'id, doc';
-        // No rowid tiebreak: it would keep SQLite from reading a sorted page straight off the index (ties are unordered).
-        return `SELECT ${columns} FROM ${this.table} WHERE ${where}${order}${rows !== undefined ? ` LIMIT ${rows}` : offset ? ' LIMIT -1' : ''}${offset}`;
-      });
-    const toDoc = (row: Row) => (projection ? pickedDoc(row, options.fields!) : this.toDoc(row, options.fields));
+    const toDoc = (row: Row) => (options.fields && projected(options.fields) ? pickedDoc(row, options.fields) : this.toDoc(row, options.fields));
     const small = limit !== undefined && limit <= SMALL_RESULT;
     // The SQL first: a filter outside the store's subset is refused by the translation, with its reason.
-    const first = sql(small ? limit : SMALL_RESULT + 1);
+    const first = this.findSql(filter, options, small ? limit : SMALL_RESULT + 1);
     const params = this.paramsOf(filter, options.sort);
     if (small) return guard(() => (this.store.statement(first).all(params) as Row[]).map(toDoc));
     // Most results are small: read on the main connection in one call, given up (and read again, whole, in
@@ -298,9 +297,34 @@ class SqliteCollection implements Collection {
     if (rows) return rows.map(toDoc);
     return this.store.withReader(async (statement, yielding) => {
       const docs: Doc[] = [];
-      await paged(statement(sql(limit)), params, yielding, (row) => docs.push(toDoc(row)));
+      await paged(statement(this.findSql(filter, options, limit)), params, yielding, (row) => docs.push(toDoc(row)));
       return docs;
     });
+  }
+
+  /** `find`'s SQL reading at most `rows` rows (undefined: all). */
+  private findSql(filter: Filter, options: FindOptions, rows: number | undefined): string {
+    const offset = options.skip ? ` OFFSET ${Math.floor(options.skip)}` : '';
+    const projection = options.fields && projected(options.fields);
+    const purpose = `find|${offset}|${projection ? JSON.stringify(options.fields) : ''}|${rows}`;
+    return this.sqlOf(purpose, filter, options.sort, (where, order) => {
+      const columns = projection ? ['id', ...projection.map((path, i) => `doc -> '${path}' AS f${i}`)].join(', ') : 'id, doc';
+      // No rowid tiebreak: it would keep SQLite from reading a sorted page straight off the index (ties are unordered).
+      return `SELECT ${columns} FROM ${this.table} WHERE ${where}${order}${rows !== undefined ? ` LIMIT ${rows}` : offset ? ' LIMIT -1' : ''}${offset}`;
+    });
+  }
+
+  /** The SQL a call runs first (`Store.prepare`): for a find, its first read (`find` reads on in pages past SMALL_RESULT). */
+  firstSql(call: PreparedCall): string {
+    if ('find' in call) {
+      const limit = call.options?.limit ? Math.floor(call.options.limit) : undefined;
+      return this.findSql(call.find, call.options ?? {}, limit !== undefined && limit <= SMALL_RESULT ? limit : SMALL_RESULT + 1);
+    }
+    if ('values' in call) return this.valuesSql(call.values, call.filter, call.options).sql;
+    const { write } = call;
+    if (write.op === 'insert') return this.insertSql;
+    if (write.op === 'update') return this.incrementSql(write.filter, write.update)?.sql ?? this.updateSql(write.filter, write.many ?? false);
+    return this.deleteSql(write.filter, write.many ?? false);
   }
 
   /** A statement's rows, or undefined once they pass SMALL_RESULT rows or take YIELD_EVERY_MS (a scan matching few rows). */
@@ -331,6 +355,17 @@ class SqliteCollection implements Collection {
   }
 
   async values(field: string, filter: Filter, options: ValuesOptions): Promise<Scalar[]> {
+    const { sql, sort, oneType } = this.valuesSql(field, filter, options);
+    const params = this.paramsOf(filter, sort);
+    return guard(() => {
+      const statement = this.store.statement(sql);
+      if (oneType) return statement.pluck(true).all(params) as Scalar[];
+      // json_extract gives null for null and missing alike, and 1 or 0 for a boolean.
+      return (statement.raw(true).all(params) as [number, Scalar][]).map(([typeRank, value]) => (typeRank === BOOLEAN_RANK ? value === 1 : value));
+    });
+  }
+
+  private valuesSql(field: string, filter: Filter, options: ValuesOptions): { sql: string; sort: Sort; oneType: boolean } {
     const limit = checkValuesRead(this.name, field, options.limit);
     const sort = { [field]: options.order ?? 1 };
     const path = literalPath(field);
@@ -341,13 +376,7 @@ class SqliteCollection implements Collection {
     const columns = oneType ? valueSql(path) : `${rankSql(path)} AS r, ${valueSql(path)} AS v`;
     // The limit written into the SQL: bound as a parameter, it made SQLite take 30 µs instead of 6 for 8 keys.
     const sql = this.sqlOf(`values|${field}|${oneType}|${limit}`, filter, sort, (where, order) => `SELECT ${columns} FROM ${this.table} WHERE ${where}${order} LIMIT ${limit}`);
-    const params = this.paramsOf(filter, sort);
-    return guard(() => {
-      const statement = this.store.statement(sql);
-      if (oneType) return statement.pluck(true).all(params) as Scalar[];
-      // json_extract gives null for null and missing alike, and 1 or 0 for a boolean.
-      return (statement.raw(true).all(params) as [number, Scalar][]).map(([typeRank, value]) => (typeRank === BOOLEAN_RANK ? value === 1 : value));
-    });
+    return { sql, sort, oneType };
   }
 
   /** The values `sqlOf`'s SQL for this filter (and sort) binds. */
@@ -447,32 +476,40 @@ class SqliteCollection implements Collection {
 
   /** Within the caller's transaction. */
   updateSync(filter: Filter, update: Update, many: boolean): number {
-    if (this.incrementById(filter, update)) return 1;
-    const sql = this.sqlOf(`update|${many}`, filter, undefined, (where) => `SELECT rowid, id, doc FROM ${this.table} WHERE ${where}${many ? '' : ' LIMIT 1'}`);
-    const rows = this.store.statement(sql).all(this.paramsOf(filter)) as Row[];
+    const increment = this.incrementSql(filter, update);
+    if (increment && this.store.statement(increment.sql).run({ id: filter.id, by: increment.by }).changes > 0) return 1;
+    const rows = this.store.statement(this.updateSql(filter, many)).all(this.paramsOf(filter)) as Row[];
     return this.updateRows(rows, update);
+  }
+
+  /** The rows an update rewrites (it reads them, then writes each). */
+  private updateSql(filter: Filter, many: boolean): string {
+    return this.sqlOf(`update|${many}`, filter, undefined, (where) => `SELECT rowid, id, doc FROM ${this.table} WHERE ${where}${many ? '' : ' LIMIT 1'}`);
   }
 
   /** Within the caller's transaction. */
   deleteSync(filter: Filter, many: boolean): number {
-    const sql = this.sqlOf(`delete|${many}`, filter, undefined, (where) =>
+    return this.store.statement(this.deleteSql(filter, many)).run(this.paramsOf(filter)).changes;
+  }
+
+  private deleteSql(filter: Filter, many: boolean): string {
+    return this.sqlOf(`delete|${many}`, filter, undefined, (where) =>
       `DELETE FROM ${this.table} WHERE ${many ? where : `rowid = (SELECT rowid FROM ${this.table} WHERE ${where} LIMIT 1)`}`,
     );
-    return this.store.statement(sql).run(this.paramsOf(filter)).changes;
   }
 
   /**
    * `{id}` and `{$inc: {field: n}}` on an integer field outside the indexes (the counters: two per allocation)
-   * as one statement, without reading and rewriting the document in JavaScript. False when it does not apply or
-   * changed nothing (no such document, or the field is missing, not an integer or would pass 2^53): the
-   * general path then decides, with its errors.
+   * as one statement, without reading and rewriting the document in JavaScript; undefined when it does not
+   * apply. When the statement changes nothing (no such document, or the field is missing, not an integer or
+   * would pass 2^53), the general path decides, with its errors.
    */
-  private incrementById(filter: Filter, update: Update): boolean {
+  private incrementSql(filter: Filter, update: Update): { sql: string; by: number } | undefined {
     const { $inc: increments, ...others } = update;
-    if (!increments || Object.keys(others).length > 0 || typeof filter.id !== 'string' || Object.keys(filter).length !== 1) return false;
+    if (!increments || Object.keys(others).length > 0 || typeof filter.id !== 'string' || Object.keys(filter).length !== 1) return undefined;
     const fields = Object.keys(increments);
     const by = increments[fields[0]];
-    if (fields.length !== 1 || !isPlainField(fields[0]) || this.indexed.has(fields[0]) || !Number.isSafeInteger(by) || by === 0) return false;
+    if (fields.length !== 1 || !isPlainField(fields[0]) || this.indexed.has(fields[0]) || !Number.isSafeInteger(by) || by === 0) return undefined;
     let sql = this.increments.get(fields[0]);
     if (sql === undefined) {
       const path = literalPath(fields[0]);
@@ -481,7 +518,7 @@ class SqliteCollection implements Collection {
       // The same string each time: the statement cache does not hash a new one per call.
       if (this.increments.size < QUERIES_KEPT) this.increments.set(fields[0], sql);
     }
-    return this.store.statement(sql).run({ id: filter.id, by }).changes > 0;
+    return { sql, by };
   }
 
   private updateRows(rows: Row[], update: Update): number {

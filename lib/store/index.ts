@@ -44,6 +44,7 @@ function sharedHandle(store: Store, directory: string, shared: Shared): Store {
     transactional: store.transactional,
     atomic: (writes) => store.atomic(writes),
     now: () => store.now(),
+    prepare: (calls) => store.prepare?.(calls),
     collection: (name) => store.collection(name),
     async close() {
       if (closed) return;
@@ -64,6 +65,6 @@ export { insertValid } from './insert-valid';
 export { localState, noteWritten, retryLater } from './local';
 export type { StoreLocal } from './local';
 export { openMongoStore } from './mongodb';
-export type { Collection, CollectionName, Comparison, Condition, Doc, Filter, FindOptions, Scalar, Update, ValuesOptions, Write } from './port';
+export type { Collection, CollectionName, Comparison, Condition, Doc, Filter, FindOptions, PreparedCall, Scalar, Update, ValuesOptions, Write } from './port';
 export { openWithRetry } from './reconnect';
 export { INDEXES } from './schema';
