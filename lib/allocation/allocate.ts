@@ -79,8 +79,9 @@ export async function allocate(ctx: Context, payload: unknown): Promise<Allocate
   const requestId = fields.requestId as string | undefined;
   const slots: Slot[] = [];
   for (let index = 0; index < count; index++) slots.push(newSlot(index, requestId && requestKey(range.addressSpace, requestId, index), holdUntil));
-  if (requestId) await fillFromStore(ctx, slots);
-  await claimSlots(ctx, range, fields, slots);
+  // Ending the request's expired hold lowered the hint and bumped the version: search from the range as it is now.
+  const endedHold = requestId ? await fillFromStore(ctx, slots) : false;
+  await claimSlots(ctx, endedHold ? await getRangeDoc(ctx, { id: range.id }) : range, fields, slots);
   const checks = checksRun(ctx);
   const records = slots.map((slot) => withChecks(ctx, slot.doc as AddressDoc, checks));
   return rawCount === undefined || count === 1 ? records[0] : records;

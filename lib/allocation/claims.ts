@@ -70,12 +70,18 @@ export async function pickCandidates(
 
 /**
  * Ends this caller's claims. Addresses let go unwritten are free again, but a kept list (search.ts) skipped
- * them while they were claimed: it is dropped, and the next allocation reads the store.
+ * them while they were claimed: it is dropped, and the next allocation reads the store. This process's hint
+ * goes back to the lowest of them, and so does the hint of every allocation in progress (which may have
+ * searched past them while they were claimed).
  */
 export function releaseClaims(view: RangeView, values: bigint[], written = false): void {
   if (!written && values.length > 0) {
     dropFree(view);
-    lowerLocalHint(view, values.reduce((min, value) => (value < min ? value : min)));
+    const lowest = values.reduce((min, value) => (value < min ? value : min));
+    lowerLocalHint(view, lowest);
+    for (const allocation of view.local.allocating.get(view.doc.id) ?? []) {
+      if (allocation.letGo === undefined || lowest < allocation.letGo) allocation.letGo = lowest;
+    }
   }
   for (const value of values) {
     const key = keyAt(view, value);
@@ -102,10 +108,13 @@ export function newSlot(index: number, requestKey: string | undefined, holdUntil
   return slot;
 }
 
-/** Slots a previous (or concurrent) call with the same requestId already filled. */
-export async function fillFromStore(ctx: Context, slots: Slot[]): Promise<void> {
+/**
+ * Slots a previous (or concurrent) call with the same requestId already filled. True when it ended an expired
+ * hold of the request (which lowered the range's hint and bumped its version).
+ */
+export async function fillFromStore(ctx: Context, slots: Slot[]): Promise<boolean> {
   const open = slots.filter((slot) => !slot.doc && slot.requestKey);
-  if (open.length === 0) return;
+  if (open.length === 0) return false;
   const found = await addressesByRequest<AddressDoc>(ctx, open.map((slot) => slot.requestKey as string));
   // A hold of this request that expired is not replayed: it is ended, and the slot allocates afresh.
   const held = [...found.values()].filter((doc) => typeof doc.holdUntil === 'string');
@@ -116,6 +125,7 @@ export async function fillFromStore(ctx: Context, slots: Slot[]): Promise<void> 
     const doc = found.get(slot.requestKey as string);
     slot.doc = doc && expired.includes(doc) ? undefined : doc;
   }
+  return expired.length > 0;
 }
 
 /**
@@ -135,6 +145,9 @@ export async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<s
   let fromStart = false;
   let written = false;
   const unclaimed = () => slots.filter((s) => !s.doc && !pending.some((p) => p.slot === s));
+  const inProgress = allocationsOf(view);
+  const self: { letGo?: bigint } = {};
+  inProgress.add(self);
   try {
     for (;;) {
       for (let open = unclaimed(); open.length > 0; open = unclaimed()) {
@@ -200,9 +213,19 @@ export async function claimSlots(ctx: Context, range: RangeDoc, fields: Record<s
     }
   } finally {
     releaseClaims(view, pending.map((p) => p.value), written);
+    inProgress.delete(self);
+    if (inProgress.size === 0) view.local.allocating.delete(view.doc.id);
   }
   const mine = pending.map((p) => p.slot.doc as AddressDoc);
-  if (firstGap !== undefined) await advanceHint(ctx, view, belowClaims(view, firstGap), mine);
+  // No await from here to where advanceHint sets this process's hint: a later let-go lowers that hint instead.
+  if (firstGap !== undefined) await advanceHint(ctx, view, belowClaims(view, self.letGo !== undefined && self.letGo < firstGap ? self.letGo : firstGap), mine);
+}
+
+/** This process's allocations in progress from the view's range (releaseClaims lowers their hints). */
+function allocationsOf(view: RangeView): Set<{ letGo?: bigint }> {
+  let allocations = view.local.allocating.get(view.doc.id);
+  if (!allocations) view.local.allocating.set(view.doc.id, (allocations = new Set()));
+  return allocations;
 }
 
 /**

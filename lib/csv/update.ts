@@ -425,13 +425,15 @@ async function undoOp(ctx: Context, pair: Pair, op: Op): Promise<void> {
   }
 }
 
-/** Makes a stored range carry exactly these values (updateRange keeps absent fields, so clear them). */
+/**
+ * Makes a stored range carry exactly these values: updateRange keeps absent fields, so the absent optional ones
+ * go as null, which clears them in the same write (a second write would change the range's exclusions without
+ * its `updatedAt`, which allocations' kept free addresses are checked against).
+ */
 async function setRange(ctx: Context, id: string, values: RangeValues): Promise<void> {
-  await updateRange(ctx, { id }, values);
-  const cleared = OPTIONAL.filter((field) => values[field] === undefined);
-  if (cleared.length > 0) {
-    await ctx.store.collection('ranges').updateOne({ id }, { $unset: Object.fromEntries(cleared.map((f) => [f, true as const])) });
-  }
+  const input: Record<string, unknown> = { ...values };
+  for (const field of OPTIONAL) if (values[field] === undefined) input[field] = null;
+  await updateRange(ctx, { id }, input);
 }
 
 function valuesOf(doc: RangeDoc): RangeValues {

@@ -69,7 +69,10 @@ export async function updateRange(
     const doc = await placeRange(ctx, draft, current.id, current.createdAt);
     doc.updatedAt = laterThan(current.updatedAt, doc.updatedAt);
     const $unset = unsetMissing(current, doc, OPTIONAL_FIELDS);
-    const update = { $set: { ...doc, freeHint: doc.startKey, hintVersion: current.hintVersion + 1 }, ...(Object.keys($unset).length ? { $unset } : {}) };
+    // The version goes up by one from whatever it is when the write lands: a release meanwhile bumps it too, and
+    // an absolute value would then equal the one that release set, under which this process may keep a hint.
+    const { hintVersion: _version, ...stored } = doc;
+    const update = { $set: { ...stored, freeHint: doc.startKey }, $inc: { hintVersion: 1 }, ...(Object.keys($unset).length ? { $unset } : {}) };
     await applyStructural(ctx, current.addressSpace, lease, { op: 'update-range', before: current, after: doc, update });
     return toRecord(doc, ctx);
   });

@@ -12,6 +12,11 @@ export interface StoreLocal {
   readonly claiming: Map<string, Promise<void>>;
   /** lib/allocation/claims.ts: settles the matching `claiming` promise. */
   readonly releasers: Map<string, () => void>;
+  /**
+   * lib/allocation/claims.ts: per range id, this process's allocations in progress, each with the lowest address
+   * let go unwritten since it began: its hint must not move past that one.
+   */
+  readonly allocating: Map<string, Set<{ letGo?: bigint }>>;
   /** lib/allocation/hint.ts: per range id, this process's own free-address hint. */
   readonly localHints: Map<string, { version: number; value: bigint; moves: number }>;
   /** lib/allocation/search.ts: per range id, the width of the span the last gap search found a gap in. */
@@ -50,6 +55,7 @@ export function localState(store: Store): StoreLocal {
     state = {
       claiming: new Map(),
       releasers: new Map(),
+      allocating: new Map(),
       localHints: new Map(),
       gapSpans: new Map(),
       knownFree: new Map(),
