@@ -5,9 +5,8 @@
  */
 import { formatAddress, activeProbes } from '../address';
 import { isIpamError } from '../errors';
-import { noteWritten } from '../store';
 import type { Context } from '../record';
-import { buildAddress, insertAddressCounted, insertWritesCounted, addressesByRequest, rangePlan, type AddressDoc, type RangeDoc, type RangePlan } from '../space';
+import { buildAddress, insertAddressCounted, insertAtomically, addressesByRequest, rangePlan, type AddressDoc, type RangeDoc, type RangePlan } from '../space';
 import { endExpiredHolds, isExpiredHold, storeNowIso } from './holds';
 import { advanceHint, lowerLocalHint, markFull, startOf } from './hint';
 import { availableOf, batchSize, dropFree, forgetFree, gaps, rangeFull, unlistFree } from './search';
@@ -255,7 +254,7 @@ export async function writeAll(
   plan.catch(() => undefined);
   const docs = await Promise.all(pending.map(({ slot, value }) => addressAt(ctx, view, fields, slot, value, plan)));
   try {
-    await ctx.store.atomic(insertWritesCounted(ctx, docs));
+    await insertAtomically(ctx, docs);
   } catch (err) {
     if (!isIpamError(err, 'DUPLICATE')) throw err;
     if (err.field !== 'key') {
@@ -270,7 +269,6 @@ export async function writeAll(
     return pending.filter((_, i) => taken.has(keys[i])).map((p) => p.value);
   }
   pending.forEach(({ slot }, i) => (slot.doc = docs[i]));
-  noteWritten(ctx.store, docs.map((doc) => doc.key));
   return 'written';
 }
 

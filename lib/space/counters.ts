@@ -10,7 +10,7 @@
  * through here. `reconcile` recounts and repairs any drift (a crash on a store without transactions, an
  * older store, or a write racing a re-map or a second release of the same address).
  */
-import type { AddressDoc } from './addresses';
+import { addressesFreed, type AddressDoc } from './addresses';
 import { isIpamError, type IpamError } from '../errors';
 import { historyOfUpdate, historyWrites, type Context } from '../record';
 import { checkAddressSpace } from '../address';
@@ -80,8 +80,25 @@ export function insertWritesCounted(ctx: Context, docs: AddressDoc[]): Write[] {
 
 /** Inserts one address and counts it, all or none; `alongside` are other writes that belong to the same step. */
 export async function insertAddressCounted(ctx: Context, doc: AddressDoc, alongside: Write[] = []): Promise<void> {
-  await ctx.store.atomic([...insertWritesCounted(ctx, [doc]), ...alongside]);
-  noteWritten(ctx.store, [doc.key]);
+  await insertAtomically(ctx, [doc], alongside);
+}
+
+/**
+ * Inserts these addresses with their requests, history and counts (and `alongside`) in one atomic batch. On a
+ * store without transactions a batch that fails is undone after its addresses were stored (lib/store/mongodb.ts
+ * journaledAtomic): another process may have met them taken and moved its hint past them, so their ranges'
+ * hints are lowered again, with the version bump, as a release lowers them. (One address refused on its key
+ * was never stored: its batch stopped at its first write.)
+ */
+export async function insertAtomically(ctx: Context, docs: AddressDoc[], alongside: Write[] = []): Promise<void> {
+  try {
+    await ctx.store.atomic([...insertWritesCounted(ctx, docs), ...alongside]);
+  } catch (err) {
+    const storedNothing = docs.length === 1 && isIpamError(err, 'DUPLICATE') && err.field === 'key';
+    if (!ctx.store.transactional && !storedNothing) await addressesFreed(ctx, docs).catch(() => undefined);
+    throw err;
+  }
+  noteWritten(ctx.store, docs.map((doc) => doc.key));
 }
 
 /** Which document of a batch a unique-index collision names: its address key, else its request key. */

@@ -4,7 +4,7 @@ export { addBlock, checkRir, deleteBlock, getBlock, getBlockDoc, listBlocks, spa
 export type { BlockDoc } from './blocks';
 export { inside, intervalOf, intervalOfKeys, overlapping, resolveBounds } from './bounds';
 export type { Bounds } from './bounds';
-export { CHUNK, COUNT_FIELD, assignedOf, deleteAddressesCounted, migrateCounters, insertAddressCounted, insertAddressesCounted, insertWritesCounted, reconcile, reconcileCounters, updateAddressCounted, yieldToEventLoop } from './counters';
+export { CHUNK, COUNT_FIELD, assignedOf, deleteAddressesCounted, migrateCounters, insertAddressCounted, insertAtomically, insertAddressesCounted, insertWritesCounted, reconcile, reconcileCounters, updateAddressCounted, yieldToEventLoop } from './counters';
 export { coverOf, fillMissingCovers } from './range-cover';
 export { releaseDeadHolders, withLock } from './lock';
 export { detachAddresses, mostSpecificBlockId, rangePlan, CONTAINER_READ, PLAN_LIMIT, type RangePlan } from './mapping';

@@ -74,6 +74,27 @@ describe('allocation, release and CSV import under store failures', () => {
     });
   }
 
+  it('a batch a standalone undid lowers the hint and bumps the version, as a release does', async () => {
+    // Its addresses were stored until the undo: another process may have met them taken and moved past them.
+    const deployment = fakeDeployment({ topology: 'standalone' });
+    const ipam = await open(deployment);
+    const range = (await ipam.perform('range', 'add', { network: '10.8.0.0/24' })) as RangeRecord;
+    for (let i = 0; i < 4; i++) await ipam.perform('address', 'allocate', { range: range.id });
+    await ipam.perform('address', 'release', { addresses: ['10.8.0.1', '10.8.0.2'] });
+    const ranges = ipam.store.collection<RangeRecord & { id: string; hintVersion: number; freeHint: string }>('ranges');
+    const before = (await ranges.findOne({ id: range.id }))!;
+    // The count-2 batch stores .1 and .2, then its history entry fails (network) and the journal undoes it.
+    failNext(deployment, 'insertOne', new MongoNetworkError('connection reset'), { collection: 'history' });
+    expect((await rejection(ipam.perform('address', 'allocate', { range: range.id, count: 2 }))).code).to.equal('STORE_UNAVAILABLE');
+    const after = (await ranges.findOne({ id: range.id }))!;
+    expect(await ipam.store.collection('addresses').count({ rangeId: range.id })).to.equal(2);
+    expect(after.hintVersion).to.be.greaterThan(before.hintVersion);
+    expect(after.freeHint <= before.freeHint).to.equal(true);
+    // Every process's own hint and kept list are valid for one version only: with it bumped, all start from .1.
+    expect(((await ipam.perform('address', 'allocate', { range: range.id })) as AddressRecord).address).to.equal('10.8.0.1');
+    await ipam.close();
+  });
+
   it('a CSV import whose bulk insert lost the server counts no rows as written', async () => {
     // A standalone imports in bulk (insertMany); a replica set in one transaction per batch.
     const deployment = fakeDeployment({ topology: 'standalone' });
