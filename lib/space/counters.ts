@@ -87,14 +87,14 @@ export async function insertAddressCounted(ctx: Context, doc: AddressDoc, alongs
  * Inserts these addresses with their requests, history and counts (and `alongside`) in one atomic batch. On a
  * store without transactions a batch that fails is undone after its addresses were stored (lib/store/mongodb.ts
  * journaledAtomic): another process may have met them taken and moved its hint past them, so their ranges'
- * hints are lowered again, with the version bump, as a release lowers them. (One address refused on its key
- * was never stored: its batch stopped at its first write.)
+ * hints are lowered again, with the version bump, as a release lowers them. (A batch refused on its first
+ * address's key stored nothing: that insert is its first write.)
  */
 export async function insertAtomically(ctx: Context, docs: AddressDoc[], alongside: Write[] = []): Promise<void> {
   try {
     await ctx.store.atomic([...insertWritesCounted(ctx, docs), ...alongside]);
   } catch (err) {
-    const storedNothing = docs.length === 1 && isIpamError(err, 'DUPLICATE') && err.field === 'key';
+    const storedNothing = isIpamError(err, 'DUPLICATE') && err.field === 'key' && err.value === docs[0]?.key;
     if (!ctx.store.transactional && !storedNothing) await addressesFreed(ctx, docs).catch(() => undefined);
     throw err;
   }

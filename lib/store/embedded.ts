@@ -285,7 +285,8 @@ class SqliteCollection implements Collection {
 
   async find(filter: Filter, options: FindOptions = {}): Promise<Doc[]> {
     const limit = options.limit ? Math.floor(options.limit) : undefined;
-    const toDoc = (row: Row) => (options.fields && projected(options.fields) ? pickedDoc(row, options.fields) : this.toDoc(row, options.fields));
+    const projection = options.fields && projected(options.fields);
+    const toDoc = (row: Row) => (projection ? pickedDoc(row, options.fields!) : this.toDoc(row, options.fields));
     const small = limit !== undefined && limit <= SMALL_RESULT;
     // The SQL first: a filter outside the store's subset is refused by the translation, with its reason.
     const first = this.findSql(filter, options, small ? limit : SMALL_RESULT + 1);

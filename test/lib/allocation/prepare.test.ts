@@ -49,14 +49,14 @@ describe('statements prepared when a store opens', () => {
     }
   }
 
-  for (const network of ['10.1.0.0/16', '2001:db8:1::/64']) {
-    it(`the first allocation from ${network} on a store opened again prepares nothing`, async () => {
+  for (const [network, extra] of [['10.1.0.0/16', { requestId: 'first' }], ['2001:db8:1::/64', {}]] as const) {
+    it(`the first allocation from ${network} (${JSON.stringify(extra)}) on a store opened again prepares nothing`, async () => {
       const { directory, range } = await usedStore(network);
       const ipam = await Ipam.open({ kind: 'embedded', directory });
       try {
         let record: AddressRecord | undefined;
         const prepared = await preparedDuring(async () => {
-          record = (await ipam.perform('address', 'allocate', { range: range.id, deviceName: 'first' })) as AddressRecord;
+          record = (await ipam.perform('address', 'allocate', { range: range.id, deviceName: 'first', ...extra })) as AddressRecord;
         });
         expect(prepared, 'statements the first allocation prepared: add their calls to ALLOCATION_CALLS').to.deep.equal([]);
         expect(record?.deviceName).to.equal('first');
@@ -73,7 +73,7 @@ describe('statements prepared when a store opens', () => {
     const { directory, range } = await usedStore('10.2.0.0/16');
     const ipam = Ipam.over(await openStore({ kind: 'embedded', directory }));
     try {
-      const prepared = await preparedDuring(() => ipam.perform('address', 'allocate', { range: range.id }));
+      const prepared = await preparedDuring(() => ipam.perform('address', 'allocate', { range: range.id, requestId: 'r' }));
       expect(prepared).to.have.length(ALLOCATION_CALLS.length);
     } finally {
       await ipam.close();
