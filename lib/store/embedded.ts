@@ -289,7 +289,7 @@ class SqliteCollection implements Collection {
     const toDoc = (row: Row) => (projection ? pickedDoc(row, options.fields!) : this.toDoc(row, options.fields));
     const small = limit !== undefined && limit <= SMALL_RESULT;
     // The SQL first: a filter outside the store's subset is refused by the translation, with its reason.
-    const first = this.findSql(filter, options, small ? limit : SMALL_RESULT + 1);
+    const first = this.findSql(filter, options, small ? limit : SMALL_RESULT + 1, projection);
     const params = this.paramsOf(filter, options.sort);
     if (small) return guard(() => (this.store.statement(first).all(params) as Row[]).map(toDoc));
     // Most results are small: read on the main connection in one call, given up (and read again, whole, in
@@ -298,15 +298,14 @@ class SqliteCollection implements Collection {
     if (rows) return rows.map(toDoc);
     return this.store.withReader(async (statement, yielding) => {
       const docs: Doc[] = [];
-      await paged(statement(this.findSql(filter, options, limit)), params, yielding, (row) => docs.push(toDoc(row)));
+      await paged(statement(this.findSql(filter, options, limit, projection)), params, yielding, (row) => docs.push(toDoc(row)));
       return docs;
     });
   }
 
-  /** `find`'s SQL reading at most `rows` rows (undefined: all). */
-  private findSql(filter: Filter, options: FindOptions, rows: number | undefined): string {
+  /** `find`'s SQL reading at most `rows` rows (undefined: all); `projection`: `projected(options.fields)`. */
+  private findSql(filter: Filter, options: FindOptions, rows: number | undefined, projection = options.fields && projected(options.fields)): string {
     const offset = options.skip ? ` OFFSET ${Math.floor(options.skip)}` : '';
-    const projection = options.fields && projected(options.fields);
     const purpose = `find|${offset}|${projection ? JSON.stringify(options.fields) : ''}|${rows}`;
     return this.sqlOf(purpose, filter, options.sort, (where, order) => {
       const columns = projection ? ['id', ...projection.map((path, i) => `doc -> '${path}' AS f${i}`)].join(', ') : 'id, doc';
