@@ -10,7 +10,7 @@
  * through here. `reconcile` recounts and repairs any drift (a crash on a store without transactions, an
  * older store, or a write racing a re-map or a second release of the same address).
  */
-import { addressesFreed, type AddressDoc } from './addresses';
+import { freedHintWrites, type AddressDoc } from './addresses';
 import { isIpamError, type IpamError } from '../errors';
 import { historyOfUpdate, historyWrites, type Context } from '../record';
 import { checkAddressSpace } from '../address';
@@ -84,20 +84,15 @@ export async function insertAddressCounted(ctx: Context, doc: AddressDoc, alongs
 }
 
 /**
- * Inserts these addresses with their requests, history and counts (and `alongside`) in one atomic batch. On a
- * store without transactions a batch that fails is undone after its addresses were stored (lib/store/mongodb.ts
- * journaledAtomic): another process may have met them taken and moved its hint past them, so their ranges'
- * hints are lowered again, with the version bump, as a release lowers them. (A batch refused on its first
- * address's key stored nothing: that insert is its first write.)
+ * Inserts these addresses with their requests, history and counts (and `alongside`) in one atomic batch. A
+ * store without transactions undoes a batch that fails after its addresses were stored (lib/store/mongodb.ts
+ * journaledAtomic, as it fails or in the recovery pass after a crash): another process may have met them
+ * taken and moved its hint past them, so the batch carries, for that undo, the writes that lower their ranges'
+ * hints with the version bump, as a release lowers them (two reads more per batch, on such a store only).
  */
 export async function insertAtomically(ctx: Context, docs: AddressDoc[], alongside: Write[] = []): Promise<void> {
-  try {
-    await ctx.store.atomic([...insertWritesCounted(ctx, docs), ...alongside]);
-  } catch (err) {
-    const storedNothing = isIpamError(err, 'DUPLICATE') && err.field === 'key' && err.value === docs[0]?.key;
-    if (!ctx.store.transactional && !storedNothing) await addressesFreed(ctx, docs).catch(() => undefined);
-    throw err;
-  }
+  const ifUndone = ctx.store.transactional ? undefined : await freedHintWrites(ctx, docs);
+  await ctx.store.atomic([...insertWritesCounted(ctx, docs), ...alongside], ifUndone);
   noteWritten(ctx.store, docs.map((doc) => doc.key));
 }
 

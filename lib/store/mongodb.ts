@@ -181,6 +181,8 @@ interface BatchDoc {
   owner: string;
   heartbeatAt: Date;
   undo: UndoStep[];
+  /** The batch's `ifUndone` writes (Store.atomic), as JSON: they carry update operators, which are not field names. */
+  ifUndone?: string;
 }
 
 /** What undoes one applied write: delete what it inserted, or put back the documents it changed. */
@@ -212,10 +214,10 @@ export class MongoStore implements Store {
     return new MongoAdapterCollection(this.db.collection<MongoDoc>(name), name) as unknown as Collection<T>;
   }
 
-  async atomic(writes: Write[]): Promise<void> {
+  async atomic(writes: Write[], ifUndone?: Write[]): Promise<void> {
     if (writes.length === 0) return;
     if (this.transactional) await this.inTransaction(writes);
-    else await this.journaledAtomic(writes);
+    else await this.journaledAtomic(writes, ifUndone);
   }
 
   async close(): Promise<void> {
@@ -245,12 +247,12 @@ export class MongoStore implements Store {
    * `_id`, delete only the exact inserted document), so a recovery interrupted in turn is simply rerun.
    * Every journal write filters on this owner: a store whose batch was taken over stops.
    */
-  private async journaledAtomic(writes: Write[]): Promise<void> {
+  private async journaledAtomic(writes: Write[], ifUndone?: Write[]): Promise<void> {
     const journal = this.db.collection<BatchDoc>('journal');
     const id = randomUUID();
-    await guard(() =>
-      journal.insertOne({ _id: id, name: `atomic|${id}`, kind: 'atomic', owner: this.owner, heartbeatAt: new Date(0), undo: [] }),
-    );
+    const entry: BatchDoc = { _id: id, name: `atomic|${id}`, kind: 'atomic', owner: this.owner, heartbeatAt: new Date(0), undo: [] };
+    if (ifUndone?.length) entry.ifUndone = JSON.stringify(ifUndone);
+    await guard(() => journal.insertOne(entry));
     await this.heartbeat(id);
     const beat = setInterval(() => void this.heartbeat(id).catch(() => undefined), BATCH_HEARTBEAT_MS);
     beat.unref();
@@ -283,12 +285,17 @@ export class MongoStore implements Store {
     await this.db.collection<BatchDoc>('journal').updateOne({ _id: id, owner: this.owner }, { $currentDate: { heartbeatAt: true } });
   }
 
-  /** Undoes this owner's batch `id` in reverse and removes it (nothing when another owner took it). */
+  /**
+   * Undoes this owner's batch `id` in reverse, then applies its `ifUndone` writes if any write had been applied,
+   * and removes it (nothing when another owner took it). Run again after a crash part-way, it applies them again:
+   * they must bear that (the core's lower a hint with `$min` and bump a version).
+   */
   private async undoBatch(id: string): Promise<void> {
     const journal = this.db.collection<BatchDoc>('journal');
     const batch = await journal.findOne({ _id: id, owner: this.owner });
     if (!batch) return;
     for (const step of [...batch.undo].reverse()) await undoStep(this.db, step);
+    if (batch.ifUndone && batch.undo.length > 0) for (const write of JSON.parse(batch.ifUndone) as Write[]) await applyWrite(this.db, write);
     await journal.deleteOne({ _id: id, owner: this.owner });
   }
 

@@ -119,9 +119,11 @@ export interface Store {
   /**
    * Applies the writes in order, all or none: any failure (a unique-index collision included) undoes the
    * writes already applied and rethrows it. Where the store has no transactions, see the adapter for how a
-   * crash part-way is repaired.
+   * crash part-way is repaired. `ifUndone`: writes such a store applies after it undid this batch (as it
+   * failed, or in its recovery pass) once some of its writes had been applied, and so seen by other
+   * processes; a store with transactions never shows a batch that fails, and leaves them out.
    */
-  atomic(writes: Write[]): Promise<void>;
+  atomic(writes: Write[], ifUndone?: Write[]): Promise<void>;
   /**
    * Milliseconds since the epoch by the store's clock (MongoDB: the server's), so leases and journals shared
    * by several processes compare times on one clock.

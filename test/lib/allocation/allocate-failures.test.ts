@@ -95,6 +95,27 @@ describe('allocation, release and CSV import under store failures', () => {
     await ipam.close();
   });
 
+  it('a batch whose undo failed too lowers the hint when the recovery pass undoes it (standalone)', async () => {
+    const deployment = fakeDeployment({ topology: 'standalone' });
+    const first = await open(deployment);
+    const range = (await first.perform('range', 'add', { network: '10.9.0.0/24' })) as RangeRecord;
+    // The connection drops: the history insert fails, and so does the undo's delete of the address.
+    failNext(deployment, 'insertOne', new MongoNetworkError('connection reset'), { collection: 'history' });
+    failNext(deployment, 'deleteOne', new MongoNetworkError('connection reset'), { collection: 'addresses' });
+    expect((await rejection(first.perform('address', 'allocate', { range: range.id }))).code).to.equal('STORE_UNAVAILABLE');
+    await first.close();
+    // Meanwhile another process meets 10.9.0.1 stored and moves the stored hint past it.
+    const second = await open(deployment);
+    for (let i = 0; i < 80; i++) await second.perform('address', 'allocate', { range: range.id });
+    await second.close();
+    // Once the batch's heartbeat has lapsed, the next open undoes it: 10.9.0.1 is free, and found.
+    for (const doc of deployment.databases.get('test')?.get('journal')?.docs ?? []) doc.heartbeatAt = new Date(0);
+    const third = await open(deployment);
+    expect(await third.store.collection('addresses').count({ address: '10.9.0.1' })).to.equal(0);
+    expect(((await third.perform('address', 'allocate', { range: range.id })) as AddressRecord).address).to.equal('10.9.0.1');
+    await third.close();
+  });
+
   it('a CSV import whose bulk insert lost the server counts no rows as written', async () => {
     // A standalone imports in bulk (insertMany); a replica set in one transaction per batch.
     const deployment = fakeDeployment({ topology: 'standalone' });

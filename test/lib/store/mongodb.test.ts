@@ -234,6 +234,25 @@ describe('MongoDB adapter (fake driver)', () => {
       });
     }
 
+    it('standalone: ifUndone writes follow an undo of applied writes, and only then', async () => {
+      const store = await open(fakeDeployment({ topology: 'standalone' }));
+      const ranges = store.collection('ranges');
+      await ranges.insertOne({ id: 'r1', key: 'R1', version: 0 });
+      await store.collection('addresses').insertOne(address(5));
+      const ifUndone = [{ op: 'update' as const, collection: 'ranges' as const, filter: { id: 'r1' }, update: { $inc: { version: 1 } } }];
+      // The first write collides: nothing was applied, nobody saw anything, nothing follows.
+      expect((await failure(store.atomic([{ op: 'insert', collection: 'addresses', doc: address(5) }], ifUndone))).code).to.equal('DUPLICATE');
+      expect((await ranges.findOne({ id: 'r1' }))?.version).to.equal(0);
+      // The second collides: the first was stored until the undo, so the ifUndone writes run after it.
+      const applied = [{ op: 'insert' as const, collection: 'addresses' as const, doc: address(6) }, { op: 'insert' as const, collection: 'addresses' as const, doc: address(5) }];
+      expect((await failure(store.atomic(applied, ifUndone))).code).to.equal('DUPLICATE');
+      expect((await ranges.findOne({ id: 'r1' }))?.version).to.equal(1);
+      expect(await store.collection('addresses').count({})).to.equal(1);
+      // A batch that succeeds runs none of them.
+      await store.atomic([{ op: 'insert', collection: 'addresses', doc: address(7) }], ifUndone);
+      expect((await ranges.findOne({ id: 'r1' }))?.version).to.equal(1);
+    });
+
     it('standalone: a batch its process left half done is undone by the next open', async () => {
       const deployment = fakeDeployment({ topology: 'standalone' });
       const first = await open(deployment);
