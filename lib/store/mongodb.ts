@@ -11,7 +11,7 @@
  * open with `hello`); on a standalone a journaled batch (see `journaledAtomic`).
  */
 import { randomUUID } from 'node:crypto';
-import { MongoClient, MongoServerError } from 'mongodb';
+import { MongoClient, MongoServerError, MongoWriteConcernError } from 'mongodb';
 import type {
   ClientSession,
   Collection as MongoCollection,
@@ -194,6 +194,7 @@ export class MongoStore implements Store {
   /** Identifies this store handle as the owner of the batches it journals. */
   private readonly owner = randomUUID();
   private recoveryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private readonly client: MongoClient,
@@ -221,6 +222,7 @@ export class MongoStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearTimeout(this.recoveryTimer);
     await this.client.close();
   }
@@ -263,18 +265,23 @@ export class MongoStore implements Store {
           journal.updateOne({ _id: id, owner: this.owner }, { $push: { undo }, $currentDate: { heartbeatAt: true } }),
         );
         if (pushed.matchedCount === 0) throw lostBatch(id);
-        try {
-          await guard(() => applyWrite(this.db, write));
-        } catch (err) {
-          await journal.updateOne({ _id: id, owner: this.owner }, { $pop: { undo: 1 } }).catch(() => undefined);
-          throw err;
-        }
+        await guard(async () => {
+          try {
+            await applyWrite(this.db, write);
+          } catch (err) {
+            // Refused by the server, the write did nothing: its undo step goes. Anything else (a reply lost with
+            // the connection: a standalone does not retry writes) may have applied it, so the step stays.
+            if (refused(err)) await journal.updateOne({ _id: id, owner: this.owner }, { $pop: { undo: 1 } }).catch(() => undefined);
+            throw err;
+          }
+        });
       }
       const committed = await guard(() => journal.deleteOne({ _id: id, owner: this.owner }));
       if (committed.deletedCount === 0) throw lostBatch(id);
     } catch (err) {
       clearInterval(beat);
-      await this.undoBatch(id).catch(() => undefined);
+      // An undo that fails too (the connection is gone) is the recovery pass's, once the entry is stale.
+      await this.undoBatch(id).catch(() => this.recoverLater());
       throw err;
     } finally {
       clearInterval(beat);
@@ -321,14 +328,18 @@ export class MongoStore implements Store {
       await this.undoBatch(batch._id);
       undone++;
     }
-    if (deferred > 0 && !this.recoveryTimer) {
-      this.recoveryTimer = setTimeout(() => {
-        this.recoveryTimer = undefined;
-        void this.recoverBatches().catch(() => undefined);
-      }, BATCH_STALE_MS);
-      this.recoveryTimer.unref();
-    }
+    if (deferred > 0) this.recoverLater();
     return { undone, deferred };
+  }
+
+  /** Runs the recovery pass again once a batch that is fresh now would be stale. */
+  private recoverLater(): void {
+    if (this.recoveryTimer || this.closed) return;
+    this.recoveryTimer = setTimeout(() => {
+      this.recoveryTimer = undefined;
+      void this.recoverBatches().catch(() => this.recoverLater());
+    }, BATCH_STALE_MS);
+    this.recoveryTimer.unref();
   }
 }
 
@@ -473,6 +484,11 @@ async function guard<R>(operation: () => Promise<R>): Promise<R> {
 }
 
 /** A plain E11000 only: a bulk error whose first write error was one is not the whole story (see insertMany). */
+/** An answer from the server saying it did not apply the write (a write concern error: it may have). */
+function refused(err: unknown): boolean {
+  return err instanceof MongoServerError && !(err instanceof MongoWriteConcernError);
+}
+
 function isDuplicateKey(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === DUPLICATE_KEY && err.name !== 'MongoBulkWriteError';
 }

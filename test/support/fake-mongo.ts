@@ -33,6 +33,11 @@ export interface FakeDeployment {
   clockOffsetMs: number;
   /** Consulted before every collection call; an error returned is thrown instead. */
   faults: Fault[];
+  /**
+   * Consulted after an insertOne, updateOne or deleteOne was applied; an error returned is thrown instead of the
+   * reply, as when the server applied a write and the connection dropped before its answer.
+   */
+  lostReplies?: Fault[];
   /** The options the adapter gave the client. */
   clientOptions?: MongoClientOptions;
   /** Fails createIndex on these collections the way a sharded collection refuses a unique index. */
@@ -84,6 +89,13 @@ class FakeClient {
 
   private check(method: string, collection: string): void {
     throwFault(this.deployment, method, collection);
+  }
+}
+
+function throwLostReply(deployment: FakeDeployment, method: string, collection: string): void {
+  for (const fault of deployment.lostReplies ?? []) {
+    const error = fault(method, collection);
+    if (error) throw error;
   }
 }
 
@@ -230,6 +242,7 @@ export class FakeCollection {
     }
     const stored = this.insert(doc);
     options.session?.undo.push(() => this.remove([stored]));
+    throwLostReply(this.deployment, 'insertOne', this.name);
     return { insertedId: doc._id };
   }
 
@@ -272,7 +285,9 @@ export class FakeCollection {
 
   async updateOne(filter: Record<string, unknown>, modifier: Record<string, unknown>, options: SessionOption = {}): Promise<{ matchedCount: number }> {
     this.check('updateOne');
-    return { matchedCount: this.apply(this.matching(filter).slice(0, 1), modifier, options.session) };
+    const matchedCount = this.apply(this.matching(filter).slice(0, 1), modifier, options.session);
+    throwLostReply(this.deployment, 'updateOne', this.name);
+    return { matchedCount };
   }
 
   async updateMany(filter: Record<string, unknown>, modifier: Record<string, unknown>, options: SessionOption = {}): Promise<{ matchedCount: number }> {
@@ -297,7 +312,9 @@ export class FakeCollection {
 
   async deleteOne(filter: Record<string, unknown>, options: SessionOption = {}): Promise<{ deletedCount: number }> {
     this.check('deleteOne');
-    return { deletedCount: this.removeIn(this.matching(filter).slice(0, 1), options.session) };
+    const deletedCount = this.removeIn(this.matching(filter).slice(0, 1), options.session);
+    throwLostReply(this.deployment, 'deleteOne', this.name);
+    return { deletedCount };
   }
 
   async deleteMany(filter: Record<string, unknown>, options: SessionOption = {}): Promise<{ deletedCount: number }> {

@@ -116,6 +116,38 @@ describe('allocation, release and CSV import under store failures', () => {
     await third.close();
   });
 
+  it('an address insert whose reply was lost is undone with its batch (standalone)', async () => {
+    // The server stored the address, then the connection dropped before its answer: a standalone does not retry.
+    const deployment = fakeDeployment({ topology: 'standalone' });
+    const ipam = await open(deployment);
+    const range = (await ipam.perform('range', 'add', { network: '10.10.0.0/24' })) as RangeRecord;
+    let lost = false;
+    deployment.lostReplies = [(method, collection) => (method === 'insertOne' && collection === 'addresses' && !lost ? ((lost = true), new MongoNetworkError('connection reset')) : undefined)];
+    expect((await rejection(ipam.perform('address', 'allocate', { range: range.id, requestId: 'r1' }))).code).to.equal('STORE_UNAVAILABLE');
+    expect(await ipam.store.collection('addresses').count({})).to.equal(0);
+    expect(await ipam.store.collection('history').count({ entity: 'address' })).to.equal(0);
+    expect(await ipam.store.collection('journal').count({})).to.equal(0);
+    expect(((await ipam.perform('address', 'allocate', { range: range.id, requestId: 'r1' })) as AddressRecord).address).to.equal('10.10.0.1');
+    await ipam.close();
+  });
+
+  it('a batch whose undo failed is taken up by its own process once stale (standalone)', async () => {
+    const deployment = fakeDeployment({ topology: 'standalone' });
+    const ipam = await open(deployment);
+    const store = ipam.store as unknown as { recoverBatches(): Promise<unknown>; recoveryTimer?: NodeJS.Timeout };
+    const range = (await ipam.perform('range', 'add', { network: '10.11.0.0/24' })) as RangeRecord;
+    failNext(deployment, 'insertOne', new MongoNetworkError('connection reset'), { collection: 'history' });
+    failNext(deployment, 'deleteOne', new MongoNetworkError('connection reset'), { collection: 'addresses' });
+    expect((await rejection(ipam.perform('address', 'allocate', { range: range.id }))).code).to.equal('STORE_UNAVAILABLE');
+    // The recovery pass is due once the entry is stale (BATCH_STALE_MS); here it runs as that timer would run it.
+    expect(store.recoveryTimer, 'recovery scheduled').to.not.equal(undefined);
+    for (const doc of deployment.databases.get('test')?.get('journal')?.docs ?? []) doc.heartbeatAt = new Date(0);
+    await store.recoverBatches();
+    expect(await ipam.store.collection('addresses').count({})).to.equal(0);
+    expect(((await ipam.perform('address', 'allocate', { range: range.id })) as AddressRecord).address).to.equal('10.11.0.1');
+    await ipam.close();
+  });
+
   it('a CSV import whose bulk insert lost the server counts no rows as written', async () => {
     // A standalone imports in bulk (insertMany); a replica set in one transaction per batch.
     const deployment = fakeDeployment({ topology: 'standalone' });
