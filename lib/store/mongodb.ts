@@ -195,6 +195,8 @@ export class MongoStore implements Store {
   private readonly owner = randomUUID();
   private recoveryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** This handle's batches being written or undone now: its own recovery pass leaves them alone. */
+  private readonly inFlight = new Set<string>();
 
   constructor(
     private readonly client: MongoClient,
@@ -252,6 +254,7 @@ export class MongoStore implements Store {
   private async journaledAtomic(writes: Write[], ifUndone?: Write[]): Promise<void> {
     const journal = this.db.collection<BatchDoc>('journal');
     const id = randomUUID();
+    this.inFlight.add(id);
     const entry: BatchDoc = { _id: id, name: `atomic|${id}`, kind: 'atomic', owner: this.owner, heartbeatAt: new Date(0), undo: [] };
     if (ifUndone?.length) entry.ifUndone = JSON.stringify(ifUndone);
     await guard(() => journal.insertOne(entry));
@@ -269,9 +272,11 @@ export class MongoStore implements Store {
           try {
             await applyWrite(this.db, write);
           } catch (err) {
-            // Refused by the server, the write did nothing: its undo step goes. Anything else (a reply lost with
-            // the connection: a standalone does not retry writes) may have applied it, so the step stays.
-            if (refused(err)) await journal.updateOne({ _id: id, owner: this.owner }, { $pop: { undo: 1 } }).catch(() => undefined);
+            // An insert whose reply was lost (the connection dropped; a standalone does not retry writes) may have
+            // stored its document: its undo step stays, since deleting exactly that document is harmless if it did
+            // not. Any other failed write loses its step: restoring before-images of a write that changed nothing
+            // could, run later by the recovery pass, take back what other processes wrote since.
+            if (write.op !== 'insert' || refused(err)) await journal.updateOne({ _id: id, owner: this.owner }, { $pop: { undo: 1 } }).catch(() => undefined);
             throw err;
           }
         });
@@ -285,6 +290,7 @@ export class MongoStore implements Store {
       throw err;
     } finally {
       clearInterval(beat);
+      this.inFlight.delete(id);
     }
   }
 
@@ -307,9 +313,11 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Undoes batches a dead process left: those whose heartbeat is older than BATCH_STALE_MS by the server's
-   * clock, each taken over by compare-and-set on its owner first. Batches that are still fresh are retried
-   * once they would be stale, so a restart soon after a crash does not leave them behind.
+   * Undoes batches a dead process left (or this one, when an undo failed): those whose heartbeat is older than
+   * BATCH_STALE_MS by the server's clock, each taken over by compare-and-set on its owner first. Batches that
+   * are still fresh, and those whose undo fails now, are retried once they would be stale, so a restart soon
+   * after a crash does not leave them behind, and one batch that cannot be undone keeps no other from it (nor
+   * the store from opening).
    */
   async recoverBatches(): Promise<{ undone: number; deferred: number }> {
     const journal = this.db.collection<BatchDoc>('journal');
@@ -317,28 +325,33 @@ export class MongoStore implements Store {
     let undone = 0;
     let deferred = 0;
     for (const batch of pending) {
+      if (this.inFlight.has(batch._id)) continue;
       const taken = await journal.updateOne(
         { _id: batch._id, owner: batch.owner, $expr: { $lt: ['$heartbeatAt', { $subtract: ['$$NOW', BATCH_STALE_MS] }] } },
         { $set: { owner: this.owner }, $currentDate: { heartbeatAt: true } },
       );
       if (taken.matchedCount === 0) {
-        if (batch.owner !== this.owner) deferred++;
+        deferred++;
         continue;
       }
-      await this.undoBatch(batch._id);
-      undone++;
+      try {
+        await this.undoBatch(batch._id);
+        undone++;
+      } catch {
+        deferred++;
+      }
     }
     if (deferred > 0) this.recoverLater();
     return { undone, deferred };
   }
 
-  /** Runs the recovery pass again once a batch that is fresh now would be stale. */
+  /** Runs the recovery pass again once a batch that is fresh now would be stale (a heartbeat's time to spare). */
   private recoverLater(): void {
     if (this.recoveryTimer || this.closed) return;
     this.recoveryTimer = setTimeout(() => {
       this.recoveryTimer = undefined;
       void this.recoverBatches().catch(() => this.recoverLater());
-    }, BATCH_STALE_MS);
+    }, BATCH_STALE_MS + BATCH_HEARTBEAT_MS);
     this.recoveryTimer.unref();
   }
 }
@@ -483,12 +496,15 @@ async function guard<R>(operation: () => Promise<R>): Promise<R> {
   }
 }
 
-/** A plain E11000 only: a bulk error whose first write error was one is not the whole story (see insertMany). */
-/** An answer from the server saying it did not apply the write (a write concern error: it may have). */
+/**
+ * The server's answer that a single-document write was not applied (a write concern error says it may have
+ * been). Not for updateMany/deleteMany, which report an error after changing some documents.
+ */
 function refused(err: unknown): boolean {
   return err instanceof MongoServerError && !(err instanceof MongoWriteConcernError);
 }
 
+/** A plain E11000 only: a bulk error whose first write error was one is not the whole story (see insertMany). */
 function isDuplicateKey(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === DUPLICATE_KEY && err.name !== 'MongoBulkWriteError';
 }

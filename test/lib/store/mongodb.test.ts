@@ -283,6 +283,52 @@ describe('MongoDB adapter (fake driver)', () => {
       await first.close();
       await second.close();
     });
+
+    it('standalone: its own batch whose undo failed is retried, and a still fresh one counted for later', async () => {
+      const deployment = fakeDeployment({ topology: 'standalone' });
+      const store = await open(deployment);
+      // Two batches whose write and then undo fail (the undo's read of the entry fails).
+      for (const n of [6, 7]) {
+        failNext(deployment, 'insertOne', new MongoNetworkError('connection reset'), { collection: 'ranges' });
+        failNext(deployment, 'findOne', new MongoNetworkError('connection reset'), { collection: 'journal' });
+        expect((await failure(store.atomic([{ op: 'insert', collection: 'addresses', doc: address(n) }, { op: 'insert', collection: 'ranges', doc: { id: `r${n}`, key: `R${n}` } }]))).code).to.equal('STORE_UNAVAILABLE');
+      }
+      const journal = deployment.databases.get('test')?.get('journal');
+      expect(journal?.docs).to.have.length(2);
+      expect(await store.collection('addresses').count({})).to.equal(2);
+      // The first has gone stale, the second not yet: one undone, one left for the next pass.
+      journal!.docs[0].heartbeatAt = new Date(0);
+      expect(await store.recoverBatches()).to.deep.equal({ undone: 1, deferred: 1 });
+      expect((store as unknown as { recoveryTimer?: NodeJS.Timeout }).recoveryTimer, 'next pass scheduled').to.not.equal(undefined);
+      journal!.docs[0].heartbeatAt = new Date(0);
+      expect(await store.recoverBatches()).to.deep.equal({ undone: 1, deferred: 0 });
+      expect(await store.collection('addresses').count({})).to.equal(0);
+      await store.close();
+    });
+
+    it('standalone: a batch that cannot be undone keeps neither the store from opening nor others from their undo', async () => {
+      const deployment = fakeDeployment({ topology: 'standalone' });
+      const first = await open(deployment);
+      await first.collection('ranges').insertOne({ id: 'r1', key: 'R1', hint: 1 });
+      // Putting documents back fails from here on: a batch with a before-image can never be undone.
+      deployment.faults.push((method) => (method === 'replaceOne' ? new MongoNetworkError('connection reset') : undefined));
+      // Batch 1 changes r1 (undone by putting it back); batch 2 only inserts (undone by deleting). Both fail,
+      // and so do their undos (the undo's read of the entry fails).
+      failNext(deployment, 'insertOne', new MongoNetworkError('connection reset'), { collection: 'addresses' });
+      failNext(deployment, 'findOne', new MongoNetworkError('connection reset'), { collection: 'journal' });
+      await failure(first.atomic([{ op: 'update', collection: 'ranges', filter: { id: 'r1' }, update: { $set: { hint: 2 } } }, { op: 'insert', collection: 'addresses', doc: address(6) }]));
+      failNext(deployment, 'insertOne', new MongoNetworkError('connection reset'), { collection: 'ranges' });
+      failNext(deployment, 'findOne', new MongoNetworkError('connection reset'), { collection: 'journal' });
+      await failure(first.atomic([{ op: 'insert', collection: 'addresses', doc: address(7) }, { op: 'insert', collection: 'ranges', doc: { id: 'r7', key: 'R7' } }]));
+      await first.close();
+      const journal = deployment.databases.get('test')?.get('journal');
+      expect(journal?.docs).to.have.length(2);
+      for (const doc of journal?.docs ?? []) doc.heartbeatAt = new Date(0);
+      const second = await open(deployment);
+      expect(await second.collection('addresses').count({ n: 7 })).to.equal(0);
+      expect(journal?.docs).to.have.length(1);
+      await second.close();
+    });
   });
 
   describe('collections', () => {
