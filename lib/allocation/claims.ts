@@ -69,18 +69,13 @@ export async function pickCandidates(
 
 /**
  * Ends this caller's claims. Addresses let go unwritten are free again, but a kept list (search.ts) skipped
- * them while they were claimed: it is dropped, and the next allocation reads the store. This process's hint
- * goes back to the lowest of them, and so does the hint of every allocation in progress (which may have
- * searched past them while they were claimed).
+ * them while they were claimed: it is dropped, and the next allocation reads the store. The hints go back to
+ * the lowest of them (hint.ts lowerLocalHint).
  */
 export function releaseClaims(view: RangeView, values: bigint[], written = false): void {
   if (!written && values.length > 0) {
     dropFree(view);
-    const lowest = values.reduce((min, value) => (value < min ? value : min));
-    lowerLocalHint(view, lowest);
-    for (const allocation of view.local.allocating.get(view.doc.id) ?? []) {
-      if (allocation.letGo === undefined || lowest < allocation.letGo) allocation.letGo = lowest;
-    }
+    lowerLocalHint(view, values.reduce((min, value) => (value < min ? value : min)));
   }
   for (const value of values) {
     const key = keyAt(view, value);

@@ -34,11 +34,15 @@ export async function advanceHint(ctx: Context, view: RangeView, firstGap: bigin
 
 /**
  * An address let go unwritten by an allocation of this process is free: this process's hint goes back to it if it
- * had moved past (another allocation took a higher address meanwhile).
+ * had moved past (another allocation took a higher address meanwhile), and so does the hint each allocation in
+ * progress will move to (it may have searched past the address while it was claimed; claims.ts claimSlots).
  */
 export function lowerLocalHint(view: RangeView, value: bigint): void {
   const local = view.local.localHints.get(view.doc.id);
   if (local && local.value > value) local.value = value;
+  for (const allocation of view.local.allocating.get(view.doc.id) ?? []) {
+    if (allocation.letGo === undefined || value < allocation.letGo) allocation.letGo = value;
+  }
 }
 
 /** Nothing free from the hint on: park the hint past the end until a release lowers it. */

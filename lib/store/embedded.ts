@@ -198,6 +198,11 @@ class SqliteStore implements Store {
   }
 }
 
+/** The rows `find` reads first: all of a small limit, else one past SMALL_RESULT (it reads on in pages beyond). */
+function firstRows(limit: number | undefined): number {
+  return limit !== undefined && limit <= SMALL_RESULT ? limit : SMALL_RESULT + 1;
+}
+
 function cached(db: Db, statements: Map<string, Statement>, sql: string): Statement {
   let statement = statements.get(sql);
   if (!statement) {
@@ -289,7 +294,7 @@ class SqliteCollection implements Collection {
     const toDoc = (row: Row) => (projection ? pickedDoc(row, options.fields!) : this.toDoc(row, options.fields));
     const small = limit !== undefined && limit <= SMALL_RESULT;
     // The SQL first: a filter outside the store's subset is refused by the translation, with its reason.
-    const first = this.findSql(filter, options, small ? limit : SMALL_RESULT + 1, projection);
+    const first = this.findSql(filter, options, firstRows(limit), projection);
     const params = this.paramsOf(filter, options.sort);
     if (small) return guard(() => (this.store.statement(first).all(params) as Row[]).map(toDoc));
     // Most results are small: read on the main connection in one call, given up (and read again, whole, in
@@ -316,10 +321,7 @@ class SqliteCollection implements Collection {
 
   /** The SQL a call runs first (`Store.prepare`): for a find, its first read (`find` reads on in pages past SMALL_RESULT). */
   firstSql(call: PreparedCall): string {
-    if ('find' in call) {
-      const limit = call.options?.limit ? Math.floor(call.options.limit) : undefined;
-      return this.findSql(call.find, call.options ?? {}, limit !== undefined && limit <= SMALL_RESULT ? limit : SMALL_RESULT + 1);
-    }
+    if ('find' in call) return this.findSql(call.find, call.options ?? {}, firstRows(call.options?.limit ? Math.floor(call.options.limit) : undefined));
     if ('values' in call) return this.valuesSql(call.values, call.filter, call.options).sql;
     const { write } = call;
     if (write.op === 'insert') return this.insertSql;

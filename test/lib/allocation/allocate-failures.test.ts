@@ -17,6 +17,17 @@ function open(deployment: FakeDeployment): Promise<Ipam> {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { BulkWriteResult } = require('mongodb/lib/bulk/common') as { BulkWriteResult: new (r: unknown, o: boolean) => never };
 
+/** The connection drops mid-allocation: the history insert fails, and so does the undo's delete of the address. */
+function loseBatchAndUndo(deployment: FakeDeployment): void {
+  failNext(deployment, 'insertOne', new MongoNetworkError('connection reset'), { collection: 'history' });
+  failNext(deployment, 'deleteOne', new MongoNetworkError('connection reset'), { collection: 'addresses' });
+}
+
+/** Every journaled batch stale, as a minute without heartbeats (by the server's clock) leaves it. */
+function ageBatches(deployment: FakeDeployment): void {
+  for (const doc of deployment.databases.get('test')?.get('journal')?.docs ?? []) doc.heartbeatAt = new Date(0);
+}
+
 async function rejection(promise: Promise<unknown>): Promise<IpamError> {
   const err = await promise.then(() => undefined, (e: unknown) => e);
   expect(err).to.be.instanceOf(IpamError);
@@ -66,7 +77,7 @@ describe('allocation, release and CSV import under store failures', () => {
       deployment.faults = [];
       await ipam.close();
       // A standalone undoes the journaled batch at the next open once its heartbeat has lapsed.
-      for (const doc of deployment.databases.get('test')?.get('journal')?.docs ?? []) doc.heartbeatAt = new Date(0);
+      ageBatches(deployment);
       const reopened = await open(deployment);
       const left = (await reopened.store.collection<AddressRecord & { id: string }>('addresses').find({ rangeId: range.id })).map((doc) => doc.address);
       expect(left).to.deep.equal(['10.6.0.3']);
@@ -99,9 +110,7 @@ describe('allocation, release and CSV import under store failures', () => {
     const deployment = fakeDeployment({ topology: 'standalone' });
     const first = await open(deployment);
     const range = (await first.perform('range', 'add', { network: '10.9.0.0/24' })) as RangeRecord;
-    // The connection drops: the history insert fails, and so does the undo's delete of the address.
-    failNext(deployment, 'insertOne', new MongoNetworkError('connection reset'), { collection: 'history' });
-    failNext(deployment, 'deleteOne', new MongoNetworkError('connection reset'), { collection: 'addresses' });
+    loseBatchAndUndo(deployment);
     expect((await rejection(first.perform('address', 'allocate', { range: range.id }))).code).to.equal('STORE_UNAVAILABLE');
     await first.close();
     // Meanwhile another process meets 10.9.0.1 stored and moves the stored hint past it.
@@ -109,7 +118,7 @@ describe('allocation, release and CSV import under store failures', () => {
     for (let i = 0; i < 80; i++) await second.perform('address', 'allocate', { range: range.id });
     await second.close();
     // Once the batch's heartbeat has lapsed, the next open undoes it: 10.9.0.1 is free, and found.
-    for (const doc of deployment.databases.get('test')?.get('journal')?.docs ?? []) doc.heartbeatAt = new Date(0);
+    ageBatches(deployment);
     const third = await open(deployment);
     expect(await third.store.collection('addresses').count({ address: '10.9.0.1' })).to.equal(0);
     expect(((await third.perform('address', 'allocate', { range: range.id })) as AddressRecord).address).to.equal('10.9.0.1');
@@ -136,12 +145,11 @@ describe('allocation, release and CSV import under store failures', () => {
     const ipam = await open(deployment);
     const store = ipam.store as unknown as { recoverBatches(): Promise<unknown>; recoveryTimer?: NodeJS.Timeout };
     const range = (await ipam.perform('range', 'add', { network: '10.11.0.0/24' })) as RangeRecord;
-    failNext(deployment, 'insertOne', new MongoNetworkError('connection reset'), { collection: 'history' });
-    failNext(deployment, 'deleteOne', new MongoNetworkError('connection reset'), { collection: 'addresses' });
+    loseBatchAndUndo(deployment);
     expect((await rejection(ipam.perform('address', 'allocate', { range: range.id }))).code).to.equal('STORE_UNAVAILABLE');
     // The recovery pass is due once the entry is stale (BATCH_STALE_MS); here it runs as that timer would run it.
     expect(store.recoveryTimer, 'recovery scheduled').to.not.equal(undefined);
-    for (const doc of deployment.databases.get('test')?.get('journal')?.docs ?? []) doc.heartbeatAt = new Date(0);
+    ageBatches(deployment);
     await store.recoverBatches();
     expect(await ipam.store.collection('addresses').count({})).to.equal(0);
     expect(((await ipam.perform('address', 'allocate', { range: range.id })) as AddressRecord).address).to.equal('10.11.0.1');
