@@ -107,10 +107,11 @@
   }
 
   /** Appends one page of children to `list`, with a "show more" button while there are more. */
-  function loadPage(list, query, cursor) {
+  function loadPage(list, query, cursor, current) {
     const loading = $('<li class="flowipam-note">').text(t('loading')).appendTo(list);
     const request = Object.assign({ config: stores.val(), limit: PAGE }, query, cursor ? { cursor: cursor } : {});
     get('tree', request).then(function (page) {
+      if (current && !current()) return;
       loading.remove();
       if (page.items.length === 0 && !cursor) $('<li class="flowipam-note">').text(query.search ? t('noMatch') : t('empty')).appendTo(list);
       page.items.forEach(function (item) { list.append(row(item)); });
@@ -119,11 +120,11 @@
         const more = $('<li class="flowipam-more"><button type="button" class="red-ui-button red-ui-button-small"></button></li>');
         more.find('button').text(t('more')).on('click', function () {
           more.remove();
-          loadPage(list, query, page.nextCursor);
+          loadPage(list, query, page.nextCursor, current);
         });
         list.append(more);
       }
-    }, failure(list));
+    }, function (xhr) { if (!current || current()) failure(list)(xhr); });
   }
 
   function showRange(item, line) {
@@ -158,37 +159,52 @@
     }, failure(details));
   }
 
-  function loadRoot() {
-    tree.empty();
+  let generation = 0;
+  /**
+   * Starts a new load of the whole tree and returns a check that it is still the latest. Answers to an older
+   * load are dropped: showing the tab and clicking refresh overlap, and the older answer must neither empty
+   * nor redraw the tree the newer one drew.
+   */
+  function startLoad() {
+    const mine = ++generation;
+    tree.empty().append($('<div class="flowipam-note">').text(t('loading')));
     details.hide();
+    return function current() { return mine === generation; };
+  }
+
+  function loadRoot(current) {
+    current = current || startLoad();
+    tree.empty();
     if (!stores.val()) {
       tree.append($('<div class="flowipam-note">').text(t('noStore')));
       return;
     }
     const list = $('<ul>').appendTo(tree);
     const text = searchBox.val().trim();
-    loadPage(list, text ? { search: text } : { parent: 'root' }, null);
+    loadPage(list, text ? { search: text } : { parent: 'root' }, null, current);
   }
 
   /** Reloads the list of deployed stores (keeping the chosen one when it is still there), then the tree. */
   function refresh() {
+    const current = startLoad();
     const chosen = stores.val();
     return get('stores').then(function (list) {
+      if (!current()) return;
       stores.empty();
       list.forEach(function (store) {
         stores.append($('<option>').val(store.id).text(store.name + (store.kind ? ' (' + store.kind + ')' : '')));
       });
       if (chosen && list.some(function (s) { return s.id === chosen; })) stores.val(chosen);
-      loadRoot();
-    }, failure(tree));
+      loadRoot(current);
+    }, function (xhr) { if (current()) failure(tree)(xhr); });
   }
 
   let searchTimer;
   searchBox.on('keyup', function (event) {
     clearTimeout(searchTimer);
-    searchTimer = setTimeout(loadRoot, event.key === 'Enter' ? 0 : 300);
+    searchTimer = setTimeout(function () { loadRoot(); }, event.key === 'Enter' ? 0 : 300);
   });
-  stores.on('change', loadRoot);
+  stores.on('change', function () { loadRoot(); });
 
   RED.sidebar.addTab({
     id: 'flowipam',

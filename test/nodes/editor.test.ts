@@ -233,6 +233,43 @@ describe('editor (headless Chromium)', function () {
     await page.press('.flowipam-search-input', 'Enter');
   });
 
+  it('an older sidebar refresh answering late neither empties nor reloads the tree a newer refresh drew', async () => {
+    const spaces = '.flowipam-item[data-kind="space"]';
+    await page.evaluate(() => (window as unknown as { RED: any }).RED.sidebar.show('flowipam'));
+    await page.waitForSelector(spaces);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held = 0;
+    await page.route(/\/flowipam\/stores(\?|$)/, async (route) => {
+      if (held++ === 0) await released;
+      await route.continue();
+    });
+    const treeRequests: string[] = [];
+    const onRequest = (request: { url(): string }) => {
+      if (request.url().includes('/flowipam/tree')) treeRequests.push(request.url());
+    };
+    page.on('request', onRequest);
+    try {
+      const refresh = () => page.evaluate(() => void (window as unknown as { FlowIPAMSidebar: { refresh(): unknown } }).FlowIPAMSidebar.refresh());
+      const drawn = page.waitForResponse((response) => response.url().includes('/flowipam/tree'));
+      await refresh(); // the older one: its list of stores is held back
+      await refresh();
+      await drawn;
+      await page.waitForSelector(spaces);
+      expect(treeRequests).to.have.length(1);
+      const lateAnswer = page.waitForResponse((response) => response.url().includes('/flowipam/stores'));
+      release();
+      await lateAnswer;
+      await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 200)));
+      expect(treeRequests, 'the late answer started another load').to.have.length(1);
+      expect(await page.$$eval(spaces, (items) => items.map((i) => i.getAttribute('data-label')))).to.deep.equal(['Default · IPv4', 'Default · IPv6']);
+    } finally {
+      page.off('request', onRequest);
+      release();
+      await page.unroute(/\/flowipam\/stores(\?|$)/);
+    }
+  });
+
   it('flags an invalid CIDR in the range dialog before deploy', async () => {
     await openDialog('ipam-range');
     await chooseOperation('add');
