@@ -40,7 +40,22 @@ function answering(real: Collection, snapshot: Doc[], low: string, high: string)
   const answerable = (filter: Filter, options?: FindOptions): boolean => !options?.skip && sortable(options?.sort) && within(filter, low, high);
   // Other reads (such as the widest block or range, which bounds the mapping queries) repeat row after row
   // with the same filter; within the batch they are read once, like the snapshot itself.
+  // A frozen query (the widest one is) is the same objects every time: recognised by identity, not serialised.
   const repeated = new Map<string, Promise<Doc | null>>();
+  const repeatedFrozen = new WeakMap<Filter, WeakMap<FindOptions, Promise<Doc | null>>>();
+  const readOnce = (filter: Filter, options: FindOptions | undefined): Promise<Doc | null> => {
+    if (options && Object.isFrozen(filter) && Object.isFrozen(options)) {
+      let byOptions = repeatedFrozen.get(filter);
+      if (!byOptions) repeatedFrozen.set(filter, (byOptions = new WeakMap()));
+      let found = byOptions.get(options);
+      if (!found) byOptions.set(options, (found = real.findOne(filter, options)));
+      return found;
+    }
+    const key = JSON.stringify([filter, options ?? {}]);
+    let found = repeated.get(key);
+    if (!found) repeated.set(key, (found = real.findOne(filter, options)));
+    return found;
+  };
   return {
     ...bind(real),
     find: async (filter, options) =>
@@ -49,10 +64,7 @@ function answering(real: Collection, snapshot: Doc[], low: string, high: string)
         : real.find(filter, options),
     findOne: async (filter, options) => {
       if (!answerable(filter, options)) {
-        const key = JSON.stringify([filter, options ?? {}]);
-        let found = repeated.get(key);
-        if (!found) repeated.set(key, (found = real.findOne(filter, options)));
-        const doc = await found;
+        const doc = await readOnce(filter, options);
         return doc ? copy(doc) : null;
       }
       const [found] = sorted(snapshot.filter((doc) => matches(doc, filter)), options?.sort);

@@ -4,7 +4,7 @@
 import { contains, formatAddress, parseAddress, parseNetwork, sizeOf, usableBounds, addressKey, checkAddressSpace, familyKeyBounds, intervalKeys, keyValue, type Family, type Interval, type Network } from '../address';
 import { IpamError, invalid, show } from '../errors';
 import { toRecord, type Context } from '../record';
-import type { Doc, Filter } from '../store';
+import type { Doc, Filter, FindOptions } from '../store';
 
 export interface Bounds extends Interval {
   addressSpace: string;
@@ -103,12 +103,32 @@ export function spanKey(bounds: Pick<Bounds, 'addressSpace' | 'family' | 'first'
  * largest one's span. This keeps interval queries to a window instead of every earlier document.
  */
 export async function startFloor(ctx: Context, collection: 'blocks' | 'ranges', bounds: Located): Promise<string> {
-  const family = familyKeyBounds(bounds.addressSpace, bounds.family);
-  const widest = await ctx.store
-    .collection<{ id: string; spanKey: string }>(collection)
-    .findOne({ spanKey: family }, { sort: { spanKey: -1 }, fields: ['spanKey'] });
+  const { filter, options } = widestQuery(bounds.addressSpace, bounds.family);
+  const widest = await ctx.store.collection<{ id: string; spanKey: string }>(collection).findOne(filter, options);
   if (!widest) return bounds.startKey;
   return floorBySpan(bounds, keyValue(widest.spanKey));
+}
+
+/** Address spaces whose widest-span query is kept; past this many, the kept ones are dropped. */
+const WIDEST_QUERIES_KEPT = 256;
+const widestQueries = new Map<string, { filter: Filter; options: FindOptions }>();
+
+/**
+ * The query for the widest block or range of a space and family, frozen and the same objects every time: an
+ * import asks it for every row, and its batch snapshot (lib/csv/snapshot.ts) then recognises a repeat by
+ * identity instead of serialising the query.
+ */
+function widestQuery(addressSpace: string, family: Family): { filter: Filter; options: FindOptions } {
+  const name = `${family}|${addressSpace}`;
+  let query = widestQueries.get(name);
+  if (!query) {
+    if (widestQueries.size >= WIDEST_QUERIES_KEPT) widestQueries.clear();
+    const filter = Object.freeze({ spanKey: Object.freeze(familyKeyBounds(addressSpace, family)) });
+    const options = Object.freeze({ sort: Object.freeze({ spanKey: -1 as const }), fields: Object.freeze(['spanKey']) as string[] });
+    query = { filter, options };
+    widestQueries.set(name, query);
+  }
+  return query;
 }
 
 /** The lowest start key a block or range of at most `span` + 1 addresses overlapping `bounds` can have. */

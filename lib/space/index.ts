@@ -2,7 +2,7 @@ export { addAddress, addressesFreed, buildAddress, freedHintWrites, deleteAddres
 export type { AddressDoc } from './addresses';
 export { addBlock, checkRir, deleteBlock, getBlock, getBlockDoc, listBlocks, spaceLock, updateBlock } from './blocks';
 export type { BlockDoc } from './blocks';
-export { inside, intervalOf, intervalOfKeys, overlapping, resolveBounds } from './bounds';
+export { inside, intervalOf, intervalOfKeys, overlapping, resolveBounds, startFloor } from './bounds';
 export type { Bounds } from './bounds';
 export { CHUNK, COUNT_FIELD, assignedOf, deleteAddressesCounted, migrateCounters, insertAddressCounted, insertAtomically, insertAddressesCounted, insertWritesCounted, reconcile, reconcileCounters, updateAddressCounted, yieldToEventLoop } from './counters';
 export { coverOf, fillMissingCovers } from './range-cover';

@@ -5,6 +5,8 @@
 import { expect } from 'chai';
 import { batchSnapshot } from '../../../lib/csv/snapshot';
 import { openEmbeddedStore, type Doc, type Filter, type FindOptions, type Store } from '../../../lib/store';
+import { startFloor } from '../../../lib/space';
+import type { Context } from '../../../lib/record';
 
 const key = (n: number) => `S|4|${n.toString(16).padStart(8, '0')}`;
 
@@ -63,5 +65,45 @@ describe('csv batch snapshot', () => {
     const inside = { startKey: { $gte: key(0), $lte: key(0x1081) }, endKey: { $gte: key(0x1081) } };
     expect(await snap.collection('ranges').find(inside, { sort: { note: 1 } })).to.deep.equal(await store.collection('ranges').find(inside, { sort: { note: 1 } }));
     expect(reads() - before).to.equal(2);
+  });
+
+  it('reads a findOne it cannot answer from the store once per batch, and gives each caller its own copy', async () => {
+    const { store: watched, reads } = counting(store);
+    const snap = await batchSnapshot(watched, [key(0x1081)]);
+    const before = reads();
+    const widest = () => snap.collection('ranges').findOne({ spanKey: { $gte: key(0) } }, { sort: { spanKey: -1 } });
+    const first = await widest();
+    expect(first).to.deep.equal(await store.collection('ranges').findOne({ spanKey: { $gte: key(0) } }, { sort: { spanKey: -1 } }));
+    first!.spanKey = 'changed by the caller';
+    expect((await widest())!.id).to.equal('r0');
+    expect((await widest())!.spanKey).to.equal(key(0xffff));
+    expect(reads() - before, 'equal queries built afresh').to.equal(1);
+    const filter = Object.freeze({ spanKey: Object.freeze({ $gte: key(0) }) });
+    const options = Object.freeze({ sort: Object.freeze({ spanKey: 1 as const }) });
+    for (let i = 0; i < 3; i++) expect((await snap.collection('ranges').findOne(filter, options))!.id).to.equal('r3');
+    expect(reads() - before, 'the same frozen query three times').to.equal(2);
+    expect((await snap.collection('ranges').findOne(filter, Object.freeze({ sort: Object.freeze({ spanKey: -1 as const }) })))!.id).to.equal('r0');
+    expect(reads() - before, 'frozen, with other options').to.equal(3);
+  });
+
+  it("an import's startFloor, asked for every row of a batch, reads the widest range once", async () => {
+    const { store: watched, reads } = counting(store);
+    const snap = await batchSnapshot(watched, [key(0x1081), key(0x10f0)]);
+    const before = reads();
+    const asked: [Filter, FindOptions | undefined][] = [];
+    const ranges = snap.collection('ranges');
+    const ctx = { store: { ...snap, collection: () => ({ ...ranges, findOne: (f: Filter, o?: FindOptions) => (asked.push([f, o]), ranges.findOne(f, o)) }) } } as unknown as Context;
+    const floors = [];
+    for (const k of [key(0x1081), key(0x1085), key(0x10f0)]) floors.push(await startFloor(ctx, 'ranges', { addressSpace: 'S', family: 4, startKey: k, endKey: k }));
+    expect(floors).to.deep.equal([key(0), key(0), key(0)]);
+    expect(reads() - before).to.equal(1);
+    // The same frozen objects each time: the snapshot knows the repeat without serialising the query.
+    expect(asked).to.have.length(3);
+    for (const [filter, options] of asked) {
+      expect(filter).to.equal(asked[0][0]);
+      expect(options).to.equal(asked[0][1]);
+      expect(Object.isFrozen(filter) && Object.isFrozen(options)).to.equal(true);
+    }
+    expect(await startFloor({ store } as unknown as Context, 'ranges', { addressSpace: 'S', family: 4, startKey: key(0x1081), endKey: key(0x1081) })).to.equal(key(0));
   });
 });
