@@ -6,7 +6,7 @@
 import { keyValue } from '../address';
 import type { Context } from '../record';
 import { yieldToEventLoop, type AddressDoc, type RangeDoc } from '../space';
-import type { Write } from '../store';
+import { KEPT_HINTS, keepBounded, type Write } from '../store';
 import { gaps } from './search';
 import { keyAt, viewOf, type RangeView } from './view';
 
@@ -83,7 +83,7 @@ export async function moveHint(ctx: Context, view: RangeView, value: bigint, alw
 function hintWrite(view: RangeView, value: bigint, always: boolean): (Write & { op: 'update' }) | undefined {
   const { id, hintVersion } = view.doc;
   let local = view.local.localHints.get(id);
-  if (!local || local.version !== hintVersion) view.local.localHints.set(id, (local = { version: hintVersion, value, moves: 0 }));
+  if (!local || local.version !== hintVersion) keepBounded(view.local.localHints, id, (local = { version: hintVersion, value, moves: 0 }), KEPT_HINTS);
   if (local.value < value) local.value = value;
   local.moves++;
   const next = keyAt(view, value);

@@ -6,7 +6,7 @@ import { activeProbes, probe, keyValue, type CheckName } from '../address';
 import { IpamError } from '../errors';
 import type { Context } from '../record';
 import type { AddressDoc, RangeDoc } from '../space';
-import type { Collection, Filter, StoreLocal } from '../store';
+import { KEPT_HINTS, keepBounded, type Collection, type Filter, type StoreLocal } from '../store';
 import { addressOf, describeRange, keyAt, type RangeView } from './view';
 
 /** With ping/PTR on, candidates probed in parallel per round: at least this many... */
@@ -57,12 +57,11 @@ function keepFree(view: RangeView, lo: bigint, hi: bigint, found: bigint[], writ
   knownFree.delete(view.doc.id);
   const { keys, total } = view.local.recentWrites;
   if (total - writtenAtRead > keys.length) return undefined;
-  if (knownFree.size >= KEPT_RANGES) knownFree.delete(knownFree.keys().next().value as string);
   const [loKey, hiKey] = [keyAt(view, lo), keyAt(view, hi)];
   const own = new Set(ownKeys(view, writtenAtRead).filter((key) => key >= loKey && key <= hiKey).map(keyValue));
   const free = own.size === 0 ? found : found.filter((value) => !own.has(value));
   const known = { hintVersion: view.doc.hintVersion, updatedAt: view.doc.updatedAt, lo, hi, free };
-  knownFree.set(view.doc.id, known);
+  keepBounded(knownFree, view.doc.id, known, KEPT_RANGES);
   return known;
 }
 
@@ -107,10 +106,7 @@ export function unlistFree(view: RangeView, value: bigint): void {
  */
 export function forgetFree(view: RangeView): void {
   dropFree(view);
-  const { keepPaused } = view.local;
-  keepPaused.delete(view.doc.id);
-  if (keepPaused.size >= KEPT_RANGES) keepPaused.delete(keepPaused.keys().next().value as string);
-  keepPaused.set(view.doc.id, Date.now() + KEEP_PAUSE_MS);
+  keepBounded(view.local.keepPaused, view.doc.id, Date.now() + KEEP_PAUSE_MS, KEPT_RANGES);
 }
 
 export const KEEP_PAUSE_MS = 30_000;
@@ -239,7 +235,7 @@ export async function* gaps(ctx: Context, view: RangeView, from: bigint, keepFou
       continue;
     }
     // How far from the start this gap was: the next search's first span.
-    if (hi - start + 1n > window) view.local.gapSpans.set(view.doc.id, hi - start + 1n);
+    if (hi - start + 1n > window) keepBounded(view.local.gapSpans, view.doc.id, hi - start + 1n, KEPT_HINTS);
     else view.local.gapSpans.delete(view.doc.id);
     span = window;
     const free = freeBetween(keys, lo, hi);

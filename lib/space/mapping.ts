@@ -6,7 +6,7 @@ import { sizeOf, type Family } from '../address';
 import { isIpamError } from '../errors';
 import { remapAddresses } from './counters';
 import type { Keyed, RangeRecord, Context } from '../record';
-import { localState, type Write } from '../store';
+import { keepBounded, localState, type Write } from '../store';
 import { containing, floorBySpan, intervalOfKeys, overlapping, smallest, startFloor } from './bounds';
 
 type RangeDoc = RangeRecord & Keyed & { startKey: string; endKey: string };
@@ -127,9 +127,7 @@ export async function rangePlan(ctx: Context, range: RangeDoc): Promise<RangePla
   const kept = plans.get(range.id);
   if (kept && kept.version === version && kept.updatedAt === range.updatedAt) return kept.plan as RangePlan | undefined;
   const plan = await readPlan(ctx, range);
-  plans.delete(range.id);
-  if (plans.size >= PLANS_KEPT) plans.delete(plans.keys().next().value as string);
-  plans.set(range.id, { version, updatedAt: range.updatedAt, plan });
+  keepBounded(plans, range.id, { version, updatedAt: range.updatedAt, plan }, PLANS_KEPT);
   return plan;
 }
 

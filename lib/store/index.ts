@@ -62,7 +62,7 @@ function sharedHandle(store: Store, directory: string, shared: Shared): Store {
 export { applyUpdate } from './apply-update';
 export { openEmbeddedStore } from './embedded';
 export { insertValid } from './insert-valid';
-export { localState, noteWritten, retryLater } from './local';
+export { KEPT_HINTS, keepBounded, localState, noteWritten, retryLater } from './local';
 export type { StoreLocal } from './local';
 export { openMongoStore } from './mongodb';
 export type { Collection, CollectionName, Comparison, Condition, Doc, Filter, FindOptions, PreparedCall, Scalar, Update, ValuesOptions, Write } from './port';

@@ -17,9 +17,9 @@ export interface StoreLocal {
    * let go unwritten since it began: its hint must not move past that one.
    */
   readonly allocating: Map<string, Set<{ letGo?: bigint }>>;
-  /** lib/allocation/hint.ts: per range id, this process's own free-address hint. */
+  /** lib/allocation/hint.ts: per range id (at most KEPT_HINTS), this process's own free-address hint. */
   readonly localHints: Map<string, { version: number; value: bigint; moves: number }>;
-  /** lib/allocation/search.ts: per range id, the width of the span the last gap search found a gap in. */
+  /** lib/allocation/search.ts: per range id (at most KEPT_HINTS), the width of the span the last gap search found a gap in. */
   readonly gapSpans: Map<string, bigint>;
   /** lib/allocation/search.ts: per range id, free addresses an allocation's key read found, for the next allocations. */
   readonly knownFree: Map<string, { hintVersion: number; updatedAt: string; lo: bigint; hi: bigint; free: bigint[] }>;
@@ -92,6 +92,20 @@ export function retryLater(store: Store, kind: 'importRetry' | 'structuralRetry'
 export function shareLocalState(handle: Store, store: Store): void {
   underlying.set(handle, underlying.get(store) ?? store);
 }
+
+/**
+ * Sets `key` in a per-range map of this process's state, as its newest entry: past `limit` entries the oldest
+ * goes, so a long-running process that allocates from ever more ranges (or from ranges since deleted) keeps a
+ * bounded amount. Every such map is only a shortcut: a range without its entry is read from the store again.
+ */
+export function keepBounded<K, V>(map: Map<K, V>, key: K, value: V, limit: number): void {
+  map.delete(key);
+  if (map.size >= limit) map.delete(map.keys().next().value as K);
+  map.set(key, value);
+}
+
+/** Ranges whose hint and gap span a process keeps, per store (a few dozen bytes each). */
+export const KEPT_HINTS = 4096;
 
 /** How many of the address keys this process wrote last `noteWritten` remembers. */
 export const RECENT_WRITES = 1024;

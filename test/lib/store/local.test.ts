@@ -9,7 +9,7 @@ import { Ipam } from '../../../lib/ipam';
 import { recoverStructural, withLock } from '../../../lib/space';
 import type { RangeRecord } from '../../../lib/record';
 import { openStore } from '../../../lib/store';
-import { localState } from '../../../lib/store/local';
+import { KEPT_HINTS, keepBounded, localState } from '../../../lib/store/local';
 import type { Doc, Store } from '../../../lib/store/port';
 import { tempDir } from '../../support/stores';
 
@@ -120,5 +120,29 @@ describe('process state per store', () => {
       clearTimeout(localState(a).structuralRetry);
       localState(a).structuralRetry = undefined;
     }
+  });
+
+  it('keepBounded keeps the newest entries: setting a key again makes it the newest, past the limit the oldest goes', () => {
+    const map = new Map<string, number>();
+    for (const key of ['a', 'b', 'c']) keepBounded(map, key, 1, 3);
+    keepBounded(map, 'a', 2, 3);
+    keepBounded(map, 'd', 1, 3);
+    expect([...map]).to.deep.equal([['c', 1], ['a', 2], ['d', 1]]);
+  });
+
+  it("a range's hint is kept for at most KEPT_HINTS ranges; a range whose hint went still allocates its lowest free address", async () => {
+    const ipam = Ipam.over(await open());
+    const range = (await ipam.perform('range', 'add', { network: '10.9.0.0/24' })) as RangeRecord;
+    const { localHints } = localState(ipam.store);
+    for (let i = 0; i < KEPT_HINTS; i++) localHints.set(`other-${i}`, { version: 0, value: 0n, moves: 0 });
+    const allocated = [];
+    for (let i = 0; i < 3; i++) allocated.push(((await ipam.perform('address', 'allocate', { range: range.id })) as AllocatedRecord).address);
+    expect(allocated).to.deep.equal(['10.9.0.1', '10.9.0.2', '10.9.0.3']);
+    expect(localHints.size).to.equal(KEPT_HINTS);
+    expect(localHints.has('other-0')).to.equal(false);
+    expect(localHints.get(range.id)?.value).to.equal(parseAddress('10.9.0.4').value);
+    for (let i = 0; i < KEPT_HINTS; i++) keepBounded(localHints, `newer-${i}`, { version: 0, value: 0n, moves: 0 }, KEPT_HINTS);
+    expect(localHints.has(range.id)).to.equal(false);
+    expect(((await ipam.perform('address', 'allocate', { range: range.id })) as AllocatedRecord).address).to.equal('10.9.0.4');
   });
 });
