@@ -4,6 +4,7 @@
  * without a word.
  */
 import { expect } from 'chai';
+import { mock } from 'node:test';
 import { MongoBulkWriteError, MongoNetworkError } from 'mongodb';
 import { IpamError } from '../../../lib/errors';
 import { Ipam } from '../../../lib/ipam';
@@ -153,6 +154,42 @@ describe('allocation, release and CSV import under store failures', () => {
     await store.recoverBatches();
     expect(await ipam.store.collection('addresses').count({})).to.equal(0);
     expect(((await ipam.perform('address', 'allocate', { range: range.id })) as AddressRecord).address).to.equal('10.11.0.1');
+    await ipam.close();
+  });
+
+  it('the recovery timer runs the pass by itself once the batch is stale, and again after a pass that failed (standalone)', async () => {
+    const deployment = fakeDeployment({ topology: 'standalone' });
+    const ipam = await open(deployment);
+    const store = ipam.store as unknown as { recoveryTimer?: NodeJS.Timeout };
+    const range = (await ipam.perform('range', 'add', { network: '10.12.0.0/24' })) as RangeRecord;
+    const settle = async () => {
+      for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    };
+    // BATCH_STALE_MS + BATCH_HEARTBEAT_MS (lib/store/mongodb.ts): the pass waits a heartbeat past staleness.
+    const delay = 70_000;
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      loseBatchAndUndo(deployment);
+      expect((await rejection(ipam.perform('address', 'allocate', { range: range.id }))).code).to.equal('STORE_UNAVAILABLE');
+      expect(await ipam.store.collection('addresses').count({}), 'left by the failed undo').to.equal(1);
+      ageBatches(deployment);
+      mock.timers.tick(delay - 1);
+      await settle();
+      expect(await ipam.store.collection('addresses').count({}), 'no pass before it is due').to.equal(1);
+      failNext(deployment, 'find', new MongoNetworkError('connection reset'), { collection: 'journal' });
+      mock.timers.tick(1);
+      await settle();
+      expect(await ipam.store.collection('addresses').count({}), 'the first pass failed').to.equal(1);
+      expect(store.recoveryTimer, 'another pass scheduled').to.not.equal(undefined);
+      mock.timers.tick(delay);
+      await settle();
+      expect(await ipam.store.collection('journal').count({})).to.equal(0);
+      expect(await ipam.store.collection('addresses').count({})).to.equal(0);
+      expect(store.recoveryTimer, 'nothing left to retry').to.equal(undefined);
+    } finally {
+      mock.timers.reset();
+    }
+    expect(((await ipam.perform('address', 'allocate', { range: range.id })) as AddressRecord).address).to.equal('10.12.0.1');
     await ipam.close();
   });
 
