@@ -178,9 +178,9 @@ export async function deleteAddressDocs(
   onProgress?: (done: number, total: number) => void,
   operation?: string,
 ): Promise<AddressDoc[]> {
-  // The hints go down in each chunk's batch, before its delete: on a store without transactions a failure
-  // after them leaves a hint lower than needed (allocation skips the taken addresses), never freed addresses
-  // hidden below a hint (allocation would answer RANGE_FULL).
+  // The hints go down with each chunk, before its delete (in its batch, or first without transactions:
+  // hintsFirst): a failure after them leaves a hint lower than needed (allocation skips the taken addresses),
+  // never freed addresses hidden below a hint (allocation would answer RANGE_FULL).
   await deleteAddressesCounted(ctx, docs, onProgress, operation, (chunk) => freedHintWrites(ctx, chunk));
   return docs;
 }
@@ -190,8 +190,24 @@ export async function deleteAddressDocs(
  * concurrent allocator's compare-and-set of the hint fail, so a freed address is never skipped.
  */
 export async function addressesFreed(ctx: Context, docs: AddressDoc[]): Promise<void> {
-  const writes = await freedHintWrites(ctx, docs);
+  const writes = await hintsFirst(ctx, await freedHintWrites(ctx, docs));
   if (writes.length > 0) await ctx.store.atomic(writes);
+}
+
+/**
+ * The hint writes that go in a batch that frees addresses. Without transactions they are written first, each on
+ * its own, and none is left for the batch: a batch's undo puts back before-images, and a range's would take back
+ * the lower hint another process's release wrote meanwhile (its freed address then hidden below the hint). A
+ * hint lowered with its version bumped is harmless even if the batch then fails: allocation skips the
+ * addresses still taken.
+ */
+export async function hintsFirst(ctx: Context, hints: Write[]): Promise<Write[]> {
+  if (ctx.store.transactional) return hints;
+  for (const write of hints) {
+    if (write.op !== 'update') throw new Error(`a hint write is an update, not ${write.op}`);
+    await ctx.store.collection(write.collection).updateOne(write.filter, write.update);
+  }
+  return [];
 }
 
 /** The hint writes of addressesFreed. */

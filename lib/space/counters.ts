@@ -10,7 +10,7 @@
  * through here. `reconcile` recounts and repairs any drift (a crash on a store without transactions, an
  * older store, or a write racing a re-map or a second release of the same address).
  */
-import { freedHintWrites, type AddressDoc } from './addresses';
+import { freedHintWrites, hintsFirst, type AddressDoc } from './addresses';
 import { isIpamError, type IpamError } from '../errors';
 import { historyOfUpdate, historyWrites, type Context } from '../record';
 import { checkAddressSpace } from '../address';
@@ -195,7 +195,7 @@ export async function deleteAddressesCounted(
       : { op: 'delete', collection: 'addresses', filter: { id: { $in: chunk.map((doc) => doc.id) } }, many: true };
     const requestKeys = chunk.filter((doc) => doc.requestKey).map((doc) => doc.requestKey as string);
     const requests: Write[] = requestKeys.length > 0 ? [{ op: 'delete', collection: 'requests', filter: { id: { $in: requestKeys } }, many: true }] : [];
-    await ctx.store.atomic([...history, ...hints, remove, ...requests, ...deltas.writes()]);
+    await ctx.store.atomic([...history, ...(await hintsFirst(ctx, hints)), remove, ...requests, ...deltas.writes()]);
     onProgress?.(Math.min(start + DELETE_CHUNK, docs.length), docs.length);
     if (start + DELETE_CHUNK < docs.length) await yieldToEventLoop();
   }

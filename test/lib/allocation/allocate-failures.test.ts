@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { mock } from 'node:test';
 import { MongoBulkWriteError, MongoNetworkError } from 'mongodb';
+import { addressKey, parseAddress } from '../../../lib/address';
 import { IpamError } from '../../../lib/errors';
 import { Ipam } from '../../../lib/ipam';
 import type { AddressRecord, RangeRecord } from '../../../lib/record';
@@ -190,6 +191,33 @@ describe('allocation, release and CSV import under store failures', () => {
       mock.timers.reset();
     }
     expect(((await ipam.perform('address', 'allocate', { range: range.id })) as AddressRecord).address).to.equal('10.12.0.1');
+    await ipam.close();
+  });
+
+  it("an undone release does not take back another process's lower hint (standalone)", async () => {
+    const deployment = fakeDeployment({ topology: 'standalone' });
+    const ipam = await open(deployment);
+    const range = (await ipam.perform('range', 'add', { network: '10.13.0.0/24' })) as RangeRecord;
+    await ipam.perform('address', 'allocate', { range: range.id, count: 100 });
+    const collection = (name: string) => deployment.databases.get('test')!.get(name)!;
+    const rangeDoc = () => collection('ranges').docs.find((doc) => doc._id === range.id)!;
+    const keyOf = (address: string) => addressKey('Default', 4, parseAddress(address).value);
+    rangeDoc().freeHint = keyOf('10.13.0.101');
+    // While this release of 10.13.0.50 runs, another process releases 10.13.0.30 (lowering the hint, with a new
+    // version); then this release's delete fails, and its batch is undone.
+    let done = false;
+    deployment.faults.push((method, name) => {
+      if (done || method !== 'deleteOne' || name !== 'addresses') return undefined;
+      done = true;
+      collection('addresses').docs = collection('addresses').docs.filter((doc) => doc.address !== '10.13.0.30');
+      rangeDoc().freeHint = keyOf('10.13.0.30');
+      rangeDoc().hintVersion = (rangeDoc().hintVersion as number) + 1;
+      return new MongoNetworkError('connection reset');
+    });
+    expect((await rejection(ipam.perform('address', 'release', { addresses: ['10.13.0.50'] }))).code).to.equal('STORE_UNAVAILABLE');
+    expect(await ipam.store.collection('addresses').count({ address: '10.13.0.50' }), 'the release was undone').to.equal(1);
+    expect(rangeDoc().freeHint).to.equal(keyOf('10.13.0.30'));
+    expect(((await ipam.perform('address', 'allocate', { range: range.id })) as AddressRecord).address).to.equal('10.13.0.30');
     await ipam.close();
   });
 
