@@ -144,9 +144,11 @@ async function insertThenCount(ctx: Context, chunk: AddressDoc[]): Promise<{ ind
 /**
  * Updates one address (`before` is its stored document); a change of its range or block moves its count in the
  * same batch, with its history entry. The history entry goes first: when it ends a hold, its collision (the
- * hold ended otherwise meanwhile) stops the batch before anything else is written.
+ * hold ended otherwise meanwhile) stops the batch before anything else is written. A move to another address
+ * on a store without transactions carries, as an insert does (insertAtomically), the writes that lower the new
+ * address's ranges' hints should its batch be undone.
  */
-export function updateAddressCounted(
+export async function updateAddressCounted(
   ctx: Context,
   before: AddressDoc,
   filter: Filter,
@@ -161,8 +163,16 @@ export function updateAddressCounted(
   if ((before.blockId ?? null) !== (after.blockId ?? null)) deltas.add({ blockId: before.blockId }, -1).add({ blockId: after.blockId }, 1);
   const history = historyOfUpdate(ctx, 'address', before, update, operation);
   const others = [...alongside, ...deltas.writes()];
-  if (others.length === 0 && history.length === 0) return ctx.store.collection('addresses').updateOne(filter, update).then(() => undefined);
-  return ctx.store.atomic([...history, write, ...others]);
+  if (others.length === 0 && history.length === 0) {
+    await ctx.store.collection('addresses').updateOne(filter, update);
+    return;
+  }
+  const moved = !ctx.store.transactional && isAddressDoc(after) && after.key !== before.key;
+  await ctx.store.atomic([...history, write, ...others], moved ? await freedHintWrites(ctx, [after]) : undefined);
+}
+
+function isAddressDoc(doc: Mapped): doc is AddressDoc {
+  return typeof (doc as Partial<AddressDoc>).key === 'string';
 }
 
 /**

@@ -221,6 +221,31 @@ describe('allocation, release and CSV import under store failures', () => {
     await ipam.close();
   });
 
+  it('an undone address move lowers the hint of the range it had moved into (standalone)', async () => {
+    const deployment = fakeDeployment({ topology: 'standalone' });
+    const ipam = await open(deployment);
+    const from = (await ipam.perform('range', 'add', { network: '10.14.0.0/24' })) as RangeRecord;
+    const into = (await ipam.perform('range', 'add', { network: '10.14.1.0/24' })) as RangeRecord;
+    const moving = (await ipam.perform('address', 'allocate', { range: from.id })) as AddressRecord & { id: string };
+    await ipam.perform('address', 'allocate', { range: into.id, count: 5 });
+    const rangeDoc = () => deployment.databases.get('test')!.get('ranges')!.docs.find((doc) => doc._id === into.id)!;
+    // The move stores 10.14.1.6; another process meets it taken and moves the hint past it; then the move's
+    // counter write fails and its batch is undone.
+    let done = false;
+    deployment.faults.push((method, name) => {
+      if (done || method !== 'updateOne' || name !== 'counters') return undefined;
+      done = true;
+      rangeDoc().freeHint = addressKey('Default', 4, parseAddress('10.14.1.7').value);
+      return new MongoNetworkError('connection reset');
+    });
+    const moved = ipam.perform('address', 'update', { id: moving.id, address: '10.14.1.6' });
+    expect((await rejection(moved)).code).to.equal('STORE_UNAVAILABLE');
+    expect(done, 'the fault was met').to.equal(true);
+    expect(((await ipam.perform('address', 'get', { id: moving.id })) as AddressRecord).address, 'the move was undone').to.equal('10.14.0.1');
+    expect(((await ipam.perform('address', 'allocate', { range: into.id })) as AddressRecord).address).to.equal('10.14.1.6');
+    await ipam.close();
+  });
+
   it('a CSV import whose bulk insert lost the server counts no rows as written', async () => {
     // A standalone imports in bulk (insertMany); a replica set in one transaction per batch.
     const deployment = fakeDeployment({ topology: 'standalone' });
