@@ -184,19 +184,25 @@
     loadPage(list, text ? { search: text } : { parent: 'root' }, null, current);
   }
 
-  /** Reloads the list of deployed stores (keeping the chosen one when it is still there), then the tree. */
+  let refreshes = 0;
+  /**
+   * Reloads the list of deployed stores (keeping the chosen one when it is still there), then the tree. Only the
+   * latest refresh's list is applied; it is applied even when a search or a change of store has started another
+   * load of the tree meanwhile, and the tree is then loaded again, as that load may have found no store.
+   */
   function refresh() {
+    const asked = ++refreshes;
     const current = startLoad();
-    const chosen = stores.val();
     return get('stores').then(function (list) {
-      if (!current()) return;
+      if (asked !== refreshes) return;
+      const chosen = stores.val();
       stores.empty();
       list.forEach(function (store) {
         stores.append($('<option>').val(store.id).text(store.name + (store.kind ? ' (' + store.kind + ')' : '')));
       });
       if (chosen && list.some(function (s) { return s.id === chosen; })) stores.val(chosen);
-      loadRoot(current);
-    }, function (xhr) { if (current()) failure(tree)(xhr); });
+      loadRoot(current() ? current : undefined);
+    }, function (xhr) { if (asked === refreshes && current()) failure(tree)(xhr); });
   }
 
   let searchTimer;

@@ -270,6 +270,36 @@ describe('editor (headless Chromium)', function () {
     }
   });
 
+  it('a search typed while the sidebar still waits for its stores runs once they come', async () => {
+    await page.evaluate(() => (window as unknown as { RED: any }).RED.sidebar.show('flowipam'));
+    await page.waitForSelector('.flowipam-item[data-kind="space"]');
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await page.route(/\/flowipam\/stores(\?|$)/, async (route) => {
+      await released;
+      await route.continue();
+    });
+    try {
+      // As on the tab's first showing: no store listed yet, and the list on its way.
+      await page.evaluate(() => {
+        document.querySelector('.flowipam-store')!.innerHTML = '';
+        void (window as unknown as { FlowIPAMSidebar: { refresh(): unknown } }).FlowIPAMSidebar.refresh();
+      });
+      await page.fill('.flowipam-search-input', 'client');
+      await page.press('.flowipam-search-input', 'Enter');
+      await page.waitForSelector('.flowipam-tree .flowipam-note');
+      release();
+      await page.waitForFunction(() => document.querySelectorAll('.flowipam-tree > ul > .flowipam-item').length === 1);
+      expect(await page.getAttribute('.flowipam-tree > ul > .flowipam-item', 'data-label')).to.equal('10.2.0.0/24');
+      expect(await page.$$eval('.flowipam-store option', (options) => options.length)).to.be.greaterThan(0);
+    } finally {
+      release();
+      await page.unroute(/\/flowipam\/stores(\?|$)/);
+      await page.fill('.flowipam-search-input', '');
+      await page.press('.flowipam-search-input', 'Enter');
+    }
+  });
+
   it('flags an invalid CIDR in the range dialog before deploy', async () => {
     await openDialog('ipam-range');
     await chooseOperation('add');
