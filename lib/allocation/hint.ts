@@ -5,7 +5,7 @@
  */
 import { keyValue } from '../address';
 import type { Context } from '../record';
-import { yieldToEventLoop, type AddressDoc, type RangeDoc } from '../space';
+import { eachOnItsOwn, yieldToEventLoop, type AddressDoc, type RangeDoc } from '../space';
 import { KEPT_HINTS, keepBounded, type Write } from '../store';
 import { gaps } from './search';
 import { keyAt, viewOf, type RangeView } from './view';
@@ -108,7 +108,7 @@ const HINT_BATCH = 200;
 
 /**
  * refreshHint for many ranges (after an import): the hint writes of HINT_BATCH ranges go in one atomic
- * batch, each still a compare-and-set of its own, and the event loop gets a turn between ranges.
+ * batch (commitHints), each still a compare-and-set of its own, and the event loop gets a turn between ranges.
  */
 export async function refreshHints(ctx: Context, rangeIds: Iterable<string>): Promise<void> {
   let writes: Write[] = [];
@@ -116,12 +116,22 @@ export async function refreshHints(ctx: Context, rangeIds: Iterable<string>): Pr
     const write = await refreshWrite(ctx, id);
     if (write) writes.push(write);
     if (writes.length >= HINT_BATCH) {
-      await ctx.store.atomic(writes);
+      await commitHints(ctx, writes);
       writes = [];
     }
     await yieldToEventLoop();
   }
-  if (writes.length > 0) await ctx.store.atomic(writes);
+  if (writes.length > 0) await commitHints(ctx, writes);
+}
+
+/**
+ * Each hint write is a compare-and-set of its own: with transactions a batch of them is one commit; without,
+ * each is written alone, as the undo of a failed batch would put range documents back over the lower hints
+ * other processes' releases wrote meanwhile.
+ */
+async function commitHints(ctx: Context, writes: Write[]): Promise<void> {
+  if (ctx.store.transactional) await ctx.store.atomic(writes);
+  else await eachOnItsOwn(ctx, writes);
 }
 
 async function refreshWrite(ctx: Context, rangeId: string): Promise<Write | undefined> {

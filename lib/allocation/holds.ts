@@ -122,7 +122,7 @@ export async function confirm(ctx: Context, payload: unknown): Promise<AddressRe
   }
   const update = { $set: { ipAddressState: state, updatedAt: nowIso() }, $unset: { holdUntil: true as const } };
   try {
-    await updateAddressCounted(ctx, doc, { id: doc.id, holdUntil: doc.holdUntil }, update, doc, [], 'confirm');
+    await updateAddressCounted(ctx, doc, { id: doc.id, holdUntil: doc.holdUntil }, update, doc, { operation: 'confirm' });
   } catch (err) {
     // The hold's end entry exists: an expiry (or a release) ended it first.
     if (isIpamError(err, 'DUPLICATE')) throw holdExpired(doc.address, doc.holdUntil);

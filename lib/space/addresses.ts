@@ -128,15 +128,15 @@ export async function updateAddress(ctx: Context, selector: unknown, input: unkn
   }
   const update = { $set, ...(Object.keys($unset).length ? { $unset } : {}) };
   const requestMoves = moveWrites(doc.id, current.requestKey, doc.requestKey);
+  const moved = current.key !== doc.key;
+  // A move frees the address it leaves: its ranges' hints go down with the move (atomicFreeing).
+  const freed = moved ? await freedHintWrites(ctx, [current]) : [];
   try {
-    await updateAddressCounted(ctx, current, { id: doc.id }, update, doc, requestMoves);
+    await updateAddressCounted(ctx, current, { id: doc.id }, update, doc, { alongside: requestMoves, freed });
   } catch (err) {
     throw uniqueCollision(err, doc);
   }
-  if (current.key !== doc.key) {
-    noteWritten(ctx.store, [doc.key]);
-    await addressesFreed(ctx, [current]);
-  }
+  if (moved) noteWritten(ctx.store, [doc.key]);
   return toRecord(doc, ctx);
 }
 
@@ -178,39 +178,38 @@ export async function deleteAddressDocs(
   onProgress?: (done: number, total: number) => void,
   operation?: string,
 ): Promise<AddressDoc[]> {
-  // The hints go down with each chunk, before its delete (in its batch, or first without transactions:
-  // hintsFirst): a failure after them leaves a hint lower than needed (allocation skips the taken addresses),
-  // never freed addresses hidden below a hint (allocation would answer RANGE_FULL).
   await deleteAddressesCounted(ctx, docs, onProgress, operation, (chunk) => freedHintWrites(ctx, chunk));
   return docs;
 }
 
 /**
- * Lowers the allocation hint of every range containing a freed address. The version bump makes a
- * concurrent allocator's compare-and-set of the hint fail, so a freed address is never skipped.
+ * Commits a batch that frees addresses with `hints`, the writes that lower their ranges' allocation hints and
+ * bump the versions (freedHintWrites), so a freed address is never skipped. With transactions they go in the
+ * batch. Without, each is written on its own, before the batch and again after it, never inside: the undo of a
+ * failed batch puts back before-images, and a range's would take back a lower hint another process wrote
+ * meanwhile. Before: a crash part-way leaves a hint lower than needed (allocation skips the addresses still
+ * taken), never a freed address above it. After: an allocation between the two may have met the addresses still
+ * taken and moved a hint past them under the version the first write set; the second bumps it again.
  */
-export async function addressesFreed(ctx: Context, docs: AddressDoc[]): Promise<void> {
-  const writes = await hintsFirst(ctx, await freedHintWrites(ctx, docs));
-  if (writes.length > 0) await ctx.store.atomic(writes);
+export async function atomicFreeing(ctx: Context, writes: Write[], hints: Write[], ifUndone?: Write[]): Promise<void> {
+  if (ctx.store.transactional || hints.length === 0) return ctx.store.atomic([...hints, ...writes], ifUndone);
+  await eachOnItsOwn(ctx, hints);
+  await ctx.store.atomic(writes, ifUndone);
+  await eachOnItsOwn(ctx, hints);
+}
+
+/** Update writes, one store call each (no batch, so nothing a failed batch's undo could put back). */
+export async function eachOnItsOwn(ctx: Context, writes: Write[]): Promise<void> {
+  for (const write of writes) {
+    if (write.op !== 'update' || write.many) throw new Error(`eachOnItsOwn takes single updates, not ${JSON.stringify(write)}`);
+    await ctx.store.collection(write.collection).updateOne(write.filter, write.update);
+  }
 }
 
 /**
- * The hint writes that go in a batch that frees addresses. Without transactions they are written first, each on
- * its own, and none is left for the batch: a batch's undo puts back before-images, and a range's would take back
- * the lower hint another process's release wrote meanwhile (its freed address then hidden below the hint). A
- * hint lowered with its version bumped is harmless even if the batch then fails: allocation skips the
- * addresses still taken.
+ * The writes that lower the allocation hint of every range containing one of these (freed) addresses. The
+ * version bump makes a concurrent allocator's compare-and-set of the hint fail.
  */
-export async function hintsFirst(ctx: Context, hints: Write[]): Promise<Write[]> {
-  if (ctx.store.transactional) return hints;
-  for (const write of hints) {
-    if (write.op !== 'update') throw new Error(`a hint write is an update, not ${write.op}`);
-    await ctx.store.collection(write.collection).updateOne(write.filter, write.update);
-  }
-  return [];
-}
-
-/** The hint writes of addressesFreed. */
 export async function freedHintWrites(ctx: Context, docs: AddressDoc[]): Promise<Write[]> {
   const ranges = ctx.store.collection<{ id: string; startKey: string; endKey: string }>('ranges');
   const writes: Write[] = [];

@@ -10,7 +10,7 @@
  * through here. `reconcile` recounts and repairs any drift (a crash on a store without transactions, an
  * older store, or a write racing a re-map or a second release of the same address).
  */
-import { freedHintWrites, hintsFirst, type AddressDoc } from './addresses';
+import { atomicFreeing, freedHintWrites, type AddressDoc } from './addresses';
 import { isIpamError, type IpamError } from '../errors';
 import { historyOfUpdate, historyWrites, type Context } from '../record';
 import { checkAddressSpace } from '../address';
@@ -144,9 +144,10 @@ async function insertThenCount(ctx: Context, chunk: AddressDoc[]): Promise<{ ind
 /**
  * Updates one address (`before` is its stored document); a change of its range or block moves its count in the
  * same batch, with its history entry. The history entry goes first: when it ends a hold, its collision (the
- * hold ended otherwise meanwhile) stops the batch before anything else is written. A move to another address
- * on a store without transactions carries, as an insert does (insertAtomically), the writes that lower the new
- * address's ranges' hints should its batch be undone.
+ * hold ended otherwise meanwhile) stops the batch before anything else is written. `alongside` goes in the
+ * batch; `freed`, the hint writes for an address the update leaves, with it (atomicFreeing). A move to another
+ * address on a store without transactions carries, as an insert does (insertAtomically), the writes that lower
+ * the new address's ranges' hints should its batch be undone.
  */
 export async function updateAddressCounted(
   ctx: Context,
@@ -154,8 +155,7 @@ export async function updateAddressCounted(
   filter: Filter,
   update: Update,
   after: Mapped,
-  alongside: Write[] = [],
-  operation?: string,
+  { alongside = [], freed = [], operation }: { alongside?: Write[]; freed?: Write[]; operation?: string } = {},
 ): Promise<void> {
   const write: Write = { op: 'update', collection: 'addresses', filter, update };
   const deltas = new Deltas();
@@ -163,12 +163,12 @@ export async function updateAddressCounted(
   if ((before.blockId ?? null) !== (after.blockId ?? null)) deltas.add({ blockId: before.blockId }, -1).add({ blockId: after.blockId }, 1);
   const history = historyOfUpdate(ctx, 'address', before, update, operation);
   const others = [...alongside, ...deltas.writes()];
-  if (others.length === 0 && history.length === 0) {
+  if (others.length === 0 && history.length === 0 && freed.length === 0) {
     await ctx.store.collection('addresses').updateOne(filter, update);
     return;
   }
   const moved = !ctx.store.transactional && isAddressDoc(after) && after.key !== before.key;
-  await ctx.store.atomic([...history, write, ...others], moved ? await freedHintWrites(ctx, [after]) : undefined);
+  await atomicFreeing(ctx, [...history, write, ...others], freed, moved ? await freedHintWrites(ctx, [after]) : undefined);
 }
 
 function isAddressDoc(doc: Mapped): doc is AddressDoc {
@@ -184,8 +184,10 @@ export const DELETE_CHUNK = CHUNK / 2;
 
 /**
  * Deletes addresses (their stored documents) by id, one deleteMany with its history entries and counter changes
- * per DELETE_CHUNK, yielding between chunks. History goes first (see updateAddressCounted), then the chunk's
- * `before` writes (the allocation hints a delete lowers, lib/space/addresses.ts).
+ * per DELETE_CHUNK, yielding between chunks. History goes first (see updateAddressCounted); the chunk's `before`
+ * writes (the allocation hints a delete lowers) go with the batch as atomicFreeing (lib/space/addresses.ts) puts
+ * them: in it, or without transactions on their own before and after it (a losing hold-ender then still leaves
+ * its lowered hint: harmless, a search starts lower).
  */
 export async function deleteAddressesCounted(
   ctx: Context,
@@ -205,7 +207,7 @@ export async function deleteAddressesCounted(
       : { op: 'delete', collection: 'addresses', filter: { id: { $in: chunk.map((doc) => doc.id) } }, many: true };
     const requestKeys = chunk.filter((doc) => doc.requestKey).map((doc) => doc.requestKey as string);
     const requests: Write[] = requestKeys.length > 0 ? [{ op: 'delete', collection: 'requests', filter: { id: { $in: requestKeys } }, many: true }] : [];
-    await ctx.store.atomic([...history, ...(await hintsFirst(ctx, hints)), remove, ...requests, ...deltas.writes()]);
+    await atomicFreeing(ctx, [...history, remove, ...requests, ...deltas.writes()], hints);
     onProgress?.(Math.min(start + DELETE_CHUNK, docs.length), docs.length);
     if (start + DELETE_CHUNK < docs.length) await yieldToEventLoop();
   }

@@ -1,4 +1,4 @@
-export { addAddress, addressesFreed, buildAddress, freedHintWrites, deleteAddressDocs, duplicateAddress, getAddress, getAddressDoc, insertAddress, uniqueCollision, updateAddress } from './addresses';
+export { addAddress, atomicFreeing, buildAddress, eachOnItsOwn, freedHintWrites, deleteAddressDocs, duplicateAddress, getAddress, getAddressDoc, insertAddress, uniqueCollision, updateAddress } from './addresses';
 export type { AddressDoc } from './addresses';
 export { addBlock, checkRir, deleteBlock, getBlock, getBlockDoc, listBlocks, spaceLock, updateBlock } from './blocks';
 export type { BlockDoc } from './blocks';

@@ -7,10 +7,11 @@ import { expect } from 'chai';
 import { mock } from 'node:test';
 import { MongoBulkWriteError, MongoNetworkError } from 'mongodb';
 import { addressKey, parseAddress } from '../../../lib/address';
+import { refreshHints } from '../../../lib/allocation';
 import { IpamError } from '../../../lib/errors';
 import { Ipam } from '../../../lib/ipam';
 import type { AddressRecord, RangeRecord } from '../../../lib/record';
-import { failNext, fakeClientFactory, fakeDeployment, type FakeDeployment } from '../../support/fake-mongo';
+import { FakeCollection, failNext, fakeClientFactory, fakeDeployment, type FakeDeployment } from '../../support/fake-mongo';
 
 function open(deployment: FakeDeployment): Promise<Ipam> {
   return Ipam.open({ kind: 'mongodb', uri: 'mongodb://127.0.0.1:27017', database: 'test', createClient: fakeClientFactory(deployment) });
@@ -243,6 +244,62 @@ describe('allocation, release and CSV import under store failures', () => {
     expect(done, 'the fault was met').to.equal(true);
     expect(((await ipam.perform('address', 'get', { id: moving.id })) as AddressRecord).address, 'the move was undone').to.equal('10.14.0.1');
     expect(((await ipam.perform('address', 'allocate', { range: into.id })) as AddressRecord).address).to.equal('10.14.1.6');
+    await ipam.close();
+  });
+
+  it('an allocation between a release\'s hint write and its delete does not hide the freed address (standalone)', async () => {
+    const deployment = fakeDeployment({ topology: 'standalone' });
+    const ipam = await open(deployment);
+    const range = (await ipam.perform('range', 'add', { network: '10.20.0.0/24' })) as RangeRecord;
+    await ipam.perform('address', 'allocate', { range: range.id, count: 10 });
+    // Right after the release's first hint write, before its delete, an allocation of this process runs: it
+    // still meets 10.20.0.5 taken, and moves its hint past it under the version the release set.
+    const between: string[] = [];
+    let hook: (() => Promise<void>) | undefined = async () => {
+      between.push(((await ipam.perform('address', 'allocate', { range: range.id })) as AddressRecord).address);
+    };
+    const updateOne = FakeCollection.prototype.updateOne;
+    FakeCollection.prototype.updateOne = async function (this: FakeCollection, ...args: Parameters<typeof updateOne>) {
+      const result = await updateOne.apply(this, args);
+      const run = this.name === 'ranges' && (args[1] as { $min?: unknown }).$min ? hook : undefined;
+      hook = undefined;
+      if (run) await run();
+      return result;
+    };
+    try {
+      await ipam.perform('address', 'release', { addresses: ['10.20.0.5'] });
+    } finally {
+      FakeCollection.prototype.updateOne = updateOne;
+    }
+    expect(between).to.deep.equal(['10.20.0.11']);
+    expect(((await ipam.perform('address', 'allocate', { range: range.id })) as AddressRecord).address).to.equal('10.20.0.5');
+    await ipam.close();
+  });
+
+  it("hints refreshed after an import do not take back another process's lower hint when one write fails (standalone)", async () => {
+    const deployment = fakeDeployment({ topology: 'standalone' });
+    const ipam = await open(deployment);
+    const first = (await ipam.perform('range', 'add', { network: '10.23.0.0/24' })) as RangeRecord;
+    const second = (await ipam.perform('range', 'add', { network: '10.23.1.0/24' })) as RangeRecord;
+    await ipam.perform('address', 'allocate', { range: first.id, count: 100 });
+    await ipam.perform('address', 'allocate', { range: second.id, count: 10 });
+    const collection = (name: string) => deployment.databases.get('test')!.get(name)!;
+    const rangeDoc = (id: string) => collection('ranges').docs.find((doc) => doc._id === id)!;
+    const keyOf = (address: string) => addressKey('Default', 4, parseAddress(address).value);
+    rangeDoc(first.id).freeHint = keyOf('10.23.0.60'); // lagging, as an import leaves it
+    rangeDoc(second.id).freeHint = keyOf('10.23.1.1');
+    // After the first range's hint write, another process releases 10.23.0.50; then the second write fails.
+    let writes = 0;
+    deployment.faults.push((method, name) => {
+      if (method !== 'updateOne' || name !== 'ranges' || ++writes !== 2) return undefined;
+      collection('addresses').docs = collection('addresses').docs.filter((doc) => doc.address !== '10.23.0.50');
+      rangeDoc(first.id).freeHint = keyOf('10.23.0.50');
+      rangeDoc(first.id).hintVersion = (rangeDoc(first.id).hintVersion as number) + 1;
+      return new MongoNetworkError('connection reset');
+    });
+    expect((await rejection(refreshHints(ipam, [first.id, second.id]))).code).to.equal('STORE_UNAVAILABLE');
+    expect(rangeDoc(first.id).freeHint).to.equal(keyOf('10.23.0.50'));
+    expect(((await ipam.perform('address', 'allocate', { range: first.id })) as AddressRecord).address).to.equal('10.23.0.50');
     await ipam.close();
   });
 
