@@ -202,7 +202,10 @@
       });
       if (chosen && list.some(function (s) { return s.id === chosen; })) stores.val(chosen);
       loadRoot(current() ? current : undefined);
-    }, function (xhr) { if (asked === refreshes && current()) failure(tree)(xhr); });
+    }, function (xhr) {
+      // Shown unless a newer refresh is on its way, or a search meanwhile found a store to search in.
+      if (asked === refreshes && (current() || !stores.val())) failure(tree)(xhr);
+    });
   }
 
   let searchTimer;

@@ -103,12 +103,12 @@ export async function refreshHint(ctx: Context, rangeId: string): Promise<void> 
   await refreshHints(ctx, [rangeId]);
 }
 
-/** Ranges whose hint writes share one atomic batch (one commit) in refreshHints. */
+/** Ranges whose hint writes are committed together in refreshHints (one commit where the store has transactions). */
 const HINT_BATCH = 200;
 
 /**
- * refreshHint for many ranges (after an import): the hint writes of HINT_BATCH ranges go in one atomic
- * batch (commitHints), each still a compare-and-set of its own, and the event loop gets a turn between ranges.
+ * refreshHint for many ranges (after an import): the hint writes of HINT_BATCH ranges are committed together
+ * (commitHints), each still a compare-and-set of its own, and the event loop gets a turn between ranges.
  */
 export async function refreshHints(ctx: Context, rangeIds: Iterable<string>): Promise<void> {
   let writes: Write[] = [];

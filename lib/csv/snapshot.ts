@@ -30,7 +30,7 @@ export async function batchSnapshot(store: Store, keys: string[]): Promise<Store
     kind: store.kind,
     transactional: store.transactional,
     collection: <T extends Doc = Doc>(name: CollectionName) => (wrapped.get(name) ?? store.collection(name)) as Collection<T>,
-    atomic: (writes, ifUndone) => store.atomic(writes, ifUndone),
+    atomic: (writes, ifUndone, settle) => store.atomic(writes, ifUndone, settle),
     now: () => store.now(),
     close: () => store.close(),
   };

@@ -185,17 +185,17 @@ export async function deleteAddressDocs(
 /**
  * Commits a batch that frees addresses with `hints`, the writes that lower their ranges' allocation hints and
  * bump the versions (freedHintWrites), so a freed address is never skipped. With transactions they go in the
- * batch. Without, each is written on its own, before the batch and again after it, never inside: the undo of a
- * failed batch puts back before-images, and a range's would take back a lower hint another process wrote
- * meanwhile. Before: a crash part-way leaves a hint lower than needed (allocation skips the addresses still
- * taken), never a freed address above it. After: an allocation between the two may have met the addresses still
- * taken and moved a hint past them under the version the first write set; the second bumps it again.
+ * batch, last. Without, they are never undone with the batch (the undo puts back before-images, and a range's
+ * would take back a lower hint another process wrote meanwhile): each is written on its own before the batch,
+ * and again as the batch's `settle` writes, after its writes and before it commits. Before: a crash or failure
+ * part-way leaves a hint lower than needed (allocation skips the addresses still taken), never a freed address
+ * above it. Again: an allocation in between met the addresses still taken and may have moved a hint past them
+ * under the version the first write set; the second bumps it again, and if it fails the batch is undone.
  */
 export async function atomicFreeing(ctx: Context, writes: Write[], hints: Write[], ifUndone?: Write[]): Promise<void> {
-  if (ctx.store.transactional || hints.length === 0) return ctx.store.atomic([...hints, ...writes], ifUndone);
+  if (ctx.store.transactional || hints.length === 0) return ctx.store.atomic([...writes, ...hints], ifUndone);
   await eachOnItsOwn(ctx, hints);
-  await ctx.store.atomic(writes, ifUndone);
-  await eachOnItsOwn(ctx, hints);
+  await ctx.store.atomic(writes, ifUndone, hints);
 }
 
 /** Update writes, one store call each (no batch, so nothing a failed batch's undo could put back). */

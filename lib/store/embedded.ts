@@ -135,11 +135,11 @@ class SqliteStore implements Store {
     return this.collections.get(name) as unknown as Collection<T>;
   }
 
-  async atomic(writes: Write[]): Promise<void> {
+  async atomic(writes: Write[], _ifUndone?: Write[], settle: Write[] = []): Promise<void> {
     this.checkOpen();
     guard(() =>
       this.immediate(() => {
-        for (const write of writes) {
+        for (const write of settle.length > 0 ? [...writes, ...settle] : writes) {
           const collection = this.collections.get(write.collection)!;
           if (write.op === 'insert') collection.insertSync(write.doc);
           else if (write.op === 'update') collection.updateSync(write.filter, write.update, write.many ?? false);

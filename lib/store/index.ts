@@ -42,7 +42,7 @@ function sharedHandle(store: Store, directory: string, shared: Shared): Store {
   const handle: Store = {
     kind: store.kind,
     transactional: store.transactional,
-    atomic: (writes, ifUndone) => store.atomic(writes, ifUndone),
+    atomic: (writes, ifUndone, settle) => store.atomic(writes, ifUndone, settle),
     now: () => store.now(),
     prepare: (calls) => store.prepare?.(calls),
     collection: (name) => store.collection(name),

@@ -217,10 +217,10 @@ export class MongoStore implements Store {
     return new MongoAdapterCollection(this.db.collection<MongoDoc>(name), name) as unknown as Collection<T>;
   }
 
-  async atomic(writes: Write[], ifUndone?: Write[]): Promise<void> {
-    if (writes.length === 0) return;
-    if (this.transactional) await this.inTransaction(writes);
-    else await this.journaledAtomic(writes, ifUndone);
+  async atomic(writes: Write[], ifUndone?: Write[], settle: Write[] = []): Promise<void> {
+    if (writes.length === 0 && settle.length === 0) return;
+    if (this.transactional) await this.inTransaction([...writes, ...settle]);
+    else await this.journaledAtomic(writes, ifUndone, settle);
   }
 
   async close(): Promise<void> {
@@ -251,7 +251,7 @@ export class MongoStore implements Store {
    * `_id`, delete only the exact inserted document), so a recovery interrupted in turn is simply rerun.
    * Every journal write filters on this owner: a store whose batch was taken over stops.
    */
-  private async journaledAtomic(writes: Write[], ifUndone?: Write[]): Promise<void> {
+  private async journaledAtomic(writes: Write[], ifUndone: Write[] | undefined, settle: Write[]): Promise<void> {
     const journal = this.db.collection<BatchDoc>('journal');
     const id = randomUUID();
     this.inFlight.add(id);
@@ -281,6 +281,8 @@ export class MongoStore implements Store {
           }
         });
       }
+      // No undo steps: a failure here undoes the batch and leaves these, each harmless on its own.
+      for (const write of settle) await guard(() => applyWrite(this.db, write));
       const committed = await guard(() => journal.deleteOne({ _id: id, owner: this.owner }));
       if (committed.deletedCount === 0) throw lostBatch(id);
     } catch (err) {

@@ -121,9 +121,12 @@ export interface Store {
    * writes already applied and rethrows it. Where the store has no transactions, see the adapter for how a
    * crash part-way is repaired. `ifUndone`: writes such a store applies after it undid this batch (as it
    * failed, or in its recovery pass) once some of its writes had been applied, and so seen by other
-   * processes; a store with transactions never shows a batch that fails, and leaves them out.
+   * processes; a store with transactions never shows a batch that fails, and leaves them out. `settle`: writes
+   * each harmless on its own (an allocation hint lowered), applied after all of `writes` and before the batch
+   * commits, and never undone: with transactions part of the transaction; without, written unjournaled, so a
+   * failure or crash before the commit undoes the batch and leaves them.
    */
-  atomic(writes: Write[], ifUndone?: Write[]): Promise<void>;
+  atomic(writes: Write[], ifUndone?: Write[], settle?: Write[]): Promise<void>;
   /**
    * Milliseconds since the epoch by the store's clock (MongoDB: the server's), so leases and journals shared
    * by several processes compare times on one clock.

@@ -276,6 +276,36 @@ describe('allocation, release and CSV import under store failures', () => {
     await ipam.close();
   });
 
+  it('a release whose second hint write fails is undone whole, and its retry frees the address for find (standalone)', async () => {
+    const deployment = fakeDeployment({ topology: 'standalone' });
+    const ipam = await open(deployment);
+    const range = (await ipam.perform('range', 'add', { network: '10.30.0.0/29' })) as RangeRecord;
+    await ipam.perform('address', 'allocate', { range: range.id, count: 6 });
+    // After the first hint write an allocation finds the range full and parks the hint past its end, under the
+    // version that write set; the second hint write, just before the commit, fails.
+    const between: string[] = [];
+    let hintWrites = 0;
+    const updateOne = FakeCollection.prototype.updateOne;
+    FakeCollection.prototype.updateOne = async function (this: FakeCollection, ...args: Parameters<typeof updateOne>) {
+      if (this.name !== 'ranges' || !(args[1] as { $min?: unknown }).$min) return updateOne.apply(this, args);
+      if (++hintWrites === 2) throw new MongoNetworkError('connection reset');
+      const result = await updateOne.apply(this, args);
+      between.push((await rejection(ipam.perform('address', 'allocate', { range: range.id }))).code);
+      return result;
+    };
+    try {
+      expect((await rejection(ipam.perform('address', 'release', { addresses: ['10.30.0.3'] }))).code).to.equal('STORE_UNAVAILABLE');
+    } finally {
+      FakeCollection.prototype.updateOne = updateOne;
+    }
+    expect(between).to.deep.equal(['RANGE_FULL']);
+    expect(await ipam.store.collection('addresses').count({ address: '10.30.0.3' }), 'the failed release is undone').to.equal(1);
+    expect(await ipam.store.collection('journal').count({})).to.equal(0);
+    await ipam.perform('address', 'release', { addresses: ['10.30.0.3'] });
+    expect(await ipam.perform('address', 'find', { range: range.id })).to.deep.equal(['10.30.0.3']);
+    await ipam.close();
+  });
+
   it("hints refreshed after an import do not take back another process's lower hint when one write fails (standalone)", async () => {
     const deployment = fakeDeployment({ topology: 'standalone' });
     const ipam = await open(deployment);

@@ -253,6 +253,26 @@ describe('MongoDB adapter (fake driver)', () => {
       expect((await ranges.findOne({ id: 'r1' }))?.version).to.equal(1);
     });
 
+    for (const topology of ['replicaSet', 'standalone'] as const) {
+      it(`${topology}: settle writes follow the batch's writes; one failing fails the batch, and only a standalone keeps those applied`, async () => {
+        const store = await open(fakeDeployment({ topology }));
+        const ranges = store.collection('ranges');
+        await ranges.insertOne({ id: 'r1', key: 'R1', version: 0 });
+        await ranges.insertOne({ id: 'r2', key: 'R2', version: 0 });
+        const bump = (id: string) => ({ op: 'update' as const, collection: 'ranges' as const, filter: { id }, update: { $inc: { version: 1 } } });
+        const [one, two, nine] = [address(1), address(2), address(9)];
+        await store.atomic([{ op: 'insert', collection: 'addresses', doc: one }], undefined, [bump('r1')]);
+        expect((await ranges.findOne({ id: 'r1' }))?.version).to.equal(1);
+        // The second settle write gives an address a key another one has: it fails, after the first was applied.
+        await store.collection('addresses').insertOne(nine);
+        const clash = { op: 'update' as const, collection: 'addresses' as const, filter: { id: one.id }, update: { $set: { key: nine.key } } };
+        expect((await failure(store.atomic([{ op: 'insert', collection: 'addresses', doc: two }], undefined, [bump('r2'), clash]))).code).to.equal('DUPLICATE');
+        expect(await store.collection('addresses').count({ id: two.id }), 'the batch is undone').to.equal(0);
+        expect((await ranges.findOne({ id: 'r2' }))?.version, 'a standalone never undoes a settle write').to.equal(topology === 'standalone' ? 1 : 0);
+        expect(await store.collection('journal').count({})).to.equal(0);
+      });
+    }
+
     it('standalone: a batch its process left half done is undone by the next open', async () => {
       const deployment = fakeDeployment({ topology: 'standalone' });
       const first = await open(deployment);
