@@ -25,7 +25,6 @@ export const COUNT_FIELD = 'assignedCount';
 /** Addresses written or re-mapped per atomic batch: big enough to be cheap, small enough not to stall the event loop. */
 export const CHUNK = 1000;
 
-type Mapped = Pick<AddressDoc, 'id'> & { rangeId?: string | null; blockId?: string | null; requestKey?: string };
 type CounterDoc = { id: string; assignedCount: number };
 
 const COUNTERS = 'counters';
@@ -154,7 +153,7 @@ export async function updateAddressCounted(
   before: AddressDoc,
   filter: Filter,
   update: Update,
-  after: Mapped,
+  after: AddressDoc,
   { alongside = [], freed = [], operation }: { alongside?: Write[]; freed?: Write[]; operation?: string } = {},
 ): Promise<void> {
   const write: Write = { op: 'update', collection: 'addresses', filter, update };
@@ -167,12 +166,8 @@ export async function updateAddressCounted(
     await ctx.store.collection('addresses').updateOne(filter, update);
     return;
   }
-  const moved = !ctx.store.transactional && isAddressDoc(after) && after.key !== before.key;
+  const moved = !ctx.store.transactional && after.key !== before.key;
   await atomicFreeing(ctx, [...history, write, ...others], freed, moved ? await freedHintWrites(ctx, [after]) : undefined);
-}
-
-function isAddressDoc(doc: Mapped): doc is AddressDoc {
-  return typeof (doc as Partial<AddressDoc>).key === 'string';
 }
 
 /**
@@ -186,8 +181,8 @@ export const DELETE_CHUNK = CHUNK / 2;
  * Deletes addresses (their stored documents) by id, one deleteMany with its history entries and counter changes
  * per DELETE_CHUNK, yielding between chunks. History goes first (see updateAddressCounted); the chunk's `before`
  * writes (the allocation hints a delete lowers) go with the batch as atomicFreeing (lib/space/addresses.ts) puts
- * them: in it, or without transactions on their own before and after it (a losing hold-ender then still leaves
- * its lowered hint: harmless, a search starts lower).
+ * them: in it, or without transactions on their own before it and again as its settle writes (a losing
+ * hold-ender then still leaves its lowered hint: harmless, a search starts lower).
  */
 export async function deleteAddressesCounted(
   ctx: Context,

@@ -31,6 +31,22 @@ function ageBatches(deployment: FakeDeployment): void {
   for (const doc of deployment.databases.get('test')?.get('journal')?.docs ?? []) doc.heartbeatAt = new Date(0);
 }
 
+/**
+ * Runs `around` in place of each hint-lowering write (a `$min` on `ranges`) the fake driver gets, numbered from 1,
+ * with `write` to apply it; returns what puts the driver back.
+ */
+function aroundHintWrites(around: (n: number, write: () => Promise<unknown>) => Promise<unknown>): () => void {
+  const updateOne = FakeCollection.prototype.updateOne;
+  let n = 0;
+  FakeCollection.prototype.updateOne = function (this: FakeCollection, ...args: Parameters<typeof updateOne>) {
+    if (this.name !== 'ranges' || !(args[1] as { $min?: unknown }).$min) return updateOne.apply(this, args);
+    return around(++n, () => updateOne.apply(this, args)) as ReturnType<typeof updateOne>;
+  };
+  return () => {
+    FakeCollection.prototype.updateOne = updateOne;
+  };
+}
+
 async function rejection(promise: Promise<unknown>): Promise<IpamError> {
   const err = await promise.then(() => undefined, (e: unknown) => e);
   expect(err).to.be.instanceOf(IpamError);
@@ -255,21 +271,15 @@ describe('allocation, release and CSV import under store failures', () => {
     // Right after the release's first hint write, before its delete, an allocation of this process runs: it
     // still meets 10.20.0.5 taken, and moves its hint past it under the version the release set.
     const between: string[] = [];
-    let hook: (() => Promise<void>) | undefined = async () => {
-      between.push(((await ipam.perform('address', 'allocate', { range: range.id })) as AddressRecord).address);
-    };
-    const updateOne = FakeCollection.prototype.updateOne;
-    FakeCollection.prototype.updateOne = async function (this: FakeCollection, ...args: Parameters<typeof updateOne>) {
-      const result = await updateOne.apply(this, args);
-      const run = this.name === 'ranges' && (args[1] as { $min?: unknown }).$min ? hook : undefined;
-      hook = undefined;
-      if (run) await run();
+    const restore = aroundHintWrites(async (n, write) => {
+      const result = await write();
+      if (n === 1) between.push(((await ipam.perform('address', 'allocate', { range: range.id })) as AddressRecord).address);
       return result;
-    };
+    });
     try {
       await ipam.perform('address', 'release', { addresses: ['10.20.0.5'] });
     } finally {
-      FakeCollection.prototype.updateOne = updateOne;
+      restore();
     }
     expect(between).to.deep.equal(['10.20.0.11']);
     expect(((await ipam.perform('address', 'allocate', { range: range.id })) as AddressRecord).address).to.equal('10.20.0.5');
@@ -284,19 +294,16 @@ describe('allocation, release and CSV import under store failures', () => {
     // After the first hint write an allocation finds the range full and parks the hint past its end, under the
     // version that write set; the second hint write, just before the commit, fails.
     const between: string[] = [];
-    let hintWrites = 0;
-    const updateOne = FakeCollection.prototype.updateOne;
-    FakeCollection.prototype.updateOne = async function (this: FakeCollection, ...args: Parameters<typeof updateOne>) {
-      if (this.name !== 'ranges' || !(args[1] as { $min?: unknown }).$min) return updateOne.apply(this, args);
-      if (++hintWrites === 2) throw new MongoNetworkError('connection reset');
-      const result = await updateOne.apply(this, args);
+    const restore = aroundHintWrites(async (n, write) => {
+      if (n === 2) throw new MongoNetworkError('connection reset');
+      const result = await write();
       between.push((await rejection(ipam.perform('address', 'allocate', { range: range.id }))).code);
       return result;
-    };
+    });
     try {
       expect((await rejection(ipam.perform('address', 'release', { addresses: ['10.30.0.3'] }))).code).to.equal('STORE_UNAVAILABLE');
     } finally {
-      FakeCollection.prototype.updateOne = updateOne;
+      restore();
     }
     expect(between).to.deep.equal(['RANGE_FULL']);
     expect(await ipam.store.collection('addresses').count({ address: '10.30.0.3' }), 'the failed release is undone').to.equal(1);
